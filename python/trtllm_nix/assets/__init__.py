@@ -1,0 +1,1 @@
+"""Generated test and demo assets: the real Qwen tokenizer and a tiny random Qwen3."""

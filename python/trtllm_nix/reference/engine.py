@@ -1,0 +1,155 @@
+"""In-flight batching loop of the reference backend: every active request advances one token per pass.
+
+The loop owns all generation state in one thread. Requests join between passes; each pass checks every request
+for cancellation before it generates, so a cancelled request stops within one step.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from trtllm_nix.reference.contract import GenerationRequest
+from trtllm_nix.reference.generators import Generator
+from trtllm_nix.reference.stats import StatsFile
+
+
+class ResponseSink(Protocol):
+    """Where one request's responses go (a Triton response sender in production)."""
+
+    def is_cancelled(self) -> bool: ...
+
+    def send(self, tokens: list[int], logprobs: list[float], sequence_length: int, final: bool) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def fail(self, message: str) -> None: ...
+
+
+@dataclass
+class _Active:
+    request: GenerationRequest
+    sink: ResponseSink
+    state: object
+    due: float
+    output: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+
+
+class InflightEngine:
+    def __init__(self, generator: Generator, stats: StatsFile) -> None:
+        self._generator = generator
+        self._stats = stats
+        self._incoming: queue.SimpleQueue[tuple[GenerationRequest, ResponseSink] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="reference-engine", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: GenerationRequest, sink: ResponseSink) -> None:
+        self._incoming.put((request, sink))
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self._incoming.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        active: list[_Active] = []
+        while True:
+            if not self._admit(active, timeout=self._wait(active)):
+                for item in active:
+                    item.sink.fail("the server is shutting down")
+                    self._stats.record("failed")
+                return
+            now = time.monotonic()
+            for item in list(active):
+                if item.due > now:
+                    continue
+                if not self._advance(item):
+                    active.remove(item)
+
+    @staticmethod
+    def _wait(active: list[_Active]) -> float | None:
+        if not active:
+            return None
+        return max(0.0, min(item.due for item in active) - time.monotonic())
+
+    def _admit(self, active: list[_Active], timeout: float | None) -> bool:
+        """Move new requests into ``active``, waiting up to ``timeout`` (None: until one comes); False on shutdown."""
+        try:
+            first = self._incoming.get(block=timeout != 0.0, timeout=timeout)
+        except queue.Empty:
+            return True
+        for item in itertools.chain([first], _drain(self._incoming)):
+            if item is None:
+                return False
+            request, sink = item
+            self._stats.record("started")
+            try:
+                state = self._generator.start(request)
+            except Exception as error:  # a broken request must not stop the loop
+                sink.fail(f"could not start generation: {error}")
+                self._stats.record("failed")
+                continue
+            active.append(_Active(request, sink, state, due=time.monotonic() + request.token_delay_s))
+        return True
+
+    def _advance(self, item: _Active) -> bool:
+        """Generate one token for ``item``; False when it is done (finished, cancelled or failed)."""
+        request = item.request
+        try:
+            if item.sink.is_cancelled():
+                self._stats.record("cancelled", len(item.output))
+                item.sink.finish()
+                return False
+            step = self._generator.step(item.state)
+            if request.end_id is not None and step.token == request.end_id:
+                self._complete(item, new=[], new_logprobs=[])
+                return False
+            item.output.append(step.token)
+            item.logprobs.append(step.logprob)
+            done = len(item.output) >= request.max_new_tokens or _ends_with_stop(item.output, request)
+            if done:
+                self._complete(item, new=[step.token], new_logprobs=[step.logprob])
+                return False
+            if request.streaming:
+                item.sink.send([step.token], [step.logprob], 1, final=False)
+            item.due = time.monotonic() + request.token_delay_s
+            return True
+        except Exception:
+            self._stats.record("failed", len(item.output))
+            item.sink.fail(f"generation failed: {traceback.format_exc(limit=3)}")
+            return False
+
+    def _complete(self, item: _Active, new: list[int], new_logprobs: list[float]) -> None:
+        """Count the request as finished, then send its last response (a client that sees the end sees the count)."""
+        request = item.request
+        self._stats.record("finished", len(item.output))
+        if request.streaming:
+            if new:
+                item.sink.send(new, new_logprobs, len(new), final=True)
+            else:
+                item.sink.finish()
+        else:
+            prefix = [] if request.exclude_input_in_output else list(request.input_ids)
+            tokens = prefix + item.output
+            item.sink.send(tokens, [0.0] * len(prefix) + item.logprobs, len(tokens), final=True)
+
+
+def _ends_with_stop(output: list[int], request: GenerationRequest) -> bool:
+    return any(len(output) >= len(word) and tuple(output[-len(word) :]) == word for word in request.stop_sequences)
+
+
+def _drain(incoming: queue.SimpleQueue[tuple[GenerationRequest, ResponseSink] | None]) -> list[
+    tuple[GenerationRequest, ResponseSink] | None
+]:
+    items = []
+    while True:
+        try:
+            items.append(incoming.get_nowait())
+        except queue.Empty:
+            return items
+

@@ -1,0 +1,159 @@
+"""Token generators behind the reference backend: ``scripted`` (protocol tests) and ``hf`` (a real causal LM)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from trtllm_nix.reference.contract import GenerationRequest, Sampling
+
+if TYPE_CHECKING:
+    import torch
+
+REPLY_MARKER = "#reply:"
+MESSAGE_END = "<|im_end|>"
+DEFAULT_SCRIPT = "This is the scripted reference backend of trtllm-nix."
+FALLBACK_EOS = 151645
+
+
+@dataclass
+class Step:
+    token: int
+    logprob: float
+
+
+class Generator(Protocol):
+    def start(self, request: GenerationRequest) -> object: ...
+
+    def step(self, state: object) -> Step: ...
+
+
+@dataclass
+class _ScriptState:
+    script: list[int]
+    eos: int
+    position: int = 0
+
+
+class ScriptedGenerator:
+    """Replays the text after the last ``#reply:`` marker in the prompt, up to the end of that message.
+
+    The prompt is decoded with the real tokenizer, the reply is re-encoded with it, so multi-byte characters,
+    ``<think>`` and ``<tool_call>`` tags come out as the real model's tokens would. One leading space after the
+    marker is dropped. After the script the model "emits" ``end_id`` (or ``<|im_end|>``), as a chat model would.
+    """
+
+    def __init__(self, tokenizer_dir: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+
+    def script_for(self, prompt_ids: tuple[int, ...]) -> list[int]:
+        text = self._tokenizer.decode(list(prompt_ids), skip_special_tokens=False)
+        marker = text.rfind(REPLY_MARKER)
+        if marker < 0:
+            reply = DEFAULT_SCRIPT
+        else:
+            reply = text[marker + len(REPLY_MARKER) :]
+            end = reply.find(MESSAGE_END)
+            reply = reply if end < 0 else reply[:end]
+            reply = reply[1:] if reply.startswith(" ") else reply
+        return list(self._tokenizer.encode(reply, add_special_tokens=False).ids)
+
+    def start(self, request: GenerationRequest) -> object:
+        eos = request.end_id if request.end_id is not None else FALLBACK_EOS
+        return _ScriptState(script=self.script_for(request.input_ids), eos=eos)
+
+    def step(self, state: object) -> Step:
+        assert isinstance(state, _ScriptState)
+        if state.position < len(state.script):
+            token = state.script[state.position]
+            state.position += 1
+            return Step(token, 0.0)
+        return Step(state.eos, 0.0)
+
+
+@dataclass
+class _HfState:
+    request: GenerationRequest
+    generator: Any
+    past: Any = None
+    pending: list[int] = field(default_factory=list)
+    seen: list[int] = field(default_factory=list)
+    generated: Counter[int] = field(default_factory=Counter)
+
+
+class HfGenerator:
+    """A Hugging Face causal LM run with PyTorch, one request at a time per step, with a KV cache each.
+
+    Greedy when the request asks for it (see :class:`Sampling`), else seeded sampling with temperature, top-k,
+    top-p, and repetition / presence / frequency penalties as TensorRT-LLM defines them.
+    """
+
+    def __init__(self, model_dir: Path, device: str | None = None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        self._torch = torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self._model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).to(self.device).eval()
+
+    def start(self, request: GenerationRequest) -> object:
+        generator = self._torch.Generator(device=self.device)
+        generator.manual_seed(request.sampling.seed)
+        return _HfState(request, generator, pending=list(request.input_ids), seen=list(request.input_ids))
+
+    def step(self, state: object) -> Step:
+        assert isinstance(state, _HfState)
+        torch = self._torch
+        with torch.inference_mode():
+            ids = torch.tensor([state.pending], dtype=torch.long, device=self.device)
+            output = self._model(input_ids=ids, past_key_values=state.past, use_cache=True)
+            state.past = output.past_key_values
+            logits = output.logits[0, -1].float()
+            token, logprob = self._choose(logits, state)
+        state.pending = [token]
+        state.seen.append(token)
+        state.generated[token] += 1
+        return Step(token, logprob)
+
+    def _choose(self, logits: torch.Tensor, state: _HfState) -> tuple[int, float]:
+        torch = self._torch
+        sampling: Sampling = state.request.sampling
+        logits = self._penalize(logits, state, sampling)
+        if sampling.greedy:
+            token = int(torch.argmax(logits).item())
+            return token, float(torch.log_softmax(logits, dim=-1)[token].item())
+        temperature = sampling.temperature if sampling.temperature is not None else 1.0
+        scaled = logits / temperature
+        logprobs = torch.log_softmax(scaled, dim=-1)
+        filtered = scaled.clone()
+        if sampling.top_k and sampling.top_k > 0:
+            kth = torch.topk(filtered, min(sampling.top_k, filtered.numel())).values[-1]
+            filtered[filtered < kth] = -math.inf
+        if sampling.top_p and 0.0 < sampling.top_p < 1.0:
+            ordered, order = torch.sort(filtered, descending=True)
+            cumulative = torch.cumsum(torch.softmax(ordered, dim=-1), dim=-1)
+            drop = cumulative - torch.softmax(ordered, dim=-1) > sampling.top_p
+            filtered[order[drop]] = -math.inf
+        probabilities = torch.softmax(filtered, dim=-1)
+        token = int(torch.multinomial(probabilities, 1, generator=state.generator).item())
+        return token, float(logprobs[token].item())
+
+    def _penalize(self, logits: torch.Tensor, state: _HfState, sampling: Sampling) -> torch.Tensor:
+        torch = self._torch
+        if sampling.repetition_penalty and sampling.repetition_penalty != 1.0:
+            index = torch.tensor(sorted(set(state.seen)), dtype=torch.long, device=logits.device)
+            chosen = logits[index]
+            penalty = sampling.repetition_penalty
+            logits = logits.clone()
+            logits[index] = torch.where(chosen < 0, chosen * penalty, chosen / penalty)
+        if state.generated and (sampling.presence_penalty or sampling.frequency_penalty):
+            index = torch.tensor(list(state.generated), dtype=torch.long, device=logits.device)
+            counts = torch.tensor(list(state.generated.values()), dtype=logits.dtype, device=logits.device)
+            logits = logits.clone()
+            logits[index] -= (sampling.presence_penalty or 0.0) + (sampling.frequency_penalty or 0.0) * counts
+        return logits

@@ -1,0 +1,50 @@
+"""Request counters of the reference backend, mirrored to a JSON file that tests and benchmarks read."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Counters:
+    started: int = 0
+    finished: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class StatsFile:
+    """Thread-safe counters; every start/end event rewrites ``path`` atomically (write, then rename)."""
+
+    path: Path | None
+    counters: Counters = field(default_factory=Counters)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, event: str, tokens: int = 0) -> None:
+        with self._lock:
+            setattr(self.counters, event, getattr(self.counters, event) + 1)
+            self.counters.tokens += tokens
+            snapshot = dict(asdict(self.counters), active=self.active_locked())
+        if self.path is not None:
+            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
+            temporary.write_text(json.dumps(snapshot), "utf-8")
+            temporary.replace(self.path)
+
+    def active_locked(self) -> int:
+        c = self.counters
+        return c.started - c.finished - c.cancelled - c.failed
+
+
+def read_stats(path: Path) -> dict[str, int]:
+    """What the backend last wrote; all zeros before its first request."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return dict(asdict(Counters()), active=0)
+    return {key: int(value) for key, value in data.items()}

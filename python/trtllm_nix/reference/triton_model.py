@@ -1,0 +1,112 @@
+"""Triton Python-backend glue: ``TritonPythonModel`` for the reference ``tensorrt_llm`` model.
+
+Runs inside Triton's Python stub; ``triton_python_backend_utils`` exists only there. Model parameters:
+``mode`` (``scripted`` or ``hf``), ``tokenizer_dir``, ``model_dir`` (hf), ``device`` (hf, default cuda when
+present), ``stats_file`` (JSON counters). Relative paths are resolved against the model's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtllm_nix.reference.contract import BadRequest, parse_request
+from trtllm_nix.reference.engine import InflightEngine
+from trtllm_nix.reference.generators import Generator, HfGenerator, ScriptedGenerator
+from trtllm_nix.reference.stats import StatsFile
+
+LOGPROB_OUTPUTS = frozenset({"cum_log_probs", "output_log_probs"})
+
+
+class _TritonSink:
+    """Sends one request's responses through its decoupled response sender."""
+
+    def __init__(self, pb: Any, sender: Any, with_logprobs: bool) -> None:
+        self._pb = pb
+        self._sender = sender
+        self._with_logprobs = with_logprobs
+
+    def is_cancelled(self) -> bool:
+        return bool(self._sender.is_cancelled())
+
+    def send(self, tokens: list[int], logprobs: list[float], sequence_length: int, final: bool) -> None:
+        pb = self._pb
+        tensors = [
+            pb.Tensor("output_ids", np.asarray(tokens, dtype=np.int32).reshape(1, 1, -1)),
+            pb.Tensor("sequence_length", np.asarray([[sequence_length]], dtype=np.int32)),
+        ]
+        if self._with_logprobs:
+            values = np.asarray(logprobs, dtype=np.float32).reshape(1, 1, -1)
+            tensors.append(pb.Tensor("output_log_probs", values))
+            tensors.append(pb.Tensor("cum_log_probs", np.asarray([[values.sum()]], dtype=np.float32)))
+        flags = pb.TRITONSERVER_RESPONSE_COMPLETE_FINAL if final else 0
+        self._sender.send(pb.InferenceResponse(output_tensors=tensors), flags=flags)
+
+    def finish(self) -> None:
+        self._sender.send(flags=self._pb.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+
+    def fail(self, message: str) -> None:
+        pb = self._pb
+        response = pb.InferenceResponse(output_tensors=[], error=pb.TritonError(message))
+        self._sender.send(response, flags=pb.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+
+
+class TritonPythonModel:
+    """The reference ``tensorrt_llm`` model (decoupled): queue each request, stream from the engine thread."""
+
+    def initialize(self, args: dict[str, str]) -> None:
+        import triton_python_backend_utils as pb
+
+        self._pb = pb
+        config = json.loads(args["model_config"])
+        params = {key: value.get("string_value", "") for key, value in config.get("parameters", {}).items()}
+        if not pb.using_decoupled_model_transaction_policy(config):
+            raise ValueError("the tensorrt_llm model must use the decoupled transaction policy")
+        base = Path(args["model_repository"])
+        mode = params.get("mode", "scripted")
+        generator: Generator
+        if mode == "scripted":
+            generator = ScriptedGenerator(_resolve(base, params, "tokenizer_dir"))
+        elif mode == "hf":
+            generator = HfGenerator(_resolve(base, params, "model_dir"), device=params.get("device") or None)
+        else:
+            raise ValueError(f"unknown reference backend mode {mode!r}; use 'scripted' or 'hf'")
+        stats_path = params.get("stats_file") or os.environ.get("TRTLLM_NIX_REFERENCE_STATS", "")
+        self._engine = InflightEngine(generator, StatsFile(Path(stats_path) if stats_path else None))
+        pb.Logger.log_info(f"trtllm-nix reference backend ready (mode={mode})")
+
+    def execute(self, requests: list[Any]) -> None:
+        pb = self._pb
+        for request in requests:
+            sender = request.get_response_sender()
+            sink = _TritonSink(pb, sender, with_logprobs=False)
+            try:
+                parameters = json.loads(request.parameters() or "{}")
+                parsed = parse_request(lambda name, r=request: _tensor(pb, r, name), parameters)
+            except (BadRequest, ValueError, TypeError) as error:
+                sink.fail(f"bad request to tensorrt_llm: {error}")
+                continue
+            requested = set(request.requested_output_names())
+            sink = _TritonSink(pb, sender, with_logprobs=parsed.return_log_probs or bool(requested & LOGPROB_OUTPUTS))
+            self._engine.submit(parsed, sink)
+        return None
+
+    def finalize(self) -> None:
+        self._engine.shutdown()
+
+
+def _tensor(pb: Any, request: Any, name: str) -> Any:
+    tensor = pb.get_input_tensor_by_name(request, name)
+    return None if tensor is None else tensor.as_numpy()
+
+
+def _resolve(base: Path, params: dict[str, str], key: str) -> Path:
+    value = params.get(key)
+    if not value:
+        raise ValueError(f"the reference backend needs the model parameter {key!r}")
+    path = Path(value)
+    return path if path.is_absolute() else (base / path).resolve()

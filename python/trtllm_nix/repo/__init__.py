@@ -1,0 +1,1 @@
+"""Triton model repositories for TensorRT-LLM engines, built from typed protobuf messages."""

@@ -1,0 +1,1 @@
+"""Run the real tritonserver: locate it, prepare its backends and environment, start and stop it."""
