@@ -117,20 +117,6 @@ def parse_word_list(array: npt.NDArray[np.generic] | None) -> tuple[tuple[int, .
     return tuple(words)
 
 
-def encode_word_list(words: list[list[int]]) -> npt.NDArray[np.int32]:
-    """The inverse of :func:`parse_word_list`, shaped ``[1, 2, N]`` for one request."""
-    flat = [token for word in words for token in word]
-    offsets, total = [], 0
-    for word in words:
-        total += len(word)
-        offsets.append(total)
-    width = max(len(flat), 1)
-    out = np.full((1, 2, width), -1, dtype=np.int32)
-    out[0, 0, : len(flat)] = flat
-    out[0, 1, : len(offsets)] = offsets
-    return out
-
-
 def _scalar(get: TensorGetter, name: str, default: object = None) -> object:
     array = get(name)
     if array is None:

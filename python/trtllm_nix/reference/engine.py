@@ -143,13 +143,12 @@ def _ends_with_stop(output: list[int], request: GenerationRequest) -> bool:
     return any(len(output) >= len(word) and tuple(output[-len(word) :]) == word for word in request.stop_sequences)
 
 
-def _drain(incoming: queue.SimpleQueue[tuple[GenerationRequest, ResponseSink] | None]) -> list[
-    tuple[GenerationRequest, ResponseSink] | None
-]:
+def _drain(
+    incoming: queue.SimpleQueue[tuple[GenerationRequest, ResponseSink] | None],
+) -> list[tuple[GenerationRequest, ResponseSink] | None]:
     items = []
     while True:
         try:
             items.append(incoming.get_nowait())
         except queue.Empty:
             return items
-

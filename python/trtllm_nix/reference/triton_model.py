@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,22 +87,25 @@ class TritonPythonModel:
             sink = _TritonSink(pb, sender, with_logprobs=False)
             try:
                 parameters = json.loads(request.parameters() or "{}")
-                parsed = parse_request(lambda name, r=request: _tensor(pb, r, name), parameters)
+                parsed = parse_request(_getter(pb, request), parameters)
             except (BadRequest, ValueError, TypeError) as error:
                 sink.fail(f"bad request to tensorrt_llm: {error}")
                 continue
             requested = set(request.requested_output_names())
             sink = _TritonSink(pb, sender, with_logprobs=parsed.return_log_probs or bool(requested & LOGPROB_OUTPUTS))
             self._engine.submit(parsed, sink)
-        return None
+        return
 
     def finalize(self) -> None:
         self._engine.shutdown()
 
 
-def _tensor(pb: Any, request: Any, name: str) -> Any:
-    tensor = pb.get_input_tensor_by_name(request, name)
-    return None if tensor is None else tensor.as_numpy()
+def _getter(pb: Any, request: Any) -> Callable[[str], Any]:
+    def get(name: str) -> Any:
+        tensor = pb.get_input_tensor_by_name(request, name)
+        return None if tensor is None else tensor.as_numpy()
+
+    return get
 
 
 def _resolve(base: Path, params: dict[str, str], key: str) -> Path:

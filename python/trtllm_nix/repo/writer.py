@@ -20,7 +20,7 @@ def parse_config(text: str) -> pb.ModelConfig:
 
 def write_model(root: Path, config: pb.ModelConfig, version_files: dict[str, str] | None = None) -> Path:
     """Write one model; the version folder ``1/`` always exists (ensembles need it empty)."""
-    model_dir = root / config.name
+    model_dir = root / str(config.name)
     version_dir = model_dir / "1"
     version_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "config.pbtxt").write_text(render_config(config), "utf-8")

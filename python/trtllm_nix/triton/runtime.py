@@ -36,7 +36,9 @@ class TritonRuntime:
         """The tritonserver bundled in the installed ``nvidia-pytriton`` wheel."""
         spec = importlib.util.find_spec("pytriton")
         if spec is None or not spec.submodule_search_locations:
-            raise SetupError("tritonserver not found: install the reference extras (pip install 'trtllm-nix[reference]')")
+            raise SetupError(
+                "tritonserver not found: install the reference extras (pip install 'trtllm-nix[reference]')"
+            )
         package = Path(next(iter(spec.submodule_search_locations)))
         root = package / "tritonserver"
         binary = root / "bin" / "tritonserver"
@@ -53,7 +55,9 @@ class TritonRuntime:
         if not binary.is_file() or not os.access(binary, os.X_OK):
             raise SetupError(f"tritonserver not found or not executable at {binary}")
         backends = binary.parent.parent / "backends" / "python"
-        return cls(binary=binary, python_backend=backends, stub=backends / "triton_python_backend_stub", library_dirs=())
+        return cls(
+            binary=binary, python_backend=backends, stub=backends / "triton_python_backend_stub", library_dirs=()
+        )
 
     def prepare_backend_dir(self, dest: Path) -> Path:
         """A backend folder whose ``python/`` holds the backend library, its utils and the matching stub."""
@@ -62,7 +66,7 @@ class TritonRuntime:
         for name in _BACKEND_FILES:
             _copy_if_changed(self.python_backend / name, python_dir / name)
         _copy_if_changed(self.stub, python_dir / "triton_python_backend_stub")
-        os.chmod(python_dir / "triton_python_backend_stub", 0o755)
+        (python_dir / "triton_python_backend_stub").chmod(0o755)
         return dest
 
     def environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -91,6 +95,10 @@ def libpython_missing() -> str | None:
 
 
 def _copy_if_changed(source: Path, dest: Path) -> None:
-    if dest.exists() and dest.stat().st_size == source.stat().st_size and dest.stat().st_mtime >= source.stat().st_mtime:
+    if (
+        dest.exists()
+        and dest.stat().st_size == source.stat().st_size
+        and dest.stat().st_mtime >= source.stat().st_mtime
+    ):
         return
     shutil.copy2(source, dest)

@@ -1,0 +1,46 @@
+# Two commands on a fresh Debian 12 with Python 3.11: `make test` and `make demo`. Each does all of its set-up;
+# a second run finds everything in place and changes nothing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CONFIG := python/pyproject.toml
+
+.PHONY: setup test lint typecheck pytest demo assets constraints clean
+
+setup: $(INSTALLED) assets
+
+$(INSTALLED): python/pyproject.toml python/constraints.txt scripts/ensure-system-packages
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade 'pip>=24'
+	$(BIN)/python -m pip install -q -c python/constraints.txt -e 'python[dev]'
+	scripts/ensure-system-packages $(BIN)/python
+	@touch $@
+
+assets: $(INSTALLED)
+	@$(BIN)/trtllm-nix assets >/dev/null
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check --config $(CONFIG) python tests bench
+	$(BIN)/ruff format --check --config $(CONFIG) python tests bench
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy --config-file $(CONFIG) python/trtllm_nix
+
+pytest: setup
+	$(BIN)/pytest -c $(CONFIG) --rootdir . $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+demo: setup
+	$(BIN)/trtllm-nix demo $(DEMO_ARGS)
+
+# Re-pin every Python dependency from a fresh resolve (run by hand, commit the result).
+constraints:
+	rm -rf /tmp/trtllm-nix-pin && $(PYTHON) -m venv /tmp/trtllm-nix-pin
+	/tmp/trtllm-nix-pin/bin/pip install -q -e 'python[dev]'
+	/tmp/trtllm-nix-pin/bin/pip freeze --exclude-editable | grep -v '^trtllm-nix' > python/constraints.txt
+
+clean:
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,51 @@
+"""``trtllm-nix``: one command, one subcommand per pipeline step. User mistakes print one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from trtllm_nix import __version__
+from trtllm_nix.errors import UserError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from trtllm_nix import demo
+    from trtllm_nix.proxy import command as proxy_command
+
+    parser = argparse.ArgumentParser(prog="trtllm-nix", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"trtllm-nix {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo.register(commands)
+    proxy_command.register(commands)
+    assets = commands.add_parser("assets", help="build the tiny Qwen3 model and the Qwen tokenizer (tests, demo)")
+    assets.set_defaults(handler=_assets)
+    return parser
+
+
+def _assets(_: argparse.Namespace) -> int:
+    from trtllm_nix.assets.build import ensure_assets
+
+    built = ensure_assets()
+    print(f"tokenizer: {built.tokenizer}\ntiny model: {built.tiny_model}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except UserError as error:
+        print(f"trtllm-nix {args.command}: error: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible proxy in front of Triton: chat template, token ids over gRPC, byte-correct text."""

@@ -1,0 +1,36 @@
+"""The app factory: routes, error handlers and the lifespan that owns the Triton channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from trtllm_nix import __version__
+from trtllm_nix.proxy import routes_chat, routes_meta
+from trtllm_nix.proxy.api_errors import install_error_handlers
+from trtllm_nix.proxy.model_files import ChatTemplate, ModelFiles
+from trtllm_nix.proxy.settings import ProxySettings
+from trtllm_nix.proxy.state import ProxyState
+from trtllm_nix.proxy.upstream import TritonUpstream
+
+
+def create_app(settings: ProxySettings) -> FastAPI:
+    files = ModelFiles.load(settings.tokenizer, settings.max_model_len)
+    template = ChatTemplate(files.chat_template) if files.chat_template else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upstream = TritonUpstream(settings.triton, settings.triton_model)
+        app.state.proxy = ProxyState(settings=settings, files=files, template=template, upstream=upstream)
+        try:
+            yield
+        finally:
+            await upstream.close()
+
+    app = FastAPI(title="trtllm-nix OpenAI proxy", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(routes_meta.router)
+    app.include_router(routes_chat.router)
+    return app

@@ -1,0 +1,136 @@
+"""What the proxy reads from a model's tokenizer folder: tokenizer, chat template, end ids, sampling defaults."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from tokenizers import Tokenizer
+
+from trtllm_nix.errors import UserError
+
+
+@dataclass(frozen=True)
+class SamplingDefaults:
+    """Sampling values used when a request leaves a field out (the model's generation_config.json)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+
+
+@dataclass
+class ModelFiles:
+    tokenizer: Tokenizer
+    chat_template: str | None
+    eos_token_id: int
+    pad_token_id: int
+    end_token_ids: tuple[int, ...]
+    sampling: SamplingDefaults
+    context_length: int
+    special_ids: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path, context_length: int | None = None) -> ModelFiles:
+        tokenizer_json = folder / "tokenizer.json"
+        if not tokenizer_json.is_file():
+            raise UserError(f"{folder} has no tokenizer.json; point --tokenizer at a Hugging Face tokenizer folder")
+        tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        config = _read_json(folder / "tokenizer_config.json")
+        generation = _read_json(folder / "generation_config.json")
+        template = config.get("chat_template")
+        if isinstance(template, list):  # named templates: take "default"
+            template = next((t["template"] for t in template if t.get("name") == "default"), None)
+        if template is None and (folder / "chat_template.jinja").is_file():
+            template = (folder / "chat_template.jinja").read_text("utf-8")
+
+        eos = _token_id(tokenizer, config.get("eos_token"))
+        if eos is None:
+            raise UserError(f"{folder}/tokenizer_config.json names no eos_token the tokenizer knows")
+        pad = _token_id(tokenizer, config.get("pad_token"))
+        generation_eos = generation.get("eos_token_id", [])
+        generation_eos = generation_eos if isinstance(generation_eos, list) else [generation_eos]
+        end_ids = tuple(dict.fromkeys([eos, *[int(x) for x in generation_eos]]))
+        limit = context_length or int(config.get("model_max_length") or 0) or 4096
+        return cls(
+            tokenizer=tokenizer,
+            chat_template=template if isinstance(template, str) else None,
+            eos_token_id=eos,
+            pad_token_id=pad if pad is not None else eos,
+            end_token_ids=end_ids,
+            sampling=SamplingDefaults(
+                temperature=_float(generation.get("temperature")),
+                top_p=_float(generation.get("top_p")),
+                top_k=int(generation["top_k"]) if generation.get("top_k") is not None else None,
+                repetition_penalty=_float(generation.get("repetition_penalty")),
+            ),
+            context_length=limit,
+            special_ids={
+                t: i
+                for t in ("<think>", "</think>", "<tool_call>", "</tool_call>")
+                if (i := tokenizer.token_to_id(t)) is not None
+            },
+        )
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+
+class ChatTemplate:
+    """The model's Jinja chat template, rendered the way transformers renders it (sandboxed, trim/lstrip)."""
+
+    def __init__(self, source: str) -> None:
+        env = ImmutableSandboxedEnvironment(
+            trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+        )
+        env.filters["tojson"] = _tojson
+        env.globals["raise_exception"] = _raise
+        self._template = env.from_string(source)
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, **kwargs: Any) -> str:
+        try:
+            return str(self._template.render(messages=messages, tools=tools, add_generation_prompt=True, **kwargs))
+        except TemplateError as error:
+            raise ValueError(f"the chat template rejected the messages: {error}") from error
+
+
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def _raise(message: str) -> None:
+    raise TemplateError(message)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text("utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def _token_id(tokenizer: Tokenizer, token: object) -> int | None:
+    if isinstance(token, dict):
+        token = token.get("content")
+    if not isinstance(token, str):
+        return None
+    found = tokenizer.token_to_id(token)
+    return int(found) if found is not None else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None

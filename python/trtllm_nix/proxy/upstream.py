@@ -1,0 +1,188 @@
+"""Token ids to and from Triton's ``tensorrt_llm`` model: one gRPC bidi stream per request, on a shared channel.
+
+Requests ask for ``triton_enable_empty_final_response`` so the last response says it is last; a stream read to
+its end is never cancelled (that leaks in Triton 2.51), a stream abandoned early always is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+_MAX_MESSAGE = 64 * 1024 * 1024
+
+
+class UpstreamUnavailable(Exception):
+    """Triton cannot be reached, or the model is not loaded."""
+
+
+class UpstreamError(Exception):
+    """Triton answered the request with an error."""
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    input_ids: list[int]
+    max_new_tokens: int
+    end_id: int
+    pad_id: int
+    stop_token_sequences: list[list[int]] = field(default_factory=list)
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    return_log_probs: bool = False
+    request_id: str = ""
+    parameters: dict[str, int | float | str | bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpstreamChunk:
+    token_ids: list[int]
+    logprobs: list[float] | None
+    final: bool
+
+
+class TritonUpstream:
+    """Owns one gRPC channel to a tritonserver; safe to share across concurrent requests."""
+
+    def __init__(self, url: str, model: str = "tensorrt_llm") -> None:
+        self.url = url
+        self.model = model
+        self._channel = grpc.aio.insecure_channel(
+            url,
+            options=[("grpc.max_send_message_length", _MAX_MESSAGE), ("grpc.max_receive_message_length", _MAX_MESSAGE)],
+        )
+        self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def ready(self, timeout: float = 2.0) -> bool:
+        """True when the server is ready and the model is loaded and ready."""
+        try:
+            server = await self._stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=timeout)
+            if not server.ready:
+                return False
+            model = await self._stub.ModelReady(service_pb2.ModelReadyRequest(name=self.model), timeout=timeout)
+            return bool(model.ready)
+        except grpc.aio.AioRpcError:
+            return False
+
+    async def generate(self, request: UpstreamRequest) -> AsyncGenerator[UpstreamChunk, None]:
+        """Stream the generated token ids; closing the iterator early cancels the request in Triton."""
+        message = build_infer_request(self.model, request)
+
+        async def one_request() -> AsyncIterator[service_pb2.ModelInferRequest]:
+            yield message
+
+        call = self._stub.ModelStreamInfer(one_request())
+        finished = False
+        try:
+            async for response in call:
+                if response.error_message:
+                    raise UpstreamError(response.error_message)
+                chunk = parse_response(response.infer_response)
+                yield chunk
+            finished = True
+        except grpc.aio.AioRpcError as error:
+            finished = True
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise UpstreamUnavailable(f"Triton at {self.url} is not reachable: {error.details()}") from error
+            if error.code() == grpc.StatusCode.CANCELLED:
+                raise UpstreamUnavailable(f"Triton at {self.url} cancelled the stream") from error
+            raise UpstreamError(error.details() or str(error.code())) from error
+        finally:
+            if not finished:
+                call.cancel()
+
+
+def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.ModelInferRequest:
+    tensors: list[tuple[str, str, np.ndarray]] = [  # type: ignore[type-arg]
+        ("input_ids", "INT32", np.asarray([request.input_ids], dtype=np.int32)),
+        ("input_lengths", "INT32", np.asarray([[len(request.input_ids)]], dtype=np.int32)),
+        ("request_output_len", "INT32", np.asarray([[request.max_new_tokens]], dtype=np.int32)),
+        ("end_id", "INT32", np.asarray([[request.end_id]], dtype=np.int32)),
+        ("pad_id", "INT32", np.asarray([[request.pad_id]], dtype=np.int32)),
+        ("streaming", "BOOL", np.asarray([[True]], dtype=np.bool_)),
+    ]
+    if request.stop_token_sequences:
+        tensors.append(("stop_words_list", "INT32", word_list(request.stop_token_sequences)))
+    optional_floats = {
+        "temperature": request.temperature,
+        "runtime_top_p": request.top_p,
+        "repetition_penalty": request.repetition_penalty,
+        "presence_penalty": request.presence_penalty,
+        "frequency_penalty": request.frequency_penalty,
+    }
+    for name, value in optional_floats.items():
+        if value is not None:
+            tensors.append((name, "FP32", np.asarray([[value]], dtype=np.float32)))
+    if request.top_k is not None:
+        tensors.append(("runtime_top_k", "INT32", np.asarray([[request.top_k]], dtype=np.int32)))
+    if request.seed is not None:
+        tensors.append(("seed", "UINT64", np.asarray([[request.seed]], dtype=np.uint64)))
+    if request.return_log_probs:
+        tensors.append(("return_log_probs", "BOOL", np.asarray([[True]], dtype=np.bool_)))
+
+    message = service_pb2.ModelInferRequest(model_name=model, id=request.request_id)
+    for name, datatype, array in tensors:
+        message.inputs.append(
+            service_pb2.ModelInferRequest.InferInputTensor(name=name, datatype=datatype, shape=list(array.shape))
+        )
+        message.raw_input_contents.append(array.tobytes())
+    outputs = ["output_ids", "sequence_length"] + (["output_log_probs"] if request.return_log_probs else [])
+    for name in outputs:
+        message.outputs.append(service_pb2.ModelInferRequest.InferRequestedOutputTensor(name=name))
+    message.parameters["triton_enable_empty_final_response"].bool_param = True
+    for key, parameter in request.parameters.items():
+        _set_parameter(message.parameters[key], parameter)
+    return message
+
+
+def parse_response(response: service_pb2.ModelInferResponse) -> UpstreamChunk:
+    final = (
+        response.parameters["triton_final_response"].bool_param
+        if "triton_final_response" in response.parameters
+        else False
+    )
+    token_ids: list[int] = []
+    logprobs: list[float] | None = None
+    for index, output in enumerate(response.outputs):
+        if index >= len(response.raw_output_contents):
+            break
+        raw = response.raw_output_contents[index]
+        if output.name == "output_ids":
+            token_ids = np.frombuffer(raw, dtype=np.int32).tolist()
+        elif output.name == "output_log_probs":
+            logprobs = np.frombuffer(raw, dtype=np.float32).tolist()
+    return UpstreamChunk(token_ids=token_ids, logprobs=logprobs, final=final)
+
+
+def word_list(words: list[list[int]]) -> np.ndarray:  # type: ignore[type-arg]
+    """TensorRT-LLM's ``[1, 2, N]`` word list: flat ids, then cumulative end offsets padded with -1."""
+    flat = [token for word in words for token in word]
+    offsets = np.cumsum([len(word) for word in words]).tolist()
+    width = max(len(flat), 1)
+    out = np.full((1, 2, width), -1, dtype=np.int32)
+    out[0, 0, : len(flat)] = flat
+    out[0, 1, : len(offsets)] = offsets
+    return out
+
+
+def _set_parameter(parameter: service_pb2.InferParameter, value: int | float | str | bool) -> None:
+    if isinstance(value, bool):
+        parameter.bool_param = value
+    elif isinstance(value, int):
+        parameter.int64_param = value
+    elif isinstance(value, float):
+        parameter.double_param = value
+    else:
+        parameter.string_param = value

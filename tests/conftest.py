@@ -1,0 +1,55 @@
+"""Session fixtures: generated assets, and real tritonservers running the reference backend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tokenizers import Tokenizer
+from trtllm_nix.assets.build import Assets, default_cache_dir, ensure_assets
+from trtllm_nix.repo.reference import write_reference_repository
+from trtllm_nix.triton.runtime import TritonRuntime
+from trtllm_nix.triton.server import TritonServer
+
+from tests.helpers import RunningTriton
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def assets() -> Assets:
+    configured = os.environ.get("TRTLLM_NIX_CACHE")
+    return ensure_assets(default_cache_dir() if configured else REPO_ROOT / ".cache" / "trtllm-nix")
+
+
+@pytest.fixture(scope="session")
+def tokenizer(assets: Assets) -> Tokenizer:
+    return Tokenizer.from_file(str(assets.tokenizer / "tokenizer.json"))
+
+
+@pytest.fixture(scope="session")
+def runtime() -> TritonRuntime:
+    return TritonRuntime.from_wheel()
+
+
+def _start(tmp: Path, runtime: TritonRuntime, assets: Assets, mode: str) -> Iterator[RunningTriton]:
+    stats = tmp / "stats.json"
+    repo = write_reference_repository(tmp / "repo", mode, assets.tokenizer, assets.tiny_model, stats)  # type: ignore[arg-type]
+    with TritonServer(runtime, repo, tmp / "work") as server:
+        yield RunningTriton(server, stats)
+
+
+@pytest.fixture(scope="session")
+def scripted_triton(
+    tmp_path_factory: pytest.TempPathFactory, runtime: TritonRuntime, assets: Assets
+) -> Iterator[RunningTriton]:
+    yield from _start(tmp_path_factory.mktemp("scripted"), runtime, assets, "scripted")
+
+
+@pytest.fixture(scope="session")
+def hf_triton(
+    tmp_path_factory: pytest.TempPathFactory, runtime: TritonRuntime, assets: Assets
+) -> Iterator[RunningTriton]:
+    yield from _start(tmp_path_factory.mktemp("hf"), runtime, assets, "hf")

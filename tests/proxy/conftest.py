@@ -1,0 +1,43 @@
+"""Proxies on real ports in front of the session's real tritonservers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import openai
+import pytest
+from trtllm_nix.assets.build import Assets
+from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix.proxy.settings import ProxySettings
+from trtllm_nix.triton.ports import free_ports
+
+from tests.helpers import RunningTriton
+
+
+def start_proxy(triton: RunningTriton, assets: Assets, **overrides: object) -> ProxyThread:
+    settings = ProxySettings(
+        tokenizer=assets.tokenizer, triton=triton.server.grpc_url, port=free_ports(1)[0], **overrides
+    )  # type: ignore[arg-type]
+    proxy = ProxyThread(settings)
+    proxy.start()
+    return proxy
+
+
+@pytest.fixture(scope="session")
+def scripted_proxy(scripted_triton: RunningTriton, assets: Assets) -> Iterator[ProxyThread]:
+    proxy = start_proxy(scripted_triton, assets)
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def hf_proxy(hf_triton: RunningTriton, assets: Assets) -> Iterator[ProxyThread]:
+    proxy = start_proxy(hf_triton, assets)
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def client(scripted_proxy: ProxyThread) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=scripted_proxy.base_url + "/v1", api_key="unused", max_retries=0) as sdk:
+        yield sdk

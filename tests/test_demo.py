@@ -1,0 +1,66 @@
+"""``trtllm-nix demo`` as a user runs it: a subprocess, the openai SDK, Ctrl-C, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+from trtllm_nix.triton.ports import free_ports
+
+from tests.helpers import wait_until
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_demo_answers_streaming_and_not_then_stops_cleanly(tmp_path: Path) -> None:
+    port = free_ports(1)[0]
+    env = {
+        **os.environ,
+        "TRTLLM_NIX_CACHE": os.environ.get("TRTLLM_NIX_CACHE", str(REPO_ROOT / ".cache" / "trtllm-nix")),
+    }
+    log = (tmp_path / "demo.log").open("wb")
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "trtllm_nix.cli", "demo", "--backend", "scripted", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: _up(f"http://127.0.0.1:{port}/health/ready") or demo.poll() is not None, 90, "the demo")
+        assert demo.poll() is None, (tmp_path / "demo.log").read_text()
+        with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0) as sdk:
+            messages = [{"role": "user", "content": "#reply: Hi from the demo 👋"}]
+            whole = sdk.chat.completions.create(model="qwen3", messages=messages)  # type: ignore[arg-type]
+            streamed = sdk.chat.completions.create(model="qwen3", messages=messages, stream=True)  # type: ignore[arg-type]
+            text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+        assert whole.choices[0].message.content == text == "Hi from the demo 👋"
+        output = (tmp_path / "demo.log").read_text()
+        assert f"curl -s http://127.0.0.1:{port}/v1/chat/completions" in output
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(timeout=60)
+        log.close()
+    assert code == 0, (tmp_path / "demo.log").read_text()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(demo.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the demo left processes behind")
