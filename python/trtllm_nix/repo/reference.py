@@ -1,17 +1,33 @@
-"""A model repository whose ``tensorrt_llm`` is the CPU reference backend (demo and tests)."""
+"""A complete repository whose ``tensorrt_llm`` is the CPU reference backend (demo, tests, benchmarks)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from trtllm_nix.repo.tensorrt_llm_model import (
-    REFERENCE_MODEL_PY,
-    ReferenceBackend,
-    TensorrtLlmOptions,
-    tensorrt_llm_config,
-)
-from trtllm_nix.repo.writer import write_model
+from trtllm_nix.engine.engine_config import EngineInfo
+from trtllm_nix.repo.generate import RepositorySpec, write_repository
+from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend
+
+
+def reference_engine(max_batch_size: int = 64, max_seq_len: int = 4096, tp_size: int = 1) -> EngineInfo:
+    """What a repository needs to know about an engine, for the reference backend that has none."""
+    return EngineInfo(
+        architecture="Qwen3ForCausalLM",
+        dtype="float32",
+        tp_size=tp_size,
+        pp_size=1,
+        max_batch_size=max_batch_size,
+        max_seq_len=max_seq_len,
+        max_input_len=max_seq_len,
+        max_num_tokens=max_seq_len,
+        vocab_size=151936,
+        quant_algo=None,
+        kv_cache_quant_algo=None,
+        trtllm_version="reference",
+        paged_context_fmha=True,
+        config_sha256="",
+    )
 
 
 def write_reference_repository(
@@ -21,13 +37,16 @@ def write_reference_repository(
     model_dir: Path | None = None,
     stats_file: Path | None = None,
     max_batch_size: int = 64,
+    tp_size: int = 1,
 ) -> Path:
     reference = ReferenceBackend(
-        mode=mode,
-        tokenizer_dir=str(tokenizer_dir),
-        model_dir=str(model_dir or ""),
-        stats_file=str(stats_file or ""),
+        mode=mode, tokenizer_dir=str(tokenizer_dir), model_dir=str(model_dir or ""), stats_file=str(stats_file or "")
     )
-    config = tensorrt_llm_config(max_batch_size, str(model_dir or ""), TensorrtLlmOptions(), reference)
-    write_model(out, config, {"model.py": REFERENCE_MODEL_PY})
-    return out
+    spec = RepositorySpec(
+        engine=reference_engine(max_batch_size, tp_size=tp_size),
+        engine_path=str(model_dir or ""),
+        tokenizer_path=tokenizer_dir,
+        backend="reference",
+        reference=reference,
+    )
+    return write_repository(spec, out, force=True)

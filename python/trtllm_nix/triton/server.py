@@ -18,6 +18,7 @@ from trtllm_nix.errors import ServerError, SetupError
 from trtllm_nix.triton.ports import free_ports, port_is_free
 from trtllm_nix.triton.runtime import TritonRuntime, libpython_missing
 
+GRPC_URL_ENV = "TRTLLM_NIX_TRITON_GRPC_URL"
 _LOAD_FAILURE = re.compile(r"failed to load '([^']+)'[^:]*:\s*(.*)")
 _MODEL_NOT_READY = re.compile(r"\|\s*(\S+)\s*\|\s*\d+\s*\|\s*UNAVAILABLE: (.*?)\s*\|")
 
@@ -97,6 +98,7 @@ class TritonServer:
             raise SetupError(f"{missing} is missing; the Triton Python stub needs it (apt-get install libpython3.11)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = self.runtime.environment()
+        env[GRPC_URL_ENV] = self.grpc_url  # our text `ensemble` model calls tensorrt_llm through it
         env.update(self.environment)
         command = self.command()
         with self.log_path.open("wb") as log:

@@ -1,0 +1,129 @@
+"""An engine folder's ``config.json`` (written by TensorRT-LLM's builder), read into one typed record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trtllm_nix.errors import UserError
+
+HF_CONFIG_HINT = (
+    "is a Hugging Face model config, not a TensorRT-LLM engine config (no build_config); point --engine at the "
+    "folder trtllm-build wrote (the seed's \"key 'builder_config' not found\")"
+)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """The facts about an engine that a model repository and a launcher depend on."""
+
+    architecture: str
+    dtype: str
+    tp_size: int
+    pp_size: int
+    max_batch_size: int
+    max_seq_len: int
+    max_input_len: int
+    max_num_tokens: int
+    vocab_size: int
+    quant_algo: str | None
+    kv_cache_quant_algo: str | None
+    trtllm_version: str
+    paged_context_fmha: bool
+    config_sha256: str
+
+    @property
+    def world_size(self) -> int:
+        return self.tp_size * self.pp_size
+
+    def rank_files(self) -> list[str]:
+        return [f"rank{rank}.engine" for rank in range(self.world_size)]
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "architecture": self.architecture,
+            "dtype": self.dtype,
+            "tp_size": self.tp_size,
+            "pp_size": self.pp_size,
+            "world_size": self.world_size,
+            "max_batch_size": self.max_batch_size,
+            "max_seq_len": self.max_seq_len,
+            "max_input_len": self.max_input_len,
+            "max_num_tokens": self.max_num_tokens,
+            "vocab_size": self.vocab_size,
+            "quant_algo": self.quant_algo,
+            "kv_cache_quant_algo": self.kv_cache_quant_algo,
+            "tensorrt_llm_version": self.trtllm_version,
+            "config_sha256": self.config_sha256,
+        }
+
+
+def read_engine(folder: Path, require_ranks: bool = True) -> EngineInfo:
+    """Read and check an engine folder; every problem is a :class:`UserError` naming the fix."""
+    config_path = folder / "config.json"
+    if not folder.is_dir():
+        raise UserError(f"engine folder {folder} does not exist")
+    if not config_path.is_file():
+        raise UserError(f"{config_path} not found: --engine must be a folder written by trtllm-build")
+    raw = config_path.read_bytes()
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise UserError(f"{config_path} is not valid JSON ({error.msg} at line {error.lineno})") from error
+    if not isinstance(config, dict) or "build_config" not in config or "pretrained_config" not in config:
+        raise UserError(f"{config_path} {HF_CONFIG_HINT}")
+    info = parse_engine_config(config, hashlib.sha256(raw).hexdigest(), config_path)
+    if require_ranks:
+        missing = [name for name in info.rank_files() if not (folder / name).is_file()]
+        if missing:
+            raise UserError(
+                f"{folder} is built for TP {info.tp_size} x PP {info.pp_size} = {info.world_size} ranks but "
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing; rebuild the engine"
+            )
+    return info
+
+
+def parse_engine_config(config: dict[str, Any], sha256: str, where: Path | str = "config.json") -> EngineInfo:
+    pretrained = _section(config, "pretrained_config", where)
+    build = _section(config, "build_config", where)
+    mapping = pretrained.get("mapping") or {}
+    quant = pretrained.get("quantization") or {}
+    plugins = build.get("plugin_config") or {}
+    tp = int(mapping.get("tp_size", 1))
+    pp = int(mapping.get("pp_size", 1))
+    world = int(mapping.get("world_size", tp * pp))
+    if tp < 1 or pp < 1 or world != tp * pp:
+        raise UserError(
+            f"{where}: mapping says world_size {world} but tp_size {tp} x pp_size {pp}; the engine is broken"
+        )
+    try:
+        max_batch = int(build["max_batch_size"])
+        max_seq = int(build["max_seq_len"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise UserError(f"{where}: build_config lacks max_batch_size or max_seq_len") from error
+    return EngineInfo(
+        architecture=str(pretrained.get("architecture", "unknown")),
+        dtype=str(pretrained.get("dtype", "unknown")),
+        tp_size=tp,
+        pp_size=pp,
+        max_batch_size=max_batch,
+        max_seq_len=max_seq,
+        max_input_len=int(build.get("max_input_len") or max_seq),
+        max_num_tokens=int(build.get("max_num_tokens") or 8192),
+        vocab_size=int(pretrained.get("vocab_size", 0)),
+        quant_algo=quant.get("quant_algo"),
+        kv_cache_quant_algo=quant.get("kv_cache_quant_algo"),
+        trtllm_version=str(config.get("version", "unknown")),
+        paged_context_fmha=bool(plugins.get("use_paged_context_fmha", False)),
+        config_sha256=sha256,
+    )
+
+
+def _section(config: dict[str, Any], name: str, where: Path | str) -> dict[str, Any]:
+    section = config.get(name)
+    if not isinstance(section, dict):
+        raise UserError(f"{where}: {name} is missing or not an object")
+    return section

@@ -1,0 +1,115 @@
+"""``trtllm-nix repo generate``: write a Triton model repository for an engine folder."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+from trtllm_nix.repo.tensorrt_llm_model import TensorrtLlmOptions
+
+OPTION_HELP = {
+    "batching_strategy": "gpt_model_type: in-flight fused batching, in-flight batching, or V1 (static)",
+    "batch_scheduler_policy": "guaranteed_no_evict reserves KV cache for whole requests; max_utilization packs more",
+    "kv_cache_free_gpu_mem_fraction": "fraction of free GPU memory (after the engine loads) given to the KV cache",
+    "max_tokens_in_paged_kv_cache": "cap on KV cache tokens (unset: what the fraction allows)",
+    "enable_kv_cache_reuse": "reuse KV blocks of shared prompt prefixes (needs paged context FMHA in the engine)",
+    "enable_chunked_context": "split long prompts into chunks (needs paged context FMHA in the engine)",
+    "exclude_input_in_output": "do not echo the prompt in output_ids",
+    "decoding_mode": "force a decoding mode (unset: TensorRT-LLM picks top_k_top_p)",
+    "max_beam_width": "beams per request",
+    "max_attention_window_size": "sliding attention window (unset: max_seq_len)",
+    "cancellation_check_period_ms": "how often the executor looks for cancelled requests",
+    "stats_check_period_ms": "how often the executor reports statistics",
+    "normalize_log_probs": "normalize returned log probabilities",
+    "multi_block_mode": "split long-context attention across blocks",
+    "cuda_graph_mode": "capture CUDA graphs for generation steps",
+    "kv_cache_host_memory_bytes": "host memory for KV cache offloading (0: none)",
+    "max_queue_delay_microseconds": "dynamic batcher queue delay",
+    "max_queue_size": "dynamic batcher queue size (0: unbounded)",
+    "executor_worker_path": "trtllmExecutorWorker inside the runtime",
+}
+
+
+def register(commands: Any) -> None:
+    repo = commands.add_parser("repo", help="Triton model repositories")
+    actions = repo.add_subparsers(dest="repo_command", required=True, metavar="ACTION")
+    parser = actions.add_parser("generate", help="write a model repository for a TensorRT-LLM engine")
+    parser.add_argument("--engine", type=Path, required=True, help="engine folder (config.json, rank*.engine)")
+    parser.add_argument("--tokenizer", type=Path, required=True, help="tokenizer folder (tokenizer.json)")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the repository")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    parser.add_argument("--backend", choices=("tensorrtllm", "reference"), default="tensorrtllm")
+    parser.add_argument("--engine-path", help="engine path as the server will see it (default: --engine, absolute)")
+    parser.add_argument("--max-batch-size", type=int, help="Triton max_batch_size (default: the engine's)")
+    parser.add_argument("--preprocessing-instances", type=int, default=1)
+    parser.add_argument("--reference-mode", choices=("scripted", "hf"), default="scripted")
+    parser.add_argument("--reference-model", type=Path, help="HF model folder for --reference-mode hf")
+    parser.add_argument("--reference-stats-file", type=Path, help="JSON counters the reference backend writes")
+    group = parser.add_argument_group("tensorrt_llm model options (defaults are TensorRT-LLM's)")
+    _add_options(group)
+    parser.set_defaults(handler=run)
+
+
+def _add_options(group: argparse._ArgumentGroup) -> None:
+    hints = typing.get_type_hints(TensorrtLlmOptions)
+    for option in dataclasses.fields(TensorrtLlmOptions):
+        flag = "--" + option.name.replace("_", "-")
+        kind = hints[option.name]
+        help_text = f"{OPTION_HELP.get(option.name, '')} (default: {option.default})"
+        choices = _literal_choices(kind)
+        if kind is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=option.default, help=help_text)
+        elif choices:
+            group.add_argument(flag, choices=choices, default=option.default, help=help_text)
+        else:
+            group.add_argument(flag, type=_scalar_type(kind), default=option.default, help=help_text)
+
+
+def _literal_choices(kind: Any) -> list[str] | None:
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    for arg in [kind, *args]:
+        if typing.get_origin(arg) is typing.Literal:
+            return [str(value) for value in typing.get_args(arg)]
+    return None
+
+
+def _scalar_type(kind: Any) -> type:
+    args = [a for a in typing.get_args(kind) if a is not type(None)] or [kind]
+    chosen: type = args[0]
+    return chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    from trtllm_nix.engine.engine_config import read_engine
+    from trtllm_nix.errors import UserError
+    from trtllm_nix.repo.generate import RepositorySpec, write_repository
+    from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend
+
+    engine = read_engine(args.engine)
+    options = TensorrtLlmOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TensorrtLlmOptions)})
+    reference = None
+    if args.backend == "reference":
+        if args.reference_mode == "hf" and args.reference_model is None:
+            raise UserError("--reference-mode hf needs --reference-model (a Hugging Face model folder)")
+        reference = ReferenceBackend(
+            mode=args.reference_mode,
+            tokenizer_dir=str(args.tokenizer.resolve()),
+            model_dir=str(args.reference_model.resolve()) if args.reference_model else "",
+            stats_file=str(args.reference_stats_file.resolve()) if args.reference_stats_file else "",
+        )
+    spec = RepositorySpec(
+        engine=engine,
+        engine_path=args.engine_path or str(args.engine.resolve()),
+        tokenizer_path=args.tokenizer.resolve(),
+        backend=args.backend,
+        options=options,
+        max_batch_size=args.max_batch_size,
+        preprocessing_instances=args.preprocessing_instances,
+        reference=reference,
+    )
+    out = write_repository(spec, args.out, force=args.force)
+    print(f"wrote {out} (world size {engine.world_size}, max_batch_size {spec.triton_max_batch_size})")
+    return 0
