@@ -182,9 +182,10 @@ class TritonPythonModel:
             )
 
 
-async def _until(condition: Callable[[], bool]) -> None:  # polling: the stub offers no cancel callback
-    while not condition():
-        await asyncio.sleep(CANCEL_POLL_S)  # noqa: ASYNC110
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition``: the Python stub offers no callback for a cancelled request."""
+    while not condition():  # noqa: ASYNC110
+        await asyncio.sleep(CANCEL_POLL_S)
 
 
 async def _racing(generation: Any, watcher: asyncio.Future[None]) -> Any:
