@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from trtllm_nix.proxy.upstream import TritonUpstream, UpstreamChunk, UpstreamRequest
-from trtllm_nix.reference.stats import read_stats
+from trtllm_nix.reference.stats import read_last_request, read_stats
 from trtllm_nix.triton.server import TritonServer
 
 
@@ -21,6 +21,9 @@ class RunningTriton:
 
     def stats(self) -> dict[str, int]:
         return read_stats(self.stats_file)
+
+    def last_request(self) -> dict[str, object]:
+        return read_last_request(self.stats_file)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

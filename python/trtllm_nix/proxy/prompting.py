@@ -81,9 +81,9 @@ def upstream_request(
     return UpstreamRequest(
         input_ids=prompt_ids,
         max_new_tokens=requested_max or room,
-        end_id=files.eos_token_id,
+        end_id=-1 if body.ignore_eos else files.eos_token_id,
         pad_id=files.pad_token_id,
-        stop_token_sequences=[[token] for token in files.end_token_ids if token != files.eos_token_id],
+        stop_token_sequences=[] if body.ignore_eos else [[t] for t in files.end_token_ids if t != files.eos_token_id],
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,

@@ -1,23 +1,23 @@
-"""``POST /v1/chat/completions``: the model's chat template, one Triton stream, text or SSE back."""
+"""``POST /v1/chat/completions``: the model's chat template, one Triton stream, a message or SSE deltas back."""
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from trtllm_nix.proxy.api_errors import APIError, unavailable, upstream_failed
-from trtllm_nix.proxy.generation import Outcome, generate_text
+from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.chat_output import ChatOutputParser, ContentOnly, merge_deltas
+from trtllm_nix.proxy.execution import respond_once, respond_stream, texts
+from trtllm_nix.proxy.generation import Outcome
 from trtllm_nix.proxy.prompting import render_chat, upstream_request
+from trtllm_nix.proxy.responses import ResponseIdentity, chat_logprobs, usage
 from trtllm_nix.proxy.schemas import ChatCompletionRequest
 from trtllm_nix.proxy.state import ProxyState, get_state
-from trtllm_nix.proxy.streaming import DONE, ClientDisconnected, sse_response, until_disconnect
-from trtllm_nix.proxy.upstream import UpstreamError, UpstreamRequest, UpstreamUnavailable
+from trtllm_nix.proxy.streaming import DONE
+from trtllm_nix.proxy.upstream import UpstreamRequest
 
 router = APIRouter()
 
@@ -38,119 +38,62 @@ async def chat_completions(
         )
     prompt, _ = render_chat(state, body)
     prompt_ids = state.files.encode(prompt)
-    requested = body.max_completion_tokens or body.max_tokens
-    upstream = upstream_request(state, body, prompt_ids, requested, want_logprobs=body.logprobs)
-    identity = _Identity(state.settings.model_name)
-    state.admit()
+    upstream = upstream_request(
+        state, body, prompt_ids, body.max_completion_tokens or body.max_tokens, want_logprobs=body.logprobs
+    )
+    identity = ResponseIdentity("chat", state.settings.model_name)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return sse_response(
-            _stream(state, upstream, body, identity, include_usage),
-            state.settings.keepalive_seconds,
-            {"X-Request-Id": identity.id},
-            state.release,
-        )
-    try:
-        return await until_disconnect(request, _complete(state, upstream, body, identity))
-    except ClientDisconnected:
-        return Response(status_code=499)
-    finally:
-        state.release()
+        return await respond_stream(state, lambda: _stream(state, upstream, body, identity, include_usage))
+    return await respond_once(state, request, lambda: _complete(state, upstream, body, identity))
 
 
-class _Identity:
-    def __init__(self, model: str) -> None:
-        self.id = f"chatcmpl-{uuid.uuid4().hex}"
-        self.created = int(time.time())
-        self.model = model
-        head = json.dumps({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model})
-        self._chunk_head = b"data: " + head[:-1].encode() + b', "choices": [{"index": 0, "delta": '
-
-    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None) -> bytes:
-        tail = {"logprobs": logprobs, "finish_reason": finish_reason}
-        return self._chunk_head + json.dumps(delta).encode() + b", " + json.dumps(tail).encode()[1:] + b"]}\n\n"
-
-    def usage_chunk(self, usage: dict[str, int]) -> bytes:
-        body = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [],
-            "usage": usage,
-        }
-        return b"data: " + json.dumps(body).encode() + b"\n\n"
-
-
-def _usage(outcome: Outcome) -> dict[str, int]:
-    return {
-        "prompt_tokens": outcome.prompt_tokens,
-        "completion_tokens": outcome.completion_tokens,
-        "total_tokens": outcome.prompt_tokens + outcome.completion_tokens,
-    }
-
-
-def _logprobs(state: ProxyState, outcome: Outcome, start: int) -> dict[str, Any]:
-    content = []
-    for token, logprob in zip(outcome.token_ids[start:], outcome.logprobs[start:], strict=False):
-        text = state.files.tokenizer.decode([token], skip_special_tokens=False)
-        content.append({"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []})
-    return {"content": content}
+def _parser(body: ChatCompletionRequest) -> ChatOutputParser:
+    return ContentOnly()
 
 
 async def _complete(
-    state: ProxyState, upstream: UpstreamRequest, body: ChatCompletionRequest, identity: _Identity
+    state: ProxyState, upstream: UpstreamRequest, body: ChatCompletionRequest, identity: ResponseIdentity
 ) -> JSONResponse:
     outcome = Outcome(prompt_tokens=len(upstream.input_ids))
-    try:
-        text = "".join(
-            [piece async for piece in generate_text(state.upstream, upstream, state.files, body.stop_list(), outcome)]
-        )
-    except UpstreamUnavailable as error:
-        raise unavailable(str(error)) from error
-    except UpstreamError as error:
-        raise upstream_failed(f"Triton failed the request: {error}") from error
+    parser = _parser(body)
+    deltas: list[dict[str, Any]] = []
+    async for piece in texts(state, upstream, body.stop_list(), outcome):
+        deltas.extend(parser.feed(piece))
+    deltas.extend(parser.finish())
+    message = merge_deltas(deltas)
     choice = {
         "index": 0,
-        "message": {"role": "assistant", "content": text},
-        "logprobs": _logprobs(state, outcome, 0) if body.logprobs else None,
-        "finish_reason": outcome.finish_reason,
+        "message": message,
+        "logprobs": chat_logprobs(state.files, outcome, 0) if body.logprobs else None,
+        "finish_reason": "tool_calls" if message.get("tool_calls") else outcome.finish_reason,
     }
-    return JSONResponse(
-        {
-            "id": identity.id,
-            "object": "chat.completion",
-            "created": identity.created,
-            "model": identity.model,
-            "choices": [choice],
-            "usage": _usage(outcome),
-        },
-        headers={"X-Request-Id": identity.id},
-    )
+    return JSONResponse(identity.envelope([choice], usage(outcome)))
 
 
 async def _stream(
     state: ProxyState,
     upstream: UpstreamRequest,
     body: ChatCompletionRequest,
-    identity: _Identity,
+    identity: ResponseIdentity,
     include_usage: bool,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     outcome = Outcome(prompt_tokens=len(upstream.input_ids))
-    try:
-        yield identity.chunk({"role": "assistant", "content": ""})
-        seen = 0
-        async for piece in generate_text(state.upstream, upstream, state.files, body.stop_list(), outcome):
-            logprobs = _logprobs(state, outcome, seen) if body.logprobs else None
-            seen = len(outcome.token_ids)
-            yield identity.chunk({"content": piece}, logprobs=logprobs)
-        yield identity.chunk({}, finish_reason=outcome.finish_reason)
-        if include_usage:
-            yield identity.usage_chunk(_usage(outcome))
-        yield DONE
-    except UpstreamUnavailable as error:
-        yield unavailable(str(error)).sse_event()
-        yield DONE
-    except UpstreamError as error:
-        yield upstream_failed(f"Triton failed the request: {error}").sse_event()
-        yield DONE
+    parser = _parser(body)
+    yield identity.chat_chunk({"role": "assistant", "content": ""})
+    seen = 0
+    called = False
+    async for piece in texts(state, upstream, body.stop_list(), outcome):
+        logprobs = chat_logprobs(state.files, outcome, seen) if body.logprobs else None
+        seen = len(outcome.token_ids)
+        for delta in parser.feed(piece):
+            called = called or "tool_calls" in delta
+            yield identity.chat_chunk(delta, logprobs=logprobs)
+            logprobs = None
+    for delta in parser.finish():
+        called = called or "tool_calls" in delta
+        yield identity.chat_chunk(delta)
+    yield identity.chat_chunk({}, finish_reason="tool_calls" if called else outcome.finish_reason)
+    if include_usage:
+        yield identity.usage_chunk(usage(outcome))
+    yield DONE

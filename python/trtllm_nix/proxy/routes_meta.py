@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from trtllm_nix.proxy.state import get_state
 
@@ -45,3 +46,8 @@ async def ready(request: Request) -> JSONResponse:
     if await state.upstream.ready():
         return JSONResponse({"status": "ready", "triton": state.upstream.url})
     return JSONResponse({"status": "not ready", "triton": state.upstream.url}, status_code=503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(get_state(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -66,6 +66,7 @@ class SamplingFields(_Lenient):
     stream_options: StreamOptions | None = None
     n: int = Field(default=1, ge=1)
     user: str | None = None
+    ignore_eos: bool = False  # vLLM's extension: generate max_tokens whatever the model says (benchmarks)
 
     @field_validator("stop")
     @classmethod

@@ -63,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='JSON object, e.g. {"enable_thinking": false}',
     )
     arg("--keepalive-seconds", type=float, default=float(_env(env, "KEEPALIVE_SECONDS", "15") or 15))
+    arg(
+        "--max-body-bytes",
+        type=int,
+        default=int(_env(env, "MAX_BODY_BYTES", str(8 << 20)) or 8 << 20),
+        help="413 for request bodies larger than this",
+    )
     arg("--request-timeout", type=float, default=float(_env(env, "REQUEST_TIMEOUT", "600") or 600))
     arg("--log-prompts", action="store_true", default=_env(env, "LOG_PROMPTS") == "1")
 
@@ -101,6 +107,7 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         cors_origins=origins,
         default_chat_template_kwargs=template_kwargs,
         keepalive_seconds=ns.keepalive_seconds,
+        max_body_bytes=ns.max_body_bytes,
         request_timeout=ns.request_timeout,
         log_prompts=ns.log_prompts,
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.proxy.settings import ProxySettings
 from trtllm_nix.proxy.upstream import TritonUpstream
@@ -19,11 +20,13 @@ class ProxyState:
     files: ModelFiles
     template: ChatTemplate | None
     upstream: TritonUpstream
+    metrics: ProxyMetrics = field(default_factory=ProxyMetrics)
     in_flight: int = 0
     _api_key: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._api_key = self.settings.api_key.encode() if self.settings.api_key else None
+        self.metrics.in_flight.set_function(lambda: self.in_flight)
 
     def check_model(self, model: str) -> None:
         if model != self.settings.model_name:
@@ -41,6 +44,7 @@ class ProxyState:
             return
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), self._api_key):
+            self.metrics.rejections.labels(reason="unauthorized").inc()
             raise APIError(
                 401,
                 "a valid API key is required: send Authorization: Bearer <key>",
@@ -51,6 +55,7 @@ class ProxyState:
     def admit(self) -> None:
         """Count one more request in flight, or refuse it with 429 when the limit is reached."""
         if self.in_flight >= self.settings.max_in_flight:
+            self.metrics.rejections.labels(reason="too_many_requests").inc()
             raise APIError(
                 429,
                 f"the server is at its limit of {self.settings.max_in_flight} requests in flight",

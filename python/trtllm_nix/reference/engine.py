@@ -6,11 +6,11 @@ for cancellation before it generates, so a cancelled request stops within one st
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import queue
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -87,13 +87,16 @@ class InflightEngine:
             if item is None:
                 return False
             request, sink = item
-            self._stats.record("started")
+            self._stats.record("started", request=_describe(request))
             try:
                 state = self._generator.start(request)
             except Exception as error:  # a broken request must not stop the loop
                 sink.fail(f"could not start generation: {error}")
                 self._stats.record("failed")
                 continue
+            scripted_delay = self._generator.delay_s(request.input_ids)
+            if scripted_delay is not None and not request.token_delay_s:
+                request = dataclasses.replace(request, token_delay_s=scripted_delay)
             active.append(_Active(request, sink, state, due=time.monotonic() + request.token_delay_s))
         return True
 
@@ -119,9 +122,9 @@ class InflightEngine:
                 item.sink.send([step.token], [step.logprob], 1, final=False)
             item.due = time.monotonic() + request.token_delay_s
             return True
-        except Exception:
+        except Exception as error:
             self._stats.record("failed", len(item.output))
-            item.sink.fail(f"generation failed: {traceback.format_exc(limit=3)}")
+            item.sink.fail(f"generation failed: {type(error).__name__}: {error}")
             return False
 
     def _complete(self, item: _Active, new: list[int], new_logprobs: list[float]) -> None:
@@ -152,3 +155,15 @@ def _drain(
             items.append(incoming.get_nowait())
         except queue.Empty:
             return items
+
+
+def _describe(request: GenerationRequest) -> dict[str, object]:
+    return {
+        "prompt_tokens": len(request.input_ids),
+        "max_new_tokens": request.max_new_tokens,
+        "end_id": request.end_id,
+        "stop_sequences": [list(word) for word in request.stop_sequences],
+        "streaming": request.streaming,
+        "return_log_probs": request.return_log_probs,
+        **dataclasses.asdict(request.sampling),
+    }

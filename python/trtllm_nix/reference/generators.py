@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ class Step:
 class Generator(Protocol):
     def start(self, request: GenerationRequest) -> object: ...
 
+    def delay_s(self, prompt_ids: tuple[int, ...]) -> float | None: ...
+
     def step(self, state: object) -> Step: ...
 
 
@@ -36,6 +39,20 @@ class _ScriptState:
     script: list[int]
     eos: int
     position: int = 0
+    fail_after: int | None = None
+
+
+class ScriptedFailure(RuntimeError):
+    """The failure a prompt asked for with ``#fail_after:N`` (tests of mid-stream errors)."""
+
+
+def _directive(text: str, name: str) -> int | None:
+    """The number after the last ``#name:`` in ``text`` (e.g. ``#delay_ms:20``), if any."""
+    at = text.rfind(f"#{name}:")
+    if at < 0:
+        return None
+    digits = re.match(r"\d+", text[at + len(name) + 2 :])
+    return int(digits.group()) if digits else None
 
 
 class ScriptedGenerator:
@@ -44,6 +61,7 @@ class ScriptedGenerator:
     The prompt is decoded with the real tokenizer, the reply is re-encoded with it, so multi-byte characters,
     ``<think>`` and ``<tool_call>`` tags come out as the real model's tokens would. One leading space after the
     marker is dropped. After the script the model "emits" ``end_id`` (or ``<|im_end|>``), as a chat model would.
+    Directives in the prompt: ``#delay_ms:N`` waits N ms per token, ``#fail_after:N`` fails after N tokens.
     """
 
     def __init__(self, tokenizer_dir: Path) -> None:
@@ -51,8 +69,15 @@ class ScriptedGenerator:
 
         self._tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
 
+    def prompt_text(self, prompt_ids: tuple[int, ...]) -> str:
+        return str(self._tokenizer.decode(list(prompt_ids), skip_special_tokens=False))
+
+    def delay_s(self, prompt_ids: tuple[int, ...]) -> float | None:
+        delay = _directive(self.prompt_text(prompt_ids), "delay_ms")
+        return None if delay is None else delay / 1000.0
+
     def script_for(self, prompt_ids: tuple[int, ...]) -> list[int]:
-        text = self._tokenizer.decode(list(prompt_ids), skip_special_tokens=False)
+        text = self.prompt_text(prompt_ids)
         marker = text.rfind(REPLY_MARKER)
         if marker < 0:
             reply = DEFAULT_SCRIPT
@@ -65,10 +90,13 @@ class ScriptedGenerator:
 
     def start(self, request: GenerationRequest) -> object:
         eos = request.end_id if request.end_id is not None else FALLBACK_EOS
-        return _ScriptState(script=self.script_for(request.input_ids), eos=eos)
+        fail_after = _directive(self.prompt_text(request.input_ids), "fail_after")
+        return _ScriptState(script=self.script_for(request.input_ids), eos=eos, fail_after=fail_after)
 
     def step(self, state: object) -> Step:
         assert isinstance(state, _ScriptState)
+        if state.fail_after is not None and state.position >= state.fail_after:
+            raise ScriptedFailure(f"scripted failure after {state.fail_after} tokens")
         if state.position < len(state.script):
             token = state.script[state.position]
             state.position += 1
@@ -100,6 +128,9 @@ class HfGenerator:
         self._torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).to(self.device).eval()
+
+    def delay_s(self, prompt_ids: tuple[int, ...]) -> float | None:
+        return None
 
     def start(self, request: GenerationRequest) -> object:
         generator = self._torch.Generator(device=self.device)

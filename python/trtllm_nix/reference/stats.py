@@ -24,13 +24,16 @@ class StatsFile:
 
     path: Path | None
     counters: Counters = field(default_factory=Counters)
+    last_request: dict[str, object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, event: str, tokens: int = 0) -> None:
+    def record(self, event: str, tokens: int = 0, request: dict[str, object] | None = None) -> None:
         with self._lock:
             setattr(self.counters, event, getattr(self.counters, event) + 1)
             self.counters.tokens += tokens
-            snapshot = dict(asdict(self.counters), active=self.active_locked())
+            if request is not None:
+                self.last_request = request
+            snapshot = dict(asdict(self.counters), active=self.active_locked(), last_request=self.last_request)
         if self.path is not None:
             temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
             temporary.write_text(json.dumps(snapshot), "utf-8")
@@ -42,9 +45,16 @@ class StatsFile:
 
 
 def read_stats(path: Path) -> dict[str, int]:
-    """What the backend last wrote; all zeros before its first request."""
+    """The counters the backend last wrote; all zeros before its first request."""
     try:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         return dict(asdict(Counters()), active=0)
-    return {key: int(value) for key, value in data.items()}
+    return {key: int(value) for key, value in data.items() if key != "last_request"}
+
+
+def read_last_request(path: Path) -> dict[str, object]:
+    """What the most recent request asked for: limits, end id, stop sequences and sampling values."""
+    data = json.loads(path.read_text("utf-8"))
+    last: dict[str, object] = data.get("last_request", {})
+    return last

@@ -1,0 +1,40 @@
+"""Prometheus metrics of the proxy, in a registry of its own (one per app, so tests can run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+TOKEN_GAP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56)
+
+
+class ProxyMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "trtllm_nix_requests", "HTTP requests by endpoint and status", ["endpoint", "status"], registry=r
+        )
+        self.prompt_tokens = Counter("trtllm_nix_prompt_tokens", "Prompt tokens sent to the engine", registry=r)
+        self.completion_tokens = Counter("trtllm_nix_completion_tokens", "Tokens generated", registry=r)
+        self.time_to_first_token = Histogram(
+            "trtllm_nix_time_to_first_token_seconds",
+            "From request arrival to the first generated token",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inter_token_latency = Histogram(
+            "trtllm_nix_inter_token_latency_seconds",
+            "Gap between consecutive generated tokens",
+            buckets=TOKEN_GAP_BUCKETS,
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "trtllm_nix_request_duration_seconds", "Whole generation time", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.in_flight = Gauge("trtllm_nix_requests_in_flight", "Generation requests in flight", registry=r)
+        self.cancellations = Counter(
+            "trtllm_nix_cancellations", "Requests cancelled because the client left", registry=r
+        )
+        self.upstream_errors = Counter("trtllm_nix_upstream_errors", "Failures talking to Triton", ["kind"], registry=r)
+        self.rejections = Counter("trtllm_nix_rejections", "Requests refused before generation", ["reason"], registry=r)

@@ -1,0 +1,104 @@
+"""Response bodies and SSE chunks for chat and text completions, serialized with as little work per token as
+possible: the constant head of every chunk is encoded once per request."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Literal
+
+from trtllm_nix.proxy.generation import Outcome
+from trtllm_nix.proxy.model_files import ModelFiles
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class ResponseIdentity:
+    """The id, creation time and model of one response, and the encoder of its stream chunks."""
+
+    def __init__(self, kind: Literal["chat", "text"], model: str) -> None:
+        self.kind = kind
+        self.id = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.model = model
+        self.object = "chat.completion" if kind == "chat" else "text_completion"
+        self.chunk_object = "chat.completion.chunk" if kind == "chat" else "text_completion"
+        head = {"id": self.id, "object": self.chunk_object, "created": self.created, "model": model}
+        self._head = b"data: " + _dumps(head)[:-1] + b',"choices":[{"index":0,'
+
+    def envelope(self, choices: list[dict[str, Any]], usage: dict[str, int]) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": self.object,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            "usage": usage,
+        }
+
+    def chat_chunk(self, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None) -> bytes:
+        return (
+            self._head
+            + b'"delta":'
+            + _dumps(delta)
+            + b',"logprobs":'
+            + _dumps(logprobs)
+            + b',"finish_reason":'
+            + _dumps(finish_reason)
+            + b"}]}\n\n"
+        )
+
+    def text_chunk(self, text: str, finish_reason: str | None = None, logprobs: Any = None) -> bytes:
+        return (
+            self._head
+            + b'"text":'
+            + _dumps(text)
+            + b',"logprobs":'
+            + _dumps(logprobs)
+            + b',"finish_reason":'
+            + _dumps(finish_reason)
+            + b"}]}\n\n"
+        )
+
+    def usage_chunk(self, usage: dict[str, int]) -> bytes:
+        body = {
+            "id": self.id,
+            "object": self.chunk_object,
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage,
+        }
+        return b"data: " + _dumps(body) + b"\n\n"
+
+
+def usage(outcome: Outcome) -> dict[str, int]:
+    return {
+        "prompt_tokens": outcome.prompt_tokens,
+        "completion_tokens": outcome.completion_tokens,
+        "total_tokens": outcome.prompt_tokens + outcome.completion_tokens,
+    }
+
+
+def chat_logprobs(files: ModelFiles, outcome: Outcome, start: int) -> dict[str, Any]:
+    """OpenAI chat logprobs for the tokens from ``start`` on: the chosen token only (no alternatives)."""
+    content = []
+    for token, logprob in zip(outcome.token_ids[start:], outcome.logprobs[start:], strict=False):
+        text = files.tokenizer.decode([token], skip_special_tokens=False)
+        content.append({"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []})
+    return {"content": content}
+
+
+def text_logprobs(files: ModelFiles, outcome: Outcome, start: int, offset: int) -> dict[str, Any]:
+    """Legacy completions logprobs: tokens, their logprobs and text offsets."""
+    tokens, values, offsets = [], [], []
+    for token, logprob in zip(outcome.token_ids[start:], outcome.logprobs[start:], strict=False):
+        text = files.tokenizer.decode([token], skip_special_tokens=False)
+        tokens.append(text)
+        values.append(logprob)
+        offsets.append(offset)
+        offset += len(text)
+    return {"tokens": tokens, "token_logprobs": values, "top_logprobs": None, "text_offset": offsets}
