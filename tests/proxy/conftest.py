@@ -15,10 +15,13 @@ from tests.helpers import RunningTriton
 
 
 def start_proxy(triton: RunningTriton, assets: Assets, **overrides: object) -> ProxyThread:
-    settings = ProxySettings(
-        tokenizer=assets.tokenizer, triton=triton.server.grpc_url, port=free_ports(1)[0], **overrides
-    )  # type: ignore[arg-type]
-    proxy = ProxyThread(settings)
+    fields: dict[str, object] = {
+        "tokenizer": assets.tokenizer,
+        "triton": triton.server.grpc_url,
+        "port": free_ports(1)[0],
+        **overrides,
+    }
+    proxy = ProxyThread(ProxySettings(**fields))  # type: ignore[arg-type]
     proxy.start()
     return proxy
 
@@ -32,7 +35,7 @@ def scripted_proxy(scripted_triton: RunningTriton, assets: Assets) -> Iterator[P
 
 @pytest.fixture(scope="session")
 def hf_proxy(hf_triton: RunningTriton, assets: Assets) -> Iterator[ProxyThread]:
-    proxy = start_proxy(hf_triton, assets)
+    proxy = start_proxy(hf_triton, assets, reasoning_parser="none")  # raw text, to compare with transformers
     yield proxy
     proxy.stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trtllm_nix.proxy.api_errors import bad_request
+from trtllm_nix.proxy.chat_output import ToolMode
 from trtllm_nix.proxy.schemas import ChatCompletionRequest, SamplingFields
 from trtllm_nix.proxy.state import ProxyState
 from trtllm_nix.proxy.upstream import UpstreamRequest
@@ -32,6 +33,30 @@ def chat_messages(body: ChatCompletionRequest) -> list[dict[str, Any]]:
     return messages
 
 
+def tool_mode(body: ChatCompletionRequest) -> ToolMode:
+    """How tool calls in the answer are handled: parsed (auto), dropped with their markup (none), or not looked
+    for (no tools). Forcing a call needs constrained decoding, which the engine path here does not offer."""
+    choice = body.tool_choice
+    if not body.tools:
+        if choice not in (None, "none", "auto"):
+            raise bad_request("tool_choice needs tools", param="tool_choice")
+        return "off"
+    if choice is None or choice == "auto":
+        return "parse"
+    if choice == "none":
+        return "drop"
+    if choice == "required" or isinstance(choice, dict):
+        raise bad_request(
+            "tool_choice 'required' or a named function needs constrained decoding, which this server does not "
+            "offer; send tool_choice 'auto' (the model decides) or 'none'",
+            param="tool_choice",
+            code="unsupported_value",
+        )
+    raise bad_request(
+        f"tool_choice must be 'auto', 'none', 'required' or a function, got {choice!r}", param="tool_choice"
+    )
+
+
 def render_chat(state: ProxyState, body: ChatCompletionRequest) -> tuple[str, dict[str, Any]]:
     if state.template is None:
         raise bad_request("this model's tokenizer has no chat template; use /v1/completions")
@@ -39,8 +64,9 @@ def render_chat(state: ProxyState, body: ChatCompletionRequest) -> tuple[str, di
     reserved = {"messages", "tools", "add_generation_prompt"} & kwargs.keys()
     if reserved:
         raise bad_request(f"chat_template_kwargs may not set {sorted(reserved)}", param="chat_template_kwargs")
+    tools = body.tools if tool_mode(body) != "drop" else None
     try:
-        prompt = state.template.render(chat_messages(body), body.tools, **kwargs)
+        prompt = state.template.render(chat_messages(body), tools, **kwargs)
     except ValueError as error:
         raise bad_request(str(error), param="messages") from error
     return prompt, kwargs

@@ -9,10 +9,16 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from trtllm_nix.proxy.api_errors import APIError
-from trtllm_nix.proxy.chat_output import ChatOutputParser, ContentOnly, merge_deltas
+from trtllm_nix.proxy.chat_output import (
+    ChatOutputParser,
+    ContentOnly,
+    Qwen3OutputParser,
+    merge_deltas,
+    thinking_open_in_prompt,
+)
 from trtllm_nix.proxy.execution import respond_once, respond_stream, texts
 from trtllm_nix.proxy.generation import Outcome
-from trtllm_nix.proxy.prompting import render_chat, upstream_request
+from trtllm_nix.proxy.prompting import render_chat, tool_mode, upstream_request
 from trtllm_nix.proxy.responses import ResponseIdentity, chat_logprobs, usage
 from trtllm_nix.proxy.schemas import ChatCompletionRequest
 from trtllm_nix.proxy.state import ProxyState, get_state
@@ -36,27 +42,47 @@ async def chat_completions(
             param="top_logprobs",
             code="unsupported_value",
         )
+    tools = tool_mode(body)
     prompt, _ = render_chat(state, body)
     prompt_ids = state.files.encode(prompt)
+    reasoning = _reasoning_enabled(state)
+    thinking_open = reasoning and thinking_open_in_prompt(prompt)
+
+    def parser() -> ChatOutputParser:
+        if not reasoning and tools == "off":
+            return ContentOnly()
+        return Qwen3OutputParser(
+            reasoning=reasoning,
+            thinking_open=thinking_open,
+            tools=tools,
+            reasoning_alias=state.settings.reasoning_alias,
+        )
+
     upstream = upstream_request(
         state, body, prompt_ids, body.max_completion_tokens or body.max_tokens, want_logprobs=body.logprobs
     )
     identity = ResponseIdentity("chat", state.settings.model_name)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return await respond_stream(state, lambda: _stream(state, upstream, body, identity, include_usage))
-    return await respond_once(state, request, lambda: _complete(state, upstream, body, identity))
+        return await respond_stream(state, lambda: _stream(state, upstream, body, identity, parser(), include_usage))
+    return await respond_once(state, request, lambda: _complete(state, upstream, body, identity, parser()))
 
 
-def _parser(body: ChatCompletionRequest) -> ChatOutputParser:
-    return ContentOnly()
+def _reasoning_enabled(state: ProxyState) -> bool:
+    choice = state.settings.reasoning_parser
+    if choice == "auto":
+        return {"<think>", "</think>"} <= state.files.special_ids.keys()
+    return choice == "qwen3"
 
 
 async def _complete(
-    state: ProxyState, upstream: UpstreamRequest, body: ChatCompletionRequest, identity: ResponseIdentity
+    state: ProxyState,
+    upstream: UpstreamRequest,
+    body: ChatCompletionRequest,
+    identity: ResponseIdentity,
+    parser: ChatOutputParser,
 ) -> JSONResponse:
     outcome = Outcome(prompt_tokens=len(upstream.input_ids))
-    parser = _parser(body)
     deltas: list[dict[str, Any]] = []
     async for piece in texts(state, upstream, body.stop_list(), outcome):
         deltas.extend(parser.feed(piece))
@@ -76,10 +102,10 @@ async def _stream(
     upstream: UpstreamRequest,
     body: ChatCompletionRequest,
     identity: ResponseIdentity,
+    parser: ChatOutputParser,
     include_usage: bool,
 ) -> AsyncGenerator[bytes, None]:
     outcome = Outcome(prompt_tokens=len(upstream.input_ids))
-    parser = _parser(body)
     yield identity.chat_chunk({"role": "assistant", "content": ""})
     seen = 0
     called = False

@@ -65,7 +65,7 @@ class SamplingFields(_Lenient):
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int = Field(default=1, ge=1)
-    user: str | None = None
+    user: Any = None  # a string per OpenAI; some clients (OpenWebUI) send an object: accepted, unused
     ignore_eos: bool = False  # vLLM's extension: generate max_tokens whatever the model says (benchmarks)
 
     @field_validator("stop")

@@ -32,6 +32,8 @@ class ProxySettings:
     max_body_bytes: int = 8 * 1024 * 1024
     request_timeout: float = 600.0
     log_prompts: bool = False
+    reasoning_parser: str = "auto"  # auto: qwen3 when the tokenizer has <think> and </think>; or qwen3, none
+    reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +73,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     arg("--request-timeout", type=float, default=float(_env(env, "REQUEST_TIMEOUT", "600") or 600))
     arg("--log-prompts", action="store_true", default=_env(env, "LOG_PROMPTS") == "1")
+    arg(
+        "--reasoning-parser",
+        choices=("auto", "qwen3", "none"),
+        default=_env(env, "REASONING_PARSER", "auto"),
+        help="split <think> reasoning into reasoning_content (auto: when the tokenizer has the tags)",
+    )
+    arg(
+        "--reasoning-alias",
+        action="store_true",
+        default=_env(env, "REASONING_ALIAS") == "1",
+        help="also send reasoning under the name `reasoning`",
+    )
 
 
 def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None) -> ProxySettings:
@@ -110,6 +124,8 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         max_body_bytes=ns.max_body_bytes,
         request_timeout=ns.request_timeout,
         log_prompts=ns.log_prompts,
+        reasoning_parser=ns.reasoning_parser,
+        reasoning_alias=ns.reasoning_alias,
     )
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 REPLY_MARKER = "#reply:"
 MESSAGE_END = "<|im_end|>"
+TOOL_RESPONSE_END = "\n</tool_response>"
 DEFAULT_SCRIPT = "This is the scripted reference backend of trtllm-nix."
 FALLBACK_EOS = 151645
 
@@ -56,7 +57,8 @@ def _directive(text: str, name: str) -> int | None:
 
 
 class ScriptedGenerator:
-    """Replays the text after the last ``#reply:`` marker in the prompt, up to the end of that message.
+    """Replays the text after the last ``#reply:`` marker in the prompt, up to the end of that message (or of the
+    tool response it sits in).
 
     The prompt is decoded with the real tokenizer, the reply is re-encoded with it, so multi-byte characters,
     ``<think>`` and ``<tool_call>`` tags come out as the real model's tokens would. One leading space after the
@@ -83,8 +85,8 @@ class ScriptedGenerator:
             reply = DEFAULT_SCRIPT
         else:
             reply = text[marker + len(REPLY_MARKER) :]
-            end = reply.find(MESSAGE_END)
-            reply = reply if end < 0 else reply[:end]
+            ends = [at for at in (reply.find(MESSAGE_END), reply.find(TOOL_RESPONSE_END)) if at >= 0]
+            reply = reply[: min(ends)] if ends else reply
             reply = reply[1:] if reply.startswith(" ") else reply
         return list(self._tokenizer.encode(reply, add_special_tokens=False).ids)
 

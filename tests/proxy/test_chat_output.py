@@ -1,0 +1,112 @@
+"""The Qwen3 output parser: reasoning and tool calls from text split anywhere, merged the same every time."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from trtllm_nix.proxy.chat_output import Qwen3OutputParser, ToolMode, merge_deltas, thinking_open_in_prompt
+
+THINK = "<think>\nThe user greets me.\nI greet back.\n</think>\n\nHello 世界 🎉!"
+CALLS = (
+    '<think>\nNeed data.\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n'
+    '</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"zone": "CET"}}\n</tool_call>'
+)
+SAMPLES = [THINK, CALLS, '<tool_call>\n{"name": broken}\n</tool_call> visible', "plain answer, no tags"]
+
+
+def _run(pieces: list[str], tools: ToolMode = "parse", **options: Any) -> dict[str, Any]:
+    parser = Qwen3OutputParser(tools=tools, **options)
+    deltas = [d for piece in pieces for d in parser.feed(piece)] + parser.finish()
+    message = merge_deltas(deltas)
+    for call in message.get("tool_calls", []):
+        assert call.pop("id").startswith("call_")
+    return message
+
+
+def test_reasoning_and_content_are_separated() -> None:
+    assert _run([THINK]) == {
+        "role": "assistant",
+        "content": "Hello 世界 🎉!",
+        "reasoning_content": "The user greets me.\nI greet back.",
+    }
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_every_single_cut_gives_the_same_message(text: str) -> None:
+    whole = _run([text])
+    for cut in range(1, len(text)):
+        assert _run([text[:cut], text[cut:]]) == whole, cut
+    assert _run(list(text)) == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(SAMPLES), st.lists(st.integers(min_value=0, max_value=200), max_size=12))
+def test_any_split_gives_the_same_message(text: str, cuts: list[int]) -> None:
+    points = sorted({c % (len(text) + 1) for c in cuts})
+    pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
+    assert _run(pieces) == _run([text])
+
+
+def test_two_calls_with_ids_names_then_argument_pieces() -> None:
+    parser = Qwen3OutputParser(tools="parse")
+    deltas = [d for ch in CALLS for d in parser.feed(ch)] + parser.finish()
+    calls = [d["tool_calls"][0] for d in deltas if "tool_calls" in d]
+    heads = [c for c in calls if "id" in c]
+    assert [(h["index"], h["function"]["name"], h["function"]["arguments"]) for h in heads] == [
+        (0, "get_weather", ""),
+        (1, "get_time", ""),
+    ]
+    for index, expected in ((0, {"city": "Paris"}), (1, {"zone": "CET"})):
+        pieces = [c["function"]["arguments"] for c in calls if c["index"] == index and "id" not in c]
+        assert len(pieces) > 1, "arguments come in the pieces the model generated"
+        assert json.loads("".join(pieces)) == expected
+    assert not any("content" in d for d in deltas)
+
+
+def test_malformed_call_stays_visible_as_content() -> None:
+    assert _run(['Sure. <tool_call>\n{"name": broken}\n</tool_call> after']) == {
+        "role": "assistant",
+        "content": 'Sure. <tool_call>\n{"name": broken}\n</tool_call> after',
+    }
+    assert _run(['<tool_call>{"name": "cut off"']) == {"role": "assistant", "content": '<tool_call>{"name": "cut off"'}
+    assert _run(['<tool_call>{"arguments": {}}</tool_call>'])["content"] == '<tool_call>{"arguments": {}}</tool_call>'
+
+
+def test_tool_choice_none_drops_calls_and_their_markup() -> None:
+    assert _run([CALLS], tools="drop") == {"role": "assistant", "content": "", "reasoning_content": "Need data."}
+    assert _run(['x <tool_call>{"name": bad</tool_call>'], tools="drop")["content"] == "x"
+
+
+def test_without_tools_markup_is_plain_content() -> None:
+    text = '<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>'
+    assert _run([text], tools="off") == {"role": "assistant", "content": text}
+
+
+def test_thinking_off_leaves_no_reasoning_and_no_tags() -> None:
+    assert _run(["<think>\n\n</think>\n\nJust the answer."]) == {"role": "assistant", "content": "Just the answer."}
+
+
+def test_thinking_opened_by_the_prompt() -> None:
+    assert thinking_open_in_prompt("<|im_start|>assistant\n<think>\n")
+    assert not thinking_open_in_prompt("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert not thinking_open_in_prompt("<|im_start|>assistant\n")
+    message = _run(["Let me see.\n</think>\n\n42"], thinking_open=True)
+    assert message == {"role": "assistant", "content": "42", "reasoning_content": "Let me see."}
+
+
+def test_reasoning_alias_and_a_reasoning_cut_by_length() -> None:
+    assert _run(["<think>\nstill going"], reasoning_alias=True) == {
+        "role": "assistant",
+        "content": "",
+        "reasoning_content": "still going",
+        "reasoning": "still going",
+    }
+
+
+def test_arguments_given_as_a_json_string_are_normalized() -> None:
+    message = _run(['<tool_call>\n{"name": "f", "arguments": "{\\"a\\": 1}"}\n</tool_call>'])
+    assert message["tool_calls"][0]["function"] == {"name": "f", "arguments": '{"a": 1}'}
