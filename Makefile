@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG := python/pyproject.toml
 
-.PHONY: setup test lint typecheck pytest demo assets constraints clean
+.PHONY: setup test lint typecheck pytest demo assets constraints clean e2e-openwebui
 
 setup: $(INSTALLED) assets
 
@@ -22,8 +22,8 @@ assets: $(INSTALLED)
 	@$(BIN)/trtllm-nix assets >/dev/null
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check --config $(CONFIG) python tests bench
-	$(BIN)/ruff format --check --config $(CONFIG) python tests bench
+	$(BIN)/ruff check --config $(CONFIG) python tests bench scripts
+	$(BIN)/ruff format --check --config $(CONFIG) python tests bench scripts
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy --config-file $(CONFIG) python/trtllm_nix
@@ -36,6 +36,11 @@ test: lint typecheck pytest
 demo: setup
 	$(BIN)/trtllm-nix demo $(DEMO_ARGS)
 
+# OpenWebUI in headless Chromium against the demo (own virtualenv, about 3 GB; not part of `make test`).
+e2e-openwebui: setup
+	scripts/setup-openwebui .venv-openwebui
+	.venv-openwebui/bin/python scripts/e2e_openwebui.py --trtllm-nix $(BIN)/trtllm-nix
+
 # Re-pin every Python dependency from a fresh resolve (run by hand, commit the result).
 constraints:
 	rm -rf /tmp/trtllm-nix-pin && $(PYTHON) -m venv /tmp/trtllm-nix-pin
@@ -43,4 +48,4 @@ constraints:
 	/tmp/trtllm-nix-pin/bin/pip freeze --exclude-editable | grep -v '^trtllm-nix' > python/constraints.txt
 
 clean:
-	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-openwebui .cache .mypy_cache .ruff_cache .pytest_cache
