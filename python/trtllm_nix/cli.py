@@ -13,7 +13,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from trtllm_nix import demo
+    from trtllm_nix import demo, doctor
+    from trtllm_nix.engine import command as engine_command
     from trtllm_nix.proxy import command as proxy_command
     from trtllm_nix.repo import command as repo_command
 
@@ -21,8 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"trtllm-nix {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo.register(commands)
+    engine_command.register(commands)
     repo_command.register(commands)
     proxy_command.register(commands)
+    doctor.register(commands)
     assets = commands.add_parser("assets", help="build the tiny Qwen3 model and the Qwen tokenizer (tests, demo)")
     assets.set_defaults(handler=_assets)
     return parser

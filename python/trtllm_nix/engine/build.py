@@ -1,0 +1,233 @@
+"""``trtllm-nix engine build``: checkpoint -> verified engine folder, written atomically.
+
+Order: resolve the checkpoint (local or pinned download), read its quantization (both ModelOpt shapes) and check it
+against the tensors, preflight the GPUs, build into a temporary folder beside ``--out`` (strategy ``checkpoint``:
+per-rank conversion with an explicit QuantConfig in parallel processes, then ``trtllm-build``; strategy ``bench``:
+``trtllm-bench build`` under the supervisor), copy only the tokenizer files, write build-info.json, run every
+``engine check``, and only then rename the folder into place.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from trtllm_nix import __version__
+from trtllm_nix.engine.check import BUILD_INFO, TOKENIZER_DIR, check_engine
+from trtllm_nix.engine.download import BUILD_PATTERNS, copy_tokenizer, resolve_model
+from trtllm_nix.engine.preflight import BuildPlan, check_preflight
+from trtllm_nix.engine.quant import QuantSpec, read_quant_spec
+from trtllm_nix.engine.seam import MODEL_CLASSES, BuildLimits, ConvertJob, TensorrtLlmSeam, load_seam, seam_spec
+from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes
+from trtllm_nix.engine.supervise import BuildFailed, run_supervised
+from trtllm_nix.engine.weights import check_consistent, summarize
+from trtllm_nix.errors import UserError
+from trtllm_nix.gpus import GpuInventory, read_inventory
+
+Strategy = Literal["checkpoint", "bench"]
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    model: str
+    out: Path
+    tp: int
+    limits: BuildLimits
+    pp: int = 1
+    revision: str | None = None
+    strategy: Strategy = "checkpoint"
+    skip_preflight: bool = False
+    force: bool = False
+    timeout: float = 4 * 3600.0
+    parallel_conversions: int | None = None
+    cache_dir: Path | None = None
+
+
+def build_engine(
+    request: BuildRequest, seam: TensorrtLlmSeam | None = None, inventory: GpuInventory | None = None
+) -> Path:
+    _validate(request)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    model_dir = resolve_model(request.model, request.revision, BUILD_PATTERNS, request.cache_dir)
+    timings["download_s"] = time.monotonic() - started
+    hf_config = _read_hf_config(model_dir)
+    architecture = (hf_config.get("architectures") or ["?"])[0]
+    if architecture not in MODEL_CLASSES:
+        raise UserError(f"architecture {architecture} is not supported; supported: {', '.join(sorted(MODEL_CLASSES))}")
+    quant = read_quant_spec(model_dir)
+    check_consistent(quant.algo, summarize(model_dir), quant.source)
+    plan = BuildPlan(
+        request.model,
+        quant.algo,
+        request.tp,
+        request.pp,
+        expected_rank_bytes(Architecture.from_hf_config(hf_config), quant.algo, request.tp, request.pp),
+    )
+    gpus = inventory if inventory is not None else read_inventory()
+    if request.skip_preflight:
+        print("warning: --skip-preflight: the engine will only run on a GPU of the architecture it is built on")
+    else:
+        for line in check_preflight(gpus, plan):
+            print(f"preflight: {line}")
+    seam = seam or load_seam()
+    request.out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.building-", dir=request.out.parent))
+    try:
+        engine = staging / "engine"
+        engine.mkdir()
+        phase = time.monotonic()
+        if request.strategy == "checkpoint":
+            timings.update(_checkpoint_strategy(request, seam, model_dir, architecture, hf_config, quant, staging))
+        else:
+            timings.update(_bench_strategy(request, seam, model_dir, quant, staging))
+        timings["build_s"] = time.monotonic() - phase
+        copy_tokenizer(model_dir, engine / TOKENIZER_DIR)
+        timings["total_s"] = time.monotonic() - started
+        _write_build_info(engine, request, quant, seam, gpus, timings, architecture)
+        failed = [f for f in check_engine(engine) if not f.ok]
+        if failed:
+            raise BuildFailed("the built engine failed its checks: " + "; ".join(f.line() for f in failed))
+        if request.out.exists():
+            shutil.rmtree(request.out)
+        engine.rename(request.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return request.out
+
+
+def _validate(request: BuildRequest) -> None:
+    if request.tp < 1 or request.pp < 1:
+        raise UserError(f"--tp and --pp must be at least 1, got {request.tp} and {request.pp}")
+    limits = request.limits
+    if min(limits.max_batch_size, limits.max_seq_len, limits.max_num_tokens) < 1:
+        raise UserError("--max-batch-size, --max-seq-len and --max-num-tokens must be at least 1")
+    if request.out.exists() and any(request.out.iterdir()) and not request.force:
+        raise UserError(f"--out {request.out} is not empty; pass --force to replace it")
+
+
+def _read_hf_config(model_dir: Path) -> dict[str, Any]:
+    try:
+        config = json.loads((model_dir / "config.json").read_text("utf-8"))
+    except FileNotFoundError as error:
+        raise UserError(f"{model_dir} has no config.json: not a Hugging Face checkpoint") from error
+    if "build_config" in config:
+        raise UserError(f"{model_dir} is already a TensorRT-LLM engine; --model takes a Hugging Face checkpoint")
+    return dict(config)
+
+
+def _checkpoint_strategy(
+    request: BuildRequest,
+    seam: TensorrtLlmSeam,
+    model_dir: Path,
+    architecture: str,
+    hf_config: dict[str, Any],
+    quant: QuantSpec,
+    staging: Path,
+) -> dict[str, float]:
+    checkpoint = staging / "checkpoint"
+    checkpoint.mkdir()
+    world = request.tp * request.pp
+    jobs = [
+        ConvertJob(
+            model_dir=str(model_dir),
+            checkpoint_dir=str(checkpoint),
+            model_class=MODEL_CLASSES[architecture],
+            dtype=str(hf_config.get("torch_dtype", "bfloat16")),
+            quant_config=quant.as_quant_config(),
+            rank=rank,
+            tp_size=request.tp,
+            pp_size=request.pp,
+        )
+        for rank in range(world)
+    ]
+    parallel = request.parallel_conversions or _parallel_conversions(world)
+    started = time.monotonic()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+        for _ in pool.map(_convert, [(seam_spec(), job) for job in jobs]):
+            pass
+    convert_s = time.monotonic() - started
+    command = seam.build_command(
+        checkpoint, staging / "engine", min(world, os.cpu_count() or 1), request.limits, quant.algo
+    )
+    result = run_supervised(
+        command,
+        staging.parent / f"{request.out.name}.build.log",
+        lambda: staging / "engine",
+        request.timeout,
+        wait_for_exit=True,
+    )
+    if result.returncode != 0:
+        raise BuildFailed(
+            f"trtllm-build exited with code {result.returncode} (log: "
+            f"{staging.parent / f'{request.out.name}.build.log'})"
+        )
+    return {"convert_s": convert_s}
+
+
+def _convert(item: tuple[str, ConvertJob]) -> None:
+    spec, job = item
+    load_seam(spec).convert_rank(job)
+
+
+def _parallel_conversions(world: int) -> int:
+    """Conversions hold a rank's weights in host memory; run as many at once as half the memory allows."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 1
+    per_rank = 40e9 / world  # a 32B checkpoint loaded for conversion, split per rank, with headroom
+    return max(1, min(world, int(memory / 2 / per_rank)))
+
+
+def _bench_strategy(
+    request: BuildRequest, seam: TensorrtLlmSeam, model_dir: Path, quant: QuantSpec, staging: Path
+) -> dict[str, float]:
+    workspace = staging / "workspace"
+    name = Path(request.model).name if Path(request.model).is_dir() else request.model
+    bench = seam.bench_build(name, model_dir, workspace, request.tp, request.pp, quant.algo, request.limits)
+    log = staging.parent / f"{request.out.name}.build.log"
+    result = run_supervised(bench.command, log, lambda: bench.engine_dir, request.timeout, env=bench.environment)
+    if (bench.engine_dir / "config.json").is_file() is False or not any(bench.engine_dir.glob("rank*.engine")):
+        raise BuildFailed(f"trtllm-bench exited with code {result.returncode} without writing an engine (log: {log})")
+    for item in bench.engine_dir.iterdir():
+        if item.name == "config.json" or (item.name.startswith("rank") and item.suffix == ".engine"):
+            shutil.move(str(item), staging / "engine" / item.name)
+    return {"ended_by_supervisor": 1.0 if result.returncode is None else 0.0}
+
+
+def _write_build_info(
+    engine: Path,
+    request: BuildRequest,
+    quant: QuantSpec,
+    seam: TensorrtLlmSeam,
+    gpus: GpuInventory,
+    timings: dict[str, float],
+    architecture: str,
+) -> None:
+    first = gpus.gpus[0] if gpus.gpus else None
+    info = {
+        "model": request.model,
+        "revision": request.revision,
+        "architecture": architecture,
+        "quant": quant.as_manifest(),
+        "tp_size": request.tp,
+        "pp_size": request.pp,
+        "limits": asdict(request.limits),
+        "strategy": request.strategy,
+        "tensorrt_llm_version": seam.version(),
+        "trtllm_nix_version": __version__,
+        "gpu": {"name": first.name, "sm": first.sm, "driver": gpus.driver} if first else None,
+        "preflight_skipped": request.skip_preflight,
+        "durations": {key: round(value, 3) for key, value in sorted(timings.items())},
+    }
+    (engine / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", "utf-8")

@@ -1,0 +1,133 @@
+"""``trtllm-nix engine check``: is this engine folder what it claims, and what it must be to serve?
+
+Each finding names the symptom the seed project hit when the check failed, and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trtllm_nix.engine.sizes import TOLERANCE, Architecture, expected_rank_bytes, gigabytes, within_tolerance
+from trtllm_nix.errors import UserError
+
+BUILD_INFO = "build-info.json"
+TOKENIZER_DIR = "tokenizer"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        status = "ok  " if self.ok else "FAIL"
+        return f"{status} {self.check}: {self.detail}" + (f" -> {self.fix}" if not self.ok and self.fix else "")
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def check_engine(
+    folder: Path, expected_quant: str | None = None, expected_tp: int | None = None, expected_pp: int | None = None
+) -> list[Finding]:
+    """Every check; expectations default to what build-info.json recorded from the checkpoint."""
+    findings: list[Finding] = []
+    config = _load(folder / "config.json")
+    if config is None or "build_config" not in config or "pretrained_config" not in config:
+        detail = "missing" if config is None else "a Hugging Face config (no build_config)"
+        findings.append(
+            Finding(
+                "engine config",
+                False,
+                f"{folder / 'config.json'} is {detail}",
+                "seed symptom \"key 'builder_config' not found\": never copy the HF config.json into "
+                "the engine folder; rebuild with trtllm-nix engine build",
+            )
+        )
+        return findings
+    findings.append(Finding("engine config", True, f"TensorRT-LLM {config.get('version', '?')} engine config"))
+    info = _load(folder / BUILD_INFO) or {}
+    pretrained = config["pretrained_config"]
+    quant = (pretrained.get("quantization") or {}).get("quant_algo")
+    recorded = info.get("quant", {})
+    want_quant = expected_quant if expected_quant is not None else recorded.get("quant_algo", quant)
+    findings.append(
+        Finding(
+            "quantization",
+            quant == want_quant,
+            f"engine quant_algo {quant}, checkpoint {want_quant}",
+            "seed symptom: garbage output ('unounouno') and 16 GB per rank instead of 6; the build ignored the "
+            "checkpoint's quantization: pass the explicit QuantConfig (trtllm-nix engine build does)",
+        )
+    )
+    mapping = pretrained.get("mapping") or {}
+    tp, pp = int(mapping.get("tp_size", 1)), int(mapping.get("pp_size", 1))
+    want_tp = expected_tp or int(info.get("tp_size", tp))
+    want_pp = expected_pp or int(info.get("pp_size", pp))
+    findings.append(
+        Finding(
+            "parallelism",
+            (tp, pp) == (want_tp, want_pp),
+            f"engine TP {tp} x PP {pp}, expected TP {want_tp} x PP {want_pp}",
+            "seed symptom 'MPI size mismatch' / mpiSize == tp * pp: rebuild for the GPUs you serve on",
+        )
+    )
+    ranks = [folder / f"rank{r}.engine" for r in range(tp * pp)]
+    missing = [p.name for p in ranks if not p.is_file()]
+    findings.append(
+        Finding(
+            "rank files",
+            not missing,
+            f"{tp * pp - len(missing)} of {tp * pp} present" + (f", missing {missing}" if missing else ""),
+            "seed symptom: only rank 0 was converted; convert and build every rank",
+        )
+    )
+    if not missing:
+        findings.append(_size_finding(pretrained, quant, tp, pp, ranks))
+    tokenizer = folder / TOKENIZER_DIR
+    has_tokenizer = (tokenizer / "tokenizer.json").is_file() or (tokenizer / "tokenizer.model").is_file()
+    findings.append(
+        Finding(
+            "tokenizer",
+            has_tokenizer,
+            f"{tokenizer} {'has' if has_tokenizer else 'lacks'} a tokenizer",
+            "copy the checkpoint's tokenizer files into the engine's tokenizer/ folder (never the "
+            "whole 20 GB checkpoint, as the peer did)",
+        )
+    )
+    return findings
+
+
+def _size_finding(pretrained: dict[str, Any], quant: str | None, tp: int, pp: int, ranks: list[Path]) -> Finding:
+    try:
+        arch = Architecture.from_hf_config(pretrained)
+        expected = expected_rank_bytes(arch, quant, tp, pp)
+    except UserError as error:
+        return Finding("engine size", False, str(error), "the engine config lacks architecture fields")
+    sizes = [p.stat().st_size for p in ranks]
+    bad = [(p.name, s) for p, s in zip(ranks, sizes, strict=True) if not within_tolerance(s, expected)]
+    bf16 = expected_rank_bytes(arch, None, tp, pp)
+    hint = " (BF16-sized: quantization was not applied)" if any(within_tolerance(s, bf16) for _, s in bad) else ""
+    detail = (
+        f"{len(ranks)} rank(s) of {', '.join(sorted({gigabytes(s) for s in sizes}))}, expected "
+        f"{gigabytes(expected)} +/- {TOLERANCE:.0%} for {quant or 'BF16'} at TP {tp}{hint}"
+    )
+    return Finding(
+        "engine size", not bad, detail, "rebuild: a wrong size means the wrong quantization or a truncated engine"
+    )
+
+
+def require_ok(findings: list[Finding]) -> None:
+    failed = [f for f in findings if not f.ok]
+    if failed:
+        raise UserError("; ".join(f"{f.check}: {f.detail}" for f in failed))

@@ -1,0 +1,106 @@
+"""The real TensorRT-LLM seam: the only module of trtllm-nix that imports ``tensorrt_llm``.
+
+Pinned to a TensorRT-LLM release that still has the TensorRT engine path (1.1.x / 1.2.x): 1.3.0rc20 was the last
+to support it, and main has removed ``trtllm-build`` and ``tensorrt_llm.models``. Verified only on real GPUs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trtllm_nix.engine.seam import BenchBuild, BuildLimits, ConvertJob
+
+
+class TensorrtLlm:
+    def version(self) -> str:
+        import tensorrt_llm
+
+        return str(tensorrt_llm.__version__)
+
+    def convert_rank(self, job: ConvertJob) -> None:
+        import tensorrt_llm
+        from tensorrt_llm.mapping import Mapping
+        from tensorrt_llm.models.modeling_utils import QuantConfig
+        from tensorrt_llm.quantization import QuantAlgo
+
+        fields: dict[str, Any] = dict(job.quant_config)
+        for key in ("quant_algo", "kv_cache_quant_algo"):
+            if fields.get(key) is not None:
+                fields[key] = QuantAlgo(fields[key])
+        quant = QuantConfig(**fields)
+        mapping = Mapping(world_size=job.world_size, rank=job.rank, tp_size=job.tp_size, pp_size=job.pp_size)
+        model_class = getattr(tensorrt_llm.models, job.model_class)
+        model = model_class.from_hugging_face(job.model_dir, dtype=job.dtype, mapping=mapping, quant_config=quant)
+        model.save_checkpoint(job.checkpoint_dir, save_config=job.rank == 0)
+        del model
+
+    def build_command(
+        self, checkpoint_dir: Path, engine_dir: Path, workers: int, limits: BuildLimits, quant_algo: str | None
+    ) -> list[str]:
+        command = [
+            "trtllm-build",
+            "--checkpoint_dir",
+            str(checkpoint_dir),
+            "--output_dir",
+            str(engine_dir),
+            "--workers",
+            str(workers),
+            "--max_batch_size",
+            str(limits.max_batch_size),
+            "--max_seq_len",
+            str(limits.max_seq_len),
+            "--max_input_len",
+            str(limits.max_input_len),
+            "--max_num_tokens",
+            str(limits.max_num_tokens),
+            "--kv_cache_type",
+            "paged",
+            "--use_paged_context_fmha",
+            "enable",
+            "--remove_input_padding",
+            "enable",
+            "--gpt_attention_plugin",
+            "auto",
+        ]
+        if quant_algo == "NVFP4":
+            command += ["--gemm_plugin", "nvfp4", "--use_fp8_context_fmha", "enable"]
+        elif quant_algo == "FP8":
+            command += ["--gemm_plugin", "auto", "--use_fp8_context_fmha", "enable"]
+        else:
+            command += ["--gemm_plugin", "auto"]
+        return command
+
+    def bench_build(
+        self,
+        model: str,
+        model_dir: Path,
+        workspace: Path,
+        tp_size: int,
+        pp_size: int,
+        quant_algo: str | None,
+        limits: BuildLimits,
+    ) -> BenchBuild:
+        command = [
+            "trtllm-bench",
+            "--model",
+            model,
+            "--model_path",
+            str(model_dir),
+            "--workspace",
+            str(workspace),
+            "build",
+            "--tp_size",
+            str(tp_size),
+            "--pp_size",
+            str(pp_size),
+            "--max_seq_len",
+            str(limits.max_seq_len),
+            "--max_batch_size",
+            str(limits.max_batch_size),
+            "--max_num_tokens",
+            str(limits.max_num_tokens),
+        ]
+        if quant_algo:
+            command += ["--quantization", quant_algo]
+        return BenchBuild(command=command, engine_dir=workspace / model / f"tp_{tp_size}_pp_{pp_size}")
