@@ -15,6 +15,7 @@ Handler = Callable[[argparse.Namespace], int]
 def build_parser() -> argparse.ArgumentParser:
     from trtllm_nix import demo, doctor
     from trtllm_nix.engine import command as engine_command
+    from trtllm_nix.launch import command as serve_command
     from trtllm_nix.proxy import command as proxy_command
     from trtllm_nix.repo import command as repo_command
 
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     engine_command.register(commands)
     repo_command.register(commands)
+    serve_command.register(commands)
     proxy_command.register(commands)
     doctor.register(commands)
     assets = commands.add_parser("assets", help="build the tiny Qwen3 model and the Qwen tokenizer (tests, demo)")

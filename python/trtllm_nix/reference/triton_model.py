@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,13 +70,19 @@ class TritonPythonModel:
             raise ValueError("the tensorrt_llm model must use the decoupled transaction policy")
         base = Path(args["model_repository"])
         mode = params.get("mode", "scripted")
+        rank = int(os.environ.get("OMPI_COMM_WORLD_RANK") or 0)
         generator: Generator
         if mode == "scripted":
             generator = ScriptedGenerator(_resolve(base, params, "tokenizer_dir"))
         elif mode == "hf":
-            generator = HfGenerator(_resolve(base, params, "model_dir"), device=params.get("device") or None)
+            generator = HfGenerator(_resolve(base, params, "model_dir"), device=params.get("device") or _device(rank))
         else:
             raise ValueError(f"unknown reference backend mode {mode!r}; use 'scripted' or 'hf'")
+        if rank > 0 and params.get("leader_mode", "true") != "false":
+            # TensorRT-LLM's leader mode: worker ranks never return from initialize; rank 0 serves. (The reference
+            # backend does not shard the model; a worker holds its own copy and waits.)
+            pb.Logger.log_info(f"trtllm-nix reference backend: rank {rank} is a leader-mode worker ({mode})")
+            threading.Event().wait()
         stats_path = params.get("stats_file") or os.environ.get("TRTLLM_NIX_REFERENCE_STATS", "")
         self._engine = InflightEngine(generator, StatsFile(Path(stats_path) if stats_path else None))
         pb.Logger.log_info(f"trtllm-nix reference backend ready (mode={mode})")
@@ -106,6 +113,15 @@ def _getter(pb: Any, request: Any) -> Callable[[str], Any]:
         return None if tensor is None else tensor.as_numpy()
 
     return get
+
+
+def _device(rank: int) -> str | None:
+    """The rank's own GPU (rank r uses visible device r), when CUDA is present."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return f"cuda:{rank % torch.cuda.device_count()}"
 
 
 def _resolve(base: Path, params: dict[str, str], key: str) -> Path:

@@ -39,6 +39,9 @@ def write_reference_repository(
     max_batch_size: int = 64,
     tp_size: int = 1,
 ) -> Path:
+    tokenizer_dir = tokenizer_dir.resolve()
+    model_dir = model_dir.resolve() if model_dir else None
+    stats_file = stats_file.resolve() if stats_file else None
     reference = ReferenceBackend(
         mode=mode, tokenizer_dir=str(tokenizer_dir), model_dir=str(model_dir or ""), stats_file=str(stats_file or "")
     )
