@@ -71,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
         is_root=os.geteuid() == 0,
         launch_id=uuid.uuid4().hex[:8],
     )
-    needs_topology = request.world_size > 1 and manifest["backend"] == "tensorrtllm"
-    launch = plan_launch(request, base_env, read_inventory() if needs_topology else None)
+    launch = plan_launch(request, base_env, read_inventory() if request.world_size > 1 else None)
     if args.print_command:
         print(f"# {launch.nccl_reason}\n{launch.shell()}")
         return 0

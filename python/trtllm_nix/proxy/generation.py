@@ -6,12 +6,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.model_files import ModelFiles
 from trtllm_nix.proxy.text_stream import IncrementalDetokenizer, StopMatcher
 from trtllm_nix.proxy.upstream import TritonUpstream, UpstreamRequest
+
+if TYPE_CHECKING:  # the Triton-side ensemble model uses this module without the proxy's metrics
+    from trtllm_nix.proxy.metrics import ProxyMetrics
 
 FinishReason = Literal["stop", "length"]
 
