@@ -89,7 +89,7 @@ def test_rank0_serves_rank1_is_a_worker_and_stop_is_clean(served: Served) -> Non
     assert "loading: tensorrt_llm" in rank1
     assert "loading: ensemble" not in rank1
     assert "loading: ensemble" in (served.run_dir / "rank0.log").read_text()
-    prefixes = {name.split("_")[0] for name in os.listdir("/dev/shm") if name.startswith("prefix")}
+    prefixes = {p.name.split("_")[0] for p in Path("/dev/shm").iterdir() if p.name.startswith("prefix")}
     assert {"prefix0", "prefix1"} <= prefixes
     assert served.output[0].startswith("starting 2 rank(s) on GPU(s) 0,1")
     served.process.send_signal(signal.SIGTERM)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         gpus = [int(x) for x in args.gpus.split(",")] if args.gpus else None
     except ValueError as error:
         raise UserError(f"--gpus must be comma-separated integers, got {args.gpus!r}") from error
-    run_dir = (args.run_dir or Path(os.environ.get("XDG_RUNTIME_DIR", "/tmp")) / f"trtllm-nix-{os.getpid()}").resolve()
+    runtime_root = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
+    run_dir = (args.run_dir or runtime_root / f"trtllm-nix-{os.getpid()}").resolve()
     binary = args.tritonserver or shutil.which("tritonserver")
     base_env = dict(os.environ)
     backend_dir = None

@@ -99,10 +99,12 @@ class RunningServer:
         if failure is None:
             failure = self._rank_failure() or self._mpirun_reported()
         if failure is None:
-            return f"mpirun exited with code {self.process.returncode if self.process else '?'} {when}; logs in {self.run_dir}"
+            code = self.process.returncode if self.process else "?"
+            return f"mpirun exited with code {code} {when}; logs in {self.run_dir}"
         rank, code = failure
+        log = self.run_dir / f"rank{rank}.log"
         tail = self._log_tail(rank)
-        return f"rank {rank} exited with code {code} {when}; the other ranks were stopped. log {self.run_dir}/rank{rank}.log: {tail}"
+        return f"rank {rank} exited with code {code} {when}; the other ranks were stopped. log {log}: {tail}"
 
     def _log_tail(self, rank: int) -> str:
         try:
