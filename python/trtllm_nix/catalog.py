@@ -55,3 +55,14 @@ def variant(reference: str) -> Variant:
         pp=values["pp"],
         limits=BuildLimits(values["max_batch_size"], values["max_seq_len"], values["max_num_tokens"]),
     )
+
+
+def engine_name(model: str, variant_name: str) -> str:
+    """The engine derivation's name, as nix/catalog.nix computes it."""
+    entry = catalog()["models"][model]
+    values = entry["variants"][variant_name]
+    pp = "" if values["pp"] == 1 else f"-pp{values['pp']}"
+    return (
+        f"{model}-{entry['quant'].lower()}-tp{values['tp']}{pp}-{entry['gpu_arch']}"
+        f"-trtllm{catalog()['runtime']['tensorrt_llm']}"
+    )

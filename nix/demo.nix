@@ -1,0 +1,14 @@
+# The CPU demo needs tritonserver from the nvidia-pytriton wheel, which nixpkgs does not package; this wrapper
+# runs `make demo` (its own virtualenv) from a checkout.
+{ writeShellApplication, gnumake, python3 }:
+writeShellApplication {
+  name = "trtllm-nix-demo";
+  runtimeInputs = [ gnumake python3 ];
+  text = ''
+    if [[ ! -f Makefile || ! -d python/trtllm_nix ]]; then
+      echo "run this from a trtllm-nix checkout (it builds .venv with the nvidia-pytriton wheel)" >&2
+      exit 2
+    fi
+    exec make demo DEMO_ARGS="$*"
+  '';
+}

@@ -1,0 +1,181 @@
+# services.trtllm: Triton instances (one systemd unit each, one rank per GPU under mpirun) and the OpenAI proxy.
+# Loopback and a closed firewall by default; dynamic users; GPU device allow-list; TMPDIR/TMP/TEMP in the
+# runtime directory; the proxy starts once its Triton is ready.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkEnableOption mkOption mkIf types;
+  cfg = config.services.trtllm;
+  catalog = import ./catalog.nix;
+  trtllm-nix = pkgs.callPackage ./package.nix { };
+
+  instanceOptions = { config, ... }: {
+    options = {
+      repository = mkOption {
+        type = types.package;
+        description = "Model repository (lib.mkModelRepo); its engine is kept alive as a dependency.";
+      };
+      worldSize = mkOption {
+        type = types.ints.positive;
+        default = config.repository.worldSize or 1;
+        defaultText = lib.literalExpression "repository.worldSize (set by lib.mkModelRepo), else 1";
+        description = "TP x PP of the engine.";
+      };
+      gpus = mkOption {
+        type = types.listOf types.ints.unsigned;
+        default = [ 0 ];
+        description = "GPU indices, one per rank.";
+      };
+      host = mkOption { type = types.str; default = "127.0.0.1"; description = "Listen address."; };
+      httpPort = mkOption { type = types.port; default = catalog.ports.triton_http; description = "HTTP port."; };
+      grpcPort = mkOption { type = types.port; default = catalog.ports.triton_grpc; description = "gRPC port."; };
+      metricsPort = mkOption { type = types.port; default = catalog.ports.triton_metrics; description = "Metrics."; };
+      environment = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+        description = "Extra environment (e.g. NCCL_* settings, which win over the topology-based defaults).";
+      };
+      extraArgs = mkOption { type = types.listOf types.str; default = [ ]; description = "Extra serve args."; };
+      startTimeout = mkOption {
+        type = types.ints.positive;
+        default = 1800;
+        description = "Seconds to wait for readiness (loading a large engine takes minutes).";
+      };
+      runtime = mkOption {
+        type = types.package;
+        default = pkgs.callPackage ./runtime.nix { inherit catalog; };
+        defaultText = lib.literalExpression "tritonserver-trtllm from catalog.json's pinned image";
+        description = "tritonserver with the TensorRT-LLM backend.";
+      };
+      openFirewall = mkOption { type = types.bool; default = false; description = "Open the HTTP/gRPC ports."; };
+    };
+  };
+
+  unit = name: "trtllm-${name}";
+  readyCheck = inst: pkgs.writeShellScript "trtllm-wait-ready" ''
+    until ${lib.getExe pkgs.curl} -sf http://${inst.host}:${toString inst.httpPort}/v2/health/ready >/dev/null; do
+      sleep 2
+    done
+  '';
+  gpuDevices = gpus: [ "/dev/nvidiactl rw" "/dev/nvidia-uvm rw" "/dev/nvidia-uvm-tools rw" ]
+    ++ map (i: "/dev/nvidia${toString i} rw") gpus;
+
+  instanceService = name: inst: {
+    description = "Triton + TensorRT-LLM (${name})";
+    wantedBy = [ "multi-user.target" ];
+    wants = [ "network-online.target" ];
+    after = [ "network-online.target" "nvidia-persistenced.service" ];
+    environment = {
+      TMPDIR = "/run/${unit name}";
+      TMP = "/run/${unit name}";
+      TEMP = "/run/${unit name}";
+      HOME = "/run/${unit name}";
+    } // inst.environment;
+    path = [ pkgs.openmpi ];
+    serviceConfig = {
+      ExecStart = lib.escapeShellArgs ([
+        (lib.getExe trtllm-nix) "serve" "--repo" "${inst.repository}"
+        "--gpus" (lib.concatMapStringsSep "," toString inst.gpus)
+        "--host" inst.host "--http-port" (toString inst.httpPort) "--grpc-port" (toString inst.grpcPort)
+        "--metrics-port" (toString inst.metricsPort) "--tritonserver" (lib.getExe inst.runtime)
+        "--run-dir" "/run/${unit name}"
+      ] ++ inst.extraArgs);
+      ExecStartPost = "${readyCheck inst}";
+      TimeoutStartSec = inst.startTimeout;
+      TimeoutStopSec = 90;
+      Restart = "on-failure";
+      DynamicUser = true;
+      SupplementaryGroups = [ "video" ];
+      RuntimeDirectory = unit name;
+      RuntimeDirectoryMode = "0700";
+      DevicePolicy = "closed";
+      DeviceAllow = gpuDevices inst.gpus;
+      NoNewPrivileges = true;
+      ProtectSystem = "strict";
+      ProtectHome = true;
+      PrivateTmp = true;
+    };
+  };
+
+  proxy = cfg.proxy;
+  upstream = cfg.instances.${proxy.upstream} or null;
+  proxyService = {
+    description = "OpenAI-compatible API for ${proxy.modelName} (trtllm-nix)";
+    wantedBy = [ "multi-user.target" ];
+    requires = lib.optional (upstream != null) "${unit proxy.upstream}.service";
+    after = lib.optional (upstream != null) "${unit proxy.upstream}.service";
+    environment = lib.mapAttrs' (key: value: lib.nameValuePair "TRTLLM_NIX_PROXY_${key}" value) proxy.settings;
+    serviceConfig = {
+      ExecStart = lib.escapeShellArgs ([
+        (lib.getExe trtllm-nix) "proxy" "--tokenizer" "${proxy.tokenizer}" "--model-name" proxy.modelName
+        "--host" proxy.host "--port" (toString proxy.port)
+        "--triton" "${if upstream != null then upstream.host else "127.0.0.1"}:${
+          toString (if upstream != null then upstream.grpcPort else catalog.ports.triton_grpc)}"
+      ] ++ lib.optionals (proxy.apiKeyFile != null) [ "--api-key-file" "%d/api-key" ] ++ proxy.extraArgs);
+      LoadCredential = lib.optional (proxy.apiKeyFile != null) "api-key:${proxy.apiKeyFile}";
+      DynamicUser = true;
+      Restart = "on-failure";
+      NoNewPrivileges = true;
+      ProtectSystem = "strict";
+      ProtectHome = true;
+      PrivateTmp = true;
+      PrivateDevices = true;
+    };
+  };
+
+  ports = lib.concatLists (lib.mapAttrsToList (_: i: [ i.httpPort i.grpcPort i.metricsPort ]) cfg.instances)
+    ++ lib.optional proxy.enable proxy.port;
+in
+{
+  options.services.trtllm = {
+    instances = mkOption {
+      type = types.attrsOf (types.submodule instanceOptions);
+      default = { };
+      description = "Triton servers, each its own TP world.";
+    };
+    proxy = {
+      enable = mkEnableOption "the OpenAI-compatible proxy";
+      host = mkOption { type = types.str; default = "127.0.0.1"; description = "Listen address."; };
+      port = mkOption { type = types.port; default = catalog.ports.proxy; description = "Listen port."; };
+      upstream = mkOption { type = types.str; description = "Name of the services.trtllm.instances entry."; };
+      tokenizer = mkOption { type = types.package; description = "Tokenizer folder (lib.tokenizer \"qwen3-32b\")."; };
+      modelName = mkOption { type = types.str; default = "qwen3"; description = "Model id at /v1/models."; };
+      apiKeyFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "File with the API key clients must send; passed through LoadCredential, never the store.";
+      };
+      settings = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+        example = { MAX_IN_FLIGHT = "64"; DEFAULT_CHAT_TEMPLATE_KWARGS = ''{"enable_thinking": false}''; };
+        description = "TRTLLM_NIX_PROXY_* settings (see trtllm-nix proxy --help).";
+      };
+      extraArgs = mkOption { type = types.listOf types.str; default = [ ]; description = "Extra proxy args."; };
+      openFirewall = mkOption { type = types.bool; default = false; description = "Open the proxy port."; };
+    };
+  };
+
+  config = mkIf (cfg.instances != { } || proxy.enable) {
+    assertions = [
+      {
+        assertion = lib.length ports == lib.length (lib.unique ports);
+        message = "services.trtllm: every instance and the proxy need their own ports (got ${toString ports})";
+      }
+      {
+        assertion = !proxy.enable || upstream != null;
+        message = "services.trtllm.proxy.upstream must name one of services.trtllm.instances";
+      }
+    ] ++ lib.mapAttrsToList (name: inst: {
+      assertion = lib.length inst.gpus == inst.worldSize;
+      message = "services.trtllm.instances.${name}.gpus lists ${toString (lib.length inst.gpus)} GPU(s) "
+        + "but the engine's world size (TP x PP) is ${toString inst.worldSize}";
+    }) cfg.instances;
+
+    systemd.services = lib.mapAttrs' (name: inst: lib.nameValuePair (unit name) (instanceService name inst))
+      cfg.instances // lib.optionalAttrs proxy.enable { trtllm-proxy = proxyService; };
+
+    networking.firewall.allowedTCPPorts =
+      lib.concatLists (lib.mapAttrsToList (_: i: lib.optionals i.openFirewall [ i.httpPort i.grpcPort ]) cfg.instances)
+      ++ lib.optional (proxy.enable && proxy.openFirewall) proxy.port;
+  };
+}
