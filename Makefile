@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG := python/pyproject.toml
 
-.PHONY: setup test lint typecheck pytest demo assets constraints clean e2e-openwebui
+.PHONY: setup test lint typecheck pytest demo assets constraints clean e2e-openwebui bench
 
 setup: $(INSTALLED) assets
 
@@ -41,6 +41,11 @@ e2e-openwebui: setup
 	scripts/setup-openwebui .venv-openwebui
 	.venv-openwebui/bin/python scripts/e2e_openwebui.py --trtllm-nix $(BIN)/trtllm-nix
 
+# Proxy overhead against direct gRPC and Triton's own streaming (AIPerf in its own virtualenv; not in `make test`).
+bench: setup
+	@test -x .venv-bench/bin/aiperf || { python3 -m venv .venv-bench && .venv-bench/bin/pip install -q 'aiperf==0.13.0' matplotlib; }
+	$(BIN)/python bench/proxy_overhead.py $(BENCH_ARGS)
+
 # Re-pin every Python dependency from a fresh resolve (run by hand, commit the result).
 constraints:
 	rm -rf /tmp/trtllm-nix-pin && $(PYTHON) -m venv /tmp/trtllm-nix-pin
@@ -48,4 +53,4 @@ constraints:
 	/tmp/trtllm-nix-pin/bin/pip freeze --exclude-editable | grep -v '^trtllm-nix' > python/constraints.txt
 
 clean:
-	rm -rf $(VENV) .venv-openwebui .cache .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-openwebui .venv-bench .cache .mypy_cache .ruff_cache .pytest_cache

@@ -16,6 +16,9 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+_CONTENT_TAIL = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+
+
 class ResponseIdentity:
     """The id, creation time and model of one response, and the encoder of its stream chunks."""
 
@@ -40,6 +43,8 @@ class ResponseIdentity:
         }
 
     def chat_chunk(self, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None) -> bytes:
+        if finish_reason is None and logprobs is None and len(delta) == 1 and "content" in delta:
+            return self.content_chunk(delta["content"])
         return (
             self._head
             + b'"delta":'
@@ -50,6 +55,10 @@ class ResponseIdentity:
             + _dumps(finish_reason)
             + b"}]}\n\n"
         )
+
+    def content_chunk(self, text: str) -> bytes:
+        """The common case, one content delta: a single encode of the text (the hot path of every stream)."""
+        return self._head + b'"delta":{"content":' + _dumps(text) + _CONTENT_TAIL
 
     def text_chunk(self, text: str, finish_reason: str | None = None, logprobs: Any = None) -> bytes:
         return (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -42,34 +43,56 @@ def sse_response(
 
 
 async def with_keepalive(events: AsyncIterator[bytes], interval: float) -> AsyncIterator[bytes]:
-    """Pass ``events`` through; during a silence longer than ``interval`` send a comment line.
+    """Pass ``events`` through, several at once when several are ready (one write instead of many); during a
+    silence longer than ``interval`` send a comment line.
 
-    The pending read is kept across keep-alives (never cancelled by a timeout); closing this iterator cancels
-    it and closes ``events``, which cancels the upstream request.
+    A pump task reads ``events`` into a queue, so no task is created per event. Closing this iterator cancels the
+    pump, which closes ``events`` and so cancels the upstream request.
     """
-    iterator = aiter(events)
-    pending: asyncio.Future[bytes] | None = None
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    failure: list[BaseException] = []
+
+    async def pump() -> None:
+        try:
+            async for event in events:
+                queue.put_nowait(event)
+        except Exception as error:  # handed to the response side, which raises it there
+            failure.append(error)
+        finally:
+            queue.put_nowait(None)
+
+    last_sent = time.monotonic()
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(max(interval - (time.monotonic() - last_sent), 0.001))
+            if time.monotonic() - last_sent >= interval and queue.empty():
+                queue.put_nowait(KEEPALIVE)
+
+    pumping = asyncio.ensure_future(pump())
+    ticking = asyncio.ensure_future(ticker())
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=interval)
-            if not done:
-                yield KEEPALIVE
-                continue
-            try:
-                item = pending.result()
-            except StopAsyncIteration:
+            first = queue.get_nowait() if not queue.empty() else await queue.get()
+            last_sent = time.monotonic()
+            batch = [first]
+            while not queue.empty() and batch[-1] is not None:
+                batch.append(queue.get_nowait())
+            ended = batch[-1] is None
+            data = b"".join(item for item in batch if item is not None)
+            if data:
+                yield data
+            if ended:
+                if failure:
+                    raise failure[0]
                 return
-            finally:
-                pending = None
-            yield item
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
-        aclose = getattr(iterator, "aclose", None)
+        ticking.cancel()
+        if not pumping.done():
+            pumping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pumping
+        aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()
 

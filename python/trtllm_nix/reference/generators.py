@@ -38,7 +38,7 @@ class Generator(Protocol):
 @dataclass
 class _ScriptState:
     script: list[int]
-    eos: int
+    eos: int | None  # None: no end id (ignore_eos): the script repeats, like a model that keeps talking
     position: int = 0
     fail_after: int | None = None
 
@@ -62,7 +62,8 @@ class ScriptedGenerator:
 
     The prompt is decoded with the real tokenizer, the reply is re-encoded with it, so multi-byte characters,
     ``<think>`` and ``<tool_call>`` tags come out as the real model's tokens would. One leading space after the
-    marker is dropped. After the script the model "emits" ``end_id`` (or ``<|im_end|>``), as a chat model would.
+    marker is dropped. After the script the model "emits" ``end_id``, as a chat model would; without an end id it
+    starts the script again (benchmarks with ignore_eos get full-length answers).
     Directives in the prompt: ``#delay_ms:N`` waits N ms per token, ``#fail_after:N`` fails after N tokens.
     """
 
@@ -91,7 +92,7 @@ class ScriptedGenerator:
         return list(self._tokenizer.encode(reply, add_special_tokens=False).ids)
 
     def start(self, request: GenerationRequest) -> object:
-        eos = request.end_id if request.end_id is not None else FALLBACK_EOS
+        eos = request.end_id
         fail_after = _directive(self.prompt_text(request.input_ids), "fail_after")
         return _ScriptState(script=self.script_for(request.input_ids), eos=eos, fail_after=fail_after)
 
@@ -103,7 +104,10 @@ class ScriptedGenerator:
             token = state.script[state.position]
             state.position += 1
             return Step(token, 0.0)
-        return Step(state.eos, 0.0)
+        if state.eos is None and state.script:
+            state.position = 1
+            return Step(state.script[0], 0.0)
+        return Step(state.eos if state.eos is not None else FALLBACK_EOS, 0.0)
 
 
 @dataclass
