@@ -14,10 +14,10 @@ from trtllm_nix.triton.ports import free_ports
 from tests.helpers import RunningTriton
 
 
-def start_proxy(triton: RunningTriton, assets: Assets, **overrides: object) -> ProxyThread:
+def start_proxy(backend: RunningTriton, assets: Assets, **overrides: object) -> ProxyThread:
     fields: dict[str, object] = {
         "tokenizer": assets.tokenizer,
-        "triton": triton.server.grpc_url,
+        "triton": backend.server.grpc_url,
         "port": free_ports(1)[0],
         **overrides,
     }

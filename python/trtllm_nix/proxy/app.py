@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,9 +15,9 @@ from trtllm_nix.proxy.api_errors import install_error_handlers
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
 from trtllm_nix.proxy.model_files import ChatTemplate, ModelFiles
+from trtllm_nix.proxy.pool import UpstreamPool
 from trtllm_nix.proxy.settings import ProxySettings
 from trtllm_nix.proxy.state import ProxyState
-from trtllm_nix.proxy.upstream import TritonUpstream
 
 
 def create_app(settings: ProxySettings) -> FastAPI:
@@ -26,10 +27,13 @@ def create_app(settings: ProxySettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upstream = TritonUpstream(settings.triton, settings.triton_model)
+        urls = [url.strip() for url in settings.triton.split(",") if url.strip()]
+        upstream = UpstreamPool(urls, settings.triton_model, timeout=settings.request_timeout)
+        upstream.start()
         app.state.proxy = ProxyState(
             settings=settings, files=files, template=template, upstream=upstream, metrics=metrics
         )
+        app.state.loop = asyncio.get_running_loop()
         try:
             yield
         finally:

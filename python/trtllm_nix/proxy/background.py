@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from types import TracebackType
@@ -16,8 +17,9 @@ from trtllm_nix.proxy.settings import ProxySettings
 class ProxyThread:
     def __init__(self, settings: ProxySettings, start_timeout: float = 30.0) -> None:
         self.settings = settings
+        self._app = create_app(settings)
         config = uvicorn.Config(
-            create_app(settings),
+            self._app,
             host=settings.host,
             port=settings.port,
             log_level="warning",
@@ -41,6 +43,15 @@ class ProxyThread:
             if time.monotonic() > deadline:
                 raise ServerError(f"the proxy was not up after {self._start_timeout:.0f} s")
             time.sleep(0.01)
+
+    def task_count(self) -> int:
+        """Tasks alive on the proxy's event loop (leak checks in tests)."""
+        loop: asyncio.AbstractEventLoop = self._app.state.loop
+
+        async def count() -> int:
+            return len(asyncio.all_tasks())
+
+        return asyncio.run_coroutine_threadsafe(count(), loop).result(timeout=10)
 
     def stop(self) -> None:
         self._server.should_exit = True

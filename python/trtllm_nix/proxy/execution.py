@@ -12,7 +12,7 @@ from trtllm_nix.proxy.api_errors import APIError, unavailable, upstream_failed
 from trtllm_nix.proxy.generation import Outcome, generate_text
 from trtllm_nix.proxy.state import ProxyState
 from trtllm_nix.proxy.streaming import DONE, ClientDisconnected, sse_response, until_disconnect
-from trtllm_nix.proxy.upstream import UpstreamError, UpstreamRequest, UpstreamUnavailable
+from trtllm_nix.proxy.upstream import UpstreamError, UpstreamRequest, UpstreamTimeout, UpstreamUnavailable
 
 T = TypeVar("T")
 CLIENT_CLOSED_REQUEST = 499
@@ -24,6 +24,9 @@ def texts(state: ProxyState, upstream: UpstreamRequest, stops: list[str], outcom
 
 
 def upstream_error(state: ProxyState, error: Exception) -> APIError:
+    if isinstance(error, UpstreamTimeout):
+        state.metrics.upstream_errors.labels(kind="timeout").inc()
+        return APIError(504, str(error), type_="timeout_error", code="upstream_timeout")
     if isinstance(error, UpstreamUnavailable):
         state.metrics.upstream_errors.labels(kind="unavailable").inc()
         return unavailable(str(error))
@@ -45,7 +48,7 @@ async def respond_once(state: ProxyState, request: Request, work: Callable[[], A
 async def _mapped(state: ProxyState, work: Callable[[], Awaitable[Response]]) -> Response:
     try:
         return await work()
-    except (UpstreamUnavailable, UpstreamError) as error:
+    except (UpstreamUnavailable, UpstreamError, UpstreamTimeout) as error:
         raise upstream_error(state, error) from error
 
 
@@ -63,7 +66,7 @@ async def respond_stream(
             head.append(event)
             if len(head) >= primed:
                 break
-    except (UpstreamUnavailable, UpstreamError) as error:
+    except (UpstreamUnavailable, UpstreamError, UpstreamTimeout) as error:
         state.release()
         await iterator.aclose()
         raise upstream_error(state, error) from error
@@ -78,7 +81,7 @@ async def respond_stream(
                 yield event
             async for event in iterator:
                 yield event
-        except (UpstreamUnavailable, UpstreamError) as error:
+        except (UpstreamUnavailable, UpstreamError, UpstreamTimeout) as error:
             yield upstream_error(state, error).sse_event()
             yield DONE
         finally:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from trtllm_nix.proxy.model_files import ModelFiles
 from trtllm_nix.proxy.text_stream import IncrementalDetokenizer, StopMatcher
-from trtllm_nix.proxy.upstream import TritonUpstream, UpstreamRequest
+from trtllm_nix.proxy.upstream import TokenSource, UpstreamRequest
 
 if TYPE_CHECKING:  # the Triton-side ensemble model uses this module without the proxy's metrics
     from trtllm_nix.proxy.metrics import ProxyMetrics
@@ -35,7 +35,7 @@ class Outcome:
 
 
 async def generate_text(
-    upstream: TritonUpstream,
+    upstream: TokenSource,
     request: UpstreamRequest,
     files: ModelFiles,
     stops: list[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -26,6 +27,7 @@ from trtllm_nix.proxy.streaming import DONE
 from trtllm_nix.proxy.upstream import UpstreamRequest
 
 router = APIRouter()
+LOG = logging.getLogger("trtllm_nix.proxy")
 
 
 @router.post("/v1/chat/completions", response_model=None)
@@ -45,6 +47,8 @@ async def chat_completions(
     tools = tool_mode(body)
     prompt, _ = render_chat(state, body)
     prompt_ids = state.files.encode(prompt)
+    if state.settings.log_prompts:  # off by default: prompts are the users' data
+        LOG.info("chat prompt (%d tokens): %r", len(prompt_ids), prompt)
     reasoning = _reasoning_enabled(state)
     thinking_open = reasoning and thinking_open_in_prompt(prompt)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator
 
 from fastapi import APIRouter, Header, Request
@@ -58,6 +59,8 @@ async def completions(
             code="unsupported_value",
         )
     prompt, ids = _prompt(state, body)
+    if state.settings.log_prompts:  # off by default: prompts are the users' data
+        logging.getLogger("trtllm_nix.proxy").info("completion prompt (%d tokens): %r", len(ids), prompt)
     upstream = upstream_request(state, body, ids, body.max_tokens, want_logprobs=body.logprobs is not None)
     identity = ResponseIdentity("text", state.settings.model_name)
     echo = prompt if body.echo else ""

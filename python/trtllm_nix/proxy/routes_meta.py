@@ -43,9 +43,9 @@ async def health() -> JSONResponse:
 @router.get("/health/ready")
 async def ready(request: Request) -> JSONResponse:
     state = get_state(request)
-    if await state.upstream.ready():
-        return JSONResponse({"status": "ready", "triton": state.upstream.url})
-    return JSONResponse({"status": "not ready", "triton": state.upstream.url}, status_code=503)
+    ready_now = await state.upstream.ready()
+    body = {"status": "ready" if ready_now else "not ready", "upstreams": state.upstream.status()}
+    return JSONResponse(body, status_code=200 if ready_now else 503)
 
 
 @router.get("/metrics")

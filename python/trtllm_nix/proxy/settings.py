@@ -45,7 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=_env(env, "TOKENIZER"),
         help="tokenizer folder (tokenizer.json, chat template)",
     )
-    arg("--triton", default=_env(env, "TRITON", "127.0.0.1:8001"), help="Triton gRPC address host:port")
+    arg(
+        "--triton",
+        action="append",
+        default=None,
+        help="Triton gRPC address host:port; repeat (or comma-separate) for several upstreams",
+    )
     arg("--triton-model", default=_env(env, "TRITON_MODEL", "tensorrt_llm"), help="Triton model to send token ids to")
     arg("--model-name", default=_env(env, "MODEL_NAME", "qwen3"), help="model id served at /v1/models")
     arg("--host", default=_env(env, "HOST", "127.0.0.1"), help="listen address (loopback by default)")
@@ -71,7 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=int(_env(env, "MAX_BODY_BYTES", str(8 << 20)) or 8 << 20),
         help="413 for request bodies larger than this",
     )
-    arg("--request-timeout", type=float, default=float(_env(env, "REQUEST_TIMEOUT", "600") or 600))
+    arg(
+        "--request-timeout",
+        type=float,
+        default=float(_env(env, "REQUEST_TIMEOUT", "600") or 600),
+        help="seconds a generation may take before it is cancelled with 504",
+    )
     arg("--log-prompts", action="store_true", default=_env(env, "LOG_PROMPTS") == "1")
     arg(
         "--reasoning-parser",
@@ -108,9 +118,10 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
     if ns.max_in_flight < 1:
         raise UserError("--max-in-flight must be at least 1")
     origins = tuple(ns.cors_origin or [o for o in (env.get(ENV_PREFIX + "CORS_ORIGINS") or "").split(",") if o])
+    upstreams = ",".join(ns.triton or [env.get(ENV_PREFIX + "TRITON") or "127.0.0.1:8001"])
     return ProxySettings(
         tokenizer=Path(ns.tokenizer),
-        triton=ns.triton,
+        triton=upstreams,
         triton_model=ns.triton_model,
         model_name=ns.model_name,
         host=ns.host,

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.model_files import ChatTemplate, ModelFiles
+from trtllm_nix.proxy.pool import UpstreamPool
 from trtllm_nix.proxy.settings import ProxySettings
-from trtllm_nix.proxy.upstream import TritonUpstream
 
 
 @dataclass
@@ -19,7 +19,7 @@ class ProxyState:
     settings: ProxySettings
     files: ModelFiles
     template: ChatTemplate | None
-    upstream: TritonUpstream
+    upstream: UpstreamPool
     metrics: ProxyMetrics = field(default_factory=ProxyMetrics)
     in_flight: int = 0
     _api_key: bytes | None = field(default=None, repr=False)

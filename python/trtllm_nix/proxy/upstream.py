@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import grpc
 import numpy as np
@@ -22,6 +23,10 @@ class UpstreamUnavailable(Exception):
 
 class UpstreamError(Exception):
     """Triton answered the request with an error."""
+
+
+class UpstreamTimeout(Exception):
+    """The request outlived its deadline (a slow or hung Triton)."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,22 @@ class UpstreamChunk:
     final: bool
 
 
+class TokenSource(Protocol):
+    """Anything that streams generated token ids for a request: one Triton, or a pool of them."""
+
+    @property
+    def url(self) -> str: ...
+
+    def generate(self, request: UpstreamRequest) -> AsyncGenerator[UpstreamChunk, None]: ...
+
+
 class TritonUpstream:
     """Owns one gRPC channel to a tritonserver; safe to share across concurrent requests."""
 
-    def __init__(self, url: str, model: str = "tensorrt_llm") -> None:
+    def __init__(self, url: str, model: str = "tensorrt_llm", timeout: float | None = None) -> None:
         self.url = url
         self.model = model
+        self.timeout = timeout
         self._channel = grpc.aio.insecure_channel(
             url,
             options=[("grpc.max_send_message_length", _MAX_MESSAGE), ("grpc.max_receive_message_length", _MAX_MESSAGE)],
@@ -83,7 +98,7 @@ class TritonUpstream:
         async def one_request() -> AsyncIterator[service_pb2.ModelInferRequest]:
             yield message
 
-        call = self._stub.ModelStreamInfer(one_request())
+        call = self._stub.ModelStreamInfer(one_request(), timeout=self.timeout)
         finished = False
         try:
             async for response in call:
@@ -94,7 +109,9 @@ class TritonUpstream:
             finished = True
         except grpc.aio.AioRpcError as error:
             finished = True
-            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise UpstreamTimeout(f"Triton at {self.url} did not finish within {self.timeout} s") from error
+            if error.code() == grpc.StatusCode.UNAVAILABLE:
                 raise UpstreamUnavailable(f"Triton at {self.url} is not reachable: {error.details()}") from error
             if error.code() == grpc.StatusCode.CANCELLED:
                 raise UpstreamUnavailable(f"Triton at {self.url} cancelled the stream") from error

@@ -1,0 +1,91 @@
+"""Several Triton upstreams (one per GPU group or machine, each its own TP world). Each request goes to the ready
+upstream with the fewest requests in flight; an upstream that fails is taken out of rotation and put back once its
+readiness check passes again. A request that fails before its first token is tried on the next upstream, so no
+request is lost that had not started streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+
+from trtllm_nix.proxy.upstream import TritonUpstream, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
+
+
+@dataclass
+class _Member:
+    upstream: TritonUpstream
+    in_flight: int = 0
+    healthy: bool = True
+    failures: int = field(default=0)
+
+
+class UpstreamPool:
+    def __init__(self, urls: list[str], model: str, timeout: float | None = None, recheck_seconds: float = 1.0) -> None:
+        self.members = [_Member(TritonUpstream(url, model, timeout)) for url in urls]
+        self._recheck = recheck_seconds
+        self._watcher: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return ",".join(m.upstream.url for m in self.members)
+
+    def start(self) -> None:
+        self._watcher = asyncio.ensure_future(self._watch())
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        for member in self.members:
+            await member.upstream.close()
+
+    async def ready(self) -> bool:
+        """True when at least one upstream is ready (and so can take requests)."""
+        results = await asyncio.gather(*(m.upstream.ready() for m in self.members))
+        for member, ok in zip(self.members, results, strict=True):
+            member.healthy = ok
+        return any(results)
+
+    def status(self) -> list[dict[str, object]]:
+        return [{"url": m.upstream.url, "healthy": m.healthy, "in_flight": m.in_flight} for m in self.members]
+
+    def _choose(self, tried: set[int]) -> _Member | None:
+        candidates = [m for i, m in enumerate(self.members) if i not in tried and m.healthy]
+        if not candidates:  # nothing known healthy: try the untried anyway (the check may be stale)
+            candidates = [m for i, m in enumerate(self.members) if i not in tried]
+        return min(candidates, key=lambda m: m.in_flight) if candidates else None
+
+    async def generate(self, request: UpstreamRequest) -> AsyncGenerator[UpstreamChunk, None]:
+        tried: set[int] = set()
+        while True:
+            member = self._choose(tried)
+            if member is None:
+                raise UpstreamUnavailable(f"no Triton upstream is reachable ({self.url})")
+            tried.add(self.members.index(member))
+            member.in_flight += 1
+            started = False
+            stream = member.upstream.generate(request)
+            try:
+                async for chunk in stream:
+                    started = started or bool(chunk.token_ids)
+                    yield chunk
+                member.failures = 0
+                return
+            except UpstreamUnavailable:
+                member.healthy = False
+                member.failures += 1
+                if started or len(tried) == len(self.members):
+                    raise
+            finally:
+                member.in_flight -= 1
+                await stream.aclose()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._recheck)
+            for member in self.members:
+                if not member.healthy:
+                    member.healthy = await member.upstream.ready(timeout=self._recheck)

@@ -1,0 +1,90 @@
+"""Hostile input: schemathesis against the proxy's own OpenAPI schema, and hand-made worst cases. No 5xx, every
+4xx in the OpenAI envelope, and the server keeps serving."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from trtllm_nix.proxy.background import ProxyThread
+
+from tests.proxy.sse import chat
+
+OPERATIONS = [("/v1/chat/completions", "POST"), ("/v1/completions", "POST"), ("/v1/models/{model_id}", "GET")]
+
+
+def _assert_answered_well(response: Any) -> None:
+    assert response.status_code < 500, (response.status_code, response.text[:500])
+    if response.status_code >= 400:
+        body = response.json()
+        assert set(body) == {"error"}, body
+        assert {"message", "type", "param", "code"} <= set(body["error"])
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_schemathesis_finds_no_server_error(scripted_proxy: ProxyThread, path: str, method: str) -> None:
+    schema = schemathesis.openapi.from_url(scripted_proxy.base_url + "/openapi.json")
+    strategy = schema[path][method].as_strategy()
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    )
+    @given(case=strategy)
+    def check(case: Any) -> None:
+        if isinstance(case.body, dict) and "max_tokens" not in case.body:
+            case.body["max_tokens"] = 8  # keep generated requests short; validation is what is under test
+        _assert_answered_well(case.call(base_url=scripted_proxy.base_url, timeout=30))
+
+    check()
+    assert httpx.post(scripted_proxy.base_url + "/v1/chat/completions", json=chat("still fine")).status_code == 200
+
+
+def _nested(depth: int) -> str:
+    return '{"model": "qwen3", "messages": ' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (_nested(100_000).encode(), 400),  # deeper than any JSON parser's recursion limit
+        (b'{"model": "qwen3", "messages": [{"role": "user", "content": "\xff\xfe broken"}]}', 400),
+        (json.dumps(chat("x", max_tokens=10**12)).encode(), 400),
+        (json.dumps(chat("x", temperature=1e308)).encode(), 400),
+        (
+            json.dumps(
+                {
+                    "model": "qwen3",
+                    "messages": [{"role": "user", "content": "#reply: ok\x00\x07\x1b[31m"}],
+                    "max_tokens": 5,
+                }
+            ).encode(),
+            200,
+        ),
+    ],
+    ids=["nested 100k deep", "invalid UTF-8", "huge max_tokens", "huge temperature", "control characters"],
+)
+def test_worst_cases_get_clear_answers(scripted_proxy: ProxyThread, content: bytes, status: int) -> None:
+    response = httpx.post(
+        scripted_proxy.base_url + "/v1/chat/completions",
+        content=content,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == status, response.text[:300]
+    if status >= 400:
+        _assert_answered_well(response)
+
+
+@pytest.mark.parametrize("model", ["../../etc/passwd", "qwen3/../../x", "%2e%2e%2fetc", "qwen3%00"])
+def test_model_ids_are_compared_not_resolved(scripted_proxy: ProxyThread, model: str) -> None:
+    assert httpx.get(f"{scripted_proxy.base_url}/v1/models/{model}").status_code == 404
+    response = httpx.post(scripted_proxy.base_url + "/v1/chat/completions", json={**chat("x"), "model": model})
+    assert response.status_code == 404
+    _assert_answered_well(response)
