@@ -23,12 +23,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clients import Client, Sample, direct_grpc, proxy_chat, triton_generate_stream
+from proxy_process import start_proxy_process
 from stats import summarize
 from trtllm_nix.assets.build import ensure_assets
 from trtllm_nix.proxy.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.proxy.upstream import TritonUpstream
 from trtllm_nix.repo.reference import write_reference_repository
-from trtllm_nix.triton.ports import free_ports
 from trtllm_nix.triton.runtime import TritonRuntime
 from trtllm_nix.triton.server import TritonServer
 
@@ -158,39 +158,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     repo = write_reference_repository(work / "repo", "scripted", assets.tokenizer, max_batch_size=256)
     with TritonServer(TritonRuntime.from_wheel(), repo, work / "triton") as triton:
-        port = free_ports(1)[0]
-        proxy = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "trtllm_nix.cli",
-                "proxy",
-                "--triton",
-                triton.grpc_url,
-                "--tokenizer",
-                str(assets.tokenizer),
-                "--port",
-                str(port),
-                "--max-in-flight",
-                "4096",
-                "--reasoning-parser",
-                "none",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        proxy, proxy_url = start_proxy_process(
+            triton.grpc_url, assets.tokenizer, "--max-in-flight", "4096", "--reasoning-parser", "none"
         )
-        proxy_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(proxy_url + "/health/ready").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the proxy did not start")
-            time.sleep(0.1)
         ctx = {
             "grpc": triton.grpc_url,
             "ids": files.encode(prompt),

@@ -8,16 +8,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proxy_process import start_proxy_process
 from trtllm_nix.assets.build import ensure_assets
 from trtllm_nix.repo.reference import write_reference_repository
-from trtllm_nix.triton.ports import free_ports
 from trtllm_nix.triton.runtime import TritonRuntime
 from trtllm_nix.triton.server import TritonServer
 
@@ -110,37 +111,6 @@ async def limit_check(url: str) -> dict[str, int]:
     }
 
 
-def start_proxy(triton: TritonServer, tokenizer: Path, limit: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_ports(1)[0]
-    proxy = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "trtllm_nix.cli",
-            "proxy",
-            "--triton",
-            triton.grpc_url,
-            "--tokenizer",
-            str(tokenizer),
-            "--port",
-            str(port),
-            "--max-in-flight",
-            str(limit),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(base + "/health/ready").status_code == 200:
-                return proxy, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("soak: the proxy did not start")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", type=int, default=256)
@@ -150,13 +120,13 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     repo = write_reference_repository(work / "repo", "scripted", assets.tokenizer, max_batch_size=512)
     with TritonServer(TritonRuntime.from_wheel(), repo, work / "triton") as triton:
-        proxy, base = start_proxy(triton, assets.tokenizer, 4096)
+        proxy, base = start_proxy_process(triton.grpc_url, assets.tokenizer, "--max-in-flight", "4096")
         try:
             report = asyncio.run(soak(base + "/v1/chat/completions", args.concurrency, args.seconds, proxy.pid))
         finally:
             proxy.terminate()
             proxy.wait(30)
-        limited, base = start_proxy(triton, assets.tokenizer, 16)
+        limited, base = start_proxy_process(triton.grpc_url, assets.tokenizer, "--max-in-flight", "16")
         try:
             report["limit_16_of_64"] = asyncio.run(limit_check(base + "/v1/chat/completions"))
         finally:

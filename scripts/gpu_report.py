@@ -21,12 +21,12 @@ from transformers import AutoModelForCausalLM
 from trtllm_nix.assets.build import ensure_assets
 from trtllm_nix.doctor import diagnose
 from trtllm_nix.engine.preflight import BuildPlan, PreflightError, check_preflight
-from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes
+from trtllm_nix.engine.sizes import QWEN3_32B_CONFIG, Architecture, expected_rank_bytes
 from trtllm_nix.gpus import read_inventory
 from trtllm_nix.processes import alive, descendants
 from trtllm_nix.repo.reference import write_reference_repository
 
-QWEN3_32B = Architecture(5120, 64, 64, 8, 128, 25600, 151936, False)
+QWEN3_32B = Architecture.from_hf_config(QWEN3_32B_CONFIG)
 
 
 def section(title: str) -> None:
@@ -57,16 +57,7 @@ def main() -> int:
 
     assets = ensure_assets(work / "cache")
     engine = work / "engine"
-    qwen3 = {
-        "hidden_size": 5120,
-        "num_hidden_layers": 64,
-        "num_attention_heads": 64,
-        "num_key_value_heads": 8,
-        "head_dim": 128,
-        "intermediate_size": 25600,
-        "vocab_size": 151936,
-        "tie_word_embeddings": False,
-    }
+    qwen3 = QWEN3_32B_CONFIG
     write_engine(
         engine,
         {

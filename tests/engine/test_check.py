@@ -12,20 +12,10 @@ from pathlib import Path
 
 import pytest
 from trtllm_nix.engine.check import check_engine
+from trtllm_nix.engine.sizes import QWEN3_32B_CONFIG
 
 from tests.engine.checkpoints import make_checkpoint
 from tests.engine.fake_tools import arch_fields, write_engine
-
-QWEN3_32B = {
-    "hidden_size": 5120,
-    "num_hidden_layers": 64,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "intermediate_size": 25600,
-    "vocab_size": 151936,
-    "tie_word_embeddings": False,
-}
 
 
 def _engine(
@@ -33,7 +23,7 @@ def _engine(
 ) -> Path:
     pretrained = {
         "architecture": "QWenForCausalLM",
-        **arch_fields(QWEN3_32B),
+        **arch_fields(QWEN3_32B_CONFIG),
         "mapping": {"world_size": tp, "tp_size": tp, "pp_size": 1},
         "quantization": {"quant_algo": quant, "kv_cache_quant_algo": "FP8" if quant else None},
     }
@@ -58,7 +48,7 @@ def test_a_good_tp4_engine_passes(tmp_path: Path) -> None:
 
 
 def _hf_config(folder: Path) -> None:
-    (folder / "config.json").write_text(json.dumps({"architectures": ["Qwen3ForCausalLM"], **QWEN3_32B}))
+    (folder / "config.json").write_text(json.dumps({"architectures": ["Qwen3ForCausalLM"], **QWEN3_32B_CONFIG}))
 
 
 BREAKAGES: dict[str, tuple[Callable[[Path], None], str, str]] = {

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import pytest
 from trtllm_nix.engine.preflight import BuildPlan, PreflightError, check_preflight
-from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes
+from trtllm_nix.engine.sizes import QWEN3_32B_CONFIG, Architecture, expected_rank_bytes
 from trtllm_nix.gpus import Gpu, GpuInventory
 
-QWEN3_32B = Architecture.from_hf_config(
-    {
-        "hidden_size": 5120,
-        "num_hidden_layers": 64,
-        "num_attention_heads": 64,
-        "num_key_value_heads": 8,
-        "head_dim": 128,
-        "intermediate_size": 25600,
-        "vocab_size": 151936,
-        "tie_word_embeddings": False,
-    }
-)
+QWEN3_32B = Architecture.from_hf_config(QWEN3_32B_CONFIG)
 GiB = 1 << 30
 
 
