@@ -49,3 +49,27 @@ def test_request_id_is_echoed_or_created(scripted_proxy: ProxyThread) -> None:
 def test_health_endpoints(scripted_proxy: ProxyThread) -> None:
     assert httpx.get(scripted_proxy.base_url + "/health").json() == {"status": "ok"}
     assert httpx.get(scripted_proxy.base_url + "/health/ready").json()["status"] == "ready"
+
+
+def test_cors_only_for_configured_origins(scripted_triton, assets) -> None:  # type: ignore[no-untyped-def]
+    from tests.proxy.conftest import start_proxy
+
+    proxy = start_proxy(scripted_triton, assets, cors_origins=("http://ui.example",))
+    try:
+        preflight = {
+            "Origin": "http://ui.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
+        allowed = httpx.options(proxy.base_url + "/v1/chat/completions", headers=preflight)
+        assert allowed.headers["access-control-allow-origin"] == "http://ui.example"
+        other = httpx.options(proxy.base_url + "/v1/chat/completions", headers={**preflight, "Origin": "http://evil"})
+        assert "access-control-allow-origin" not in other.headers
+    finally:
+        proxy.stop()
+
+
+def test_no_cors_by_default(scripted_proxy: ProxyThread) -> None:
+    preflight = {"Origin": "http://ui.example", "Access-Control-Request-Method": "POST"}
+    response = httpx.options(scripted_proxy.base_url + "/v1/chat/completions", headers=preflight)
+    assert "access-control-allow-origin" not in response.headers
