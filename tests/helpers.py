@@ -55,7 +55,3 @@ def generate(url: str, req: UpstreamRequest) -> list[UpstreamChunk]:
 
 def tokens_of(chunks: list[UpstreamChunk]) -> list[int]:
     return [token for chunk in chunks for token in chunk.token_ids]
-
-
-def int32(values: list[int]) -> np.ndarray:  # type: ignore[type-arg]
-    return np.asarray([values], dtype=np.int32)
