@@ -64,3 +64,27 @@ def test_demo_answers_streaming_and_not_then_stops_cleanly(tmp_path: Path) -> No
         time.sleep(0.05)
     else:
         raise AssertionError("the demo left processes behind")
+
+
+def test_killing_the_demo_outright_leaves_no_tritonserver(tmp_path: Path) -> None:
+    """Even SIGKILL of the demo (no clean-up can run) takes its tritonserver down: it dies with its parent."""
+    from trtllm_nix.processes import alive, descendants
+
+    port = free_ports(1)[0]
+    env = {
+        **os.environ,
+        "TRTLLM_NIX_CACHE": os.environ.get("TRTLLM_NIX_CACHE", str(REPO_ROOT / ".cache" / "trtllm-nix")),
+    }
+    with (tmp_path / "demo.log").open("wb") as log:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "trtllm_nix.cli", "demo", "--backend", "scripted", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        wait_until(lambda: _up(f"http://127.0.0.1:{port}/health/ready") or demo.poll() is not None, 90, "the demo")
+        tree = descendants(demo.pid)
+        assert tree, "the demo started tritonserver and its stubs"
+        demo.kill()
+        demo.wait(10)
+    wait_until(lambda: alive(tree) == [], 15, "tritonserver and its stubs to die with the demo")

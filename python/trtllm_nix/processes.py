@@ -4,11 +4,15 @@ session of the mpirun we started with ``start_new_session=True``."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def _processes() -> Iterator[tuple[int, list[str]]]:
@@ -21,6 +25,14 @@ def _processes() -> Iterator[tuple[int, list[str]]]:
         except OSError:
             continue
         yield int(entry.name), stat[stat.rindex(")") + 2 :].split()
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: receive SIGTERM when the process that started it dies, however it dies (Linux).
+
+    Servers start in sessions of their own, so nothing else would stop them if their parent were killed outright
+    (or ended by a signal that a library re-raises after its own clean-up)."""
+    _prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))  # resolved at import: the child only makes the call
 
 
 def session_members(sid: int) -> list[int]:

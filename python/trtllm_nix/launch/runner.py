@@ -15,7 +15,7 @@ from types import FrameType
 
 from trtllm_nix.errors import ServerError
 from trtllm_nix.launch.plan import Launch
-from trtllm_nix.processes import kill_session
+from trtllm_nix.processes import die_with_parent, kill_session
 
 RANK_EXIT_BASE = 10
 _MPIRUN_SIGNAL = re.compile(r"process rank (\d+) with PID \d+ on node \S+ exited on signal (\d+)")
@@ -47,6 +47,7 @@ class RunningServer:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
+                    preexec_fn=die_with_parent,
                 )
             except FileNotFoundError as error:
                 raise ServerError(
