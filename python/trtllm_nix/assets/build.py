@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from trtllm_nix.assets import qwen_tokenizer, tiny_model
+from trtllm_nix.staging import staged_folder
 
 ASSETS_FORMAT = 1
 
@@ -58,17 +57,9 @@ def ensure_assets(cache_dir: Path | None = None) -> Assets:
     wanted = _fingerprint()
     if assets.stamp.exists() and json.loads(assets.stamp.read_text("utf-8")) == wanted:
         return assets
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".assets-", dir=root.parent))
-    try:
+    with staged_folder(root) as staging:
         built = Assets(staging)
         qwen_tokenizer.build_qwen3_tokenizer(built.tokenizer)
         tiny_model.build_tiny_qwen3(built.tiny_model, built.tokenizer)
         built.stamp.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", "utf-8")
-        if root.exists():
-            shutil.rmtree(root)
-        staging.rename(root)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return assets

@@ -31,6 +31,7 @@ from trtllm_nix.engine.supervise import BuildFailed, run_supervised
 from trtllm_nix.engine.weights import check_consistent, summarize
 from trtllm_nix.errors import UserError
 from trtllm_nix.gpus import GpuInventory, read_inventory
+from trtllm_nix.staging import replace_folder
 
 Strategy = Literal["checkpoint", "bench"]
 
@@ -96,9 +97,7 @@ def build_engine(
         failed = [f for f in check_engine(engine) if not f.ok]
         if failed:
             raise BuildFailed("the built engine failed its checks: " + "; ".join(f.line() for f in failed))
-        if request.out.exists():
-            shutil.rmtree(request.out)
-        engine.rename(request.out)
+        replace_folder(engine, request.out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return request.out

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +26,7 @@ from trtllm_nix.repo.tensorrt_llm_model import (
 )
 from trtllm_nix.repo.text_models import ensemble_config, model_py, postprocessing_config, preprocessing_config
 from trtllm_nix.repo.writer import render_config
+from trtllm_nix.staging import staged_folder
 
 MANIFEST_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -125,21 +124,13 @@ def write_repository(spec: RepositorySpec, out: Path, force: bool = False) -> Pa
     if out.is_dir() and any(out.iterdir()) and not force:
         raise UserError(f"--out {out} is not empty; pass --force to replace it")
     tree = render_tree(spec)  # every check happens before anything is written
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         for relative, content in tree.items():
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, "utf-8")
         for model in ("tensorrt_llm", "preprocessing", "postprocessing", "ensemble"):
             (staging / model / "1").mkdir(parents=True, exist_ok=True)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return out
 
 
