@@ -22,8 +22,13 @@ def test_failure_leaves_the_destination_and_no_staging(tmp_path: Path) -> None:
     dest = tmp_path / "out"
     dest.mkdir()
     (dest / "old.txt").write_text("old")
-    with pytest.raises(RuntimeError, match="half way"), staged_folder(dest) as staging:
-        (staging / "partial.txt").write_text("partial")
-        raise RuntimeError("half way")
+
+    def fail_half_way() -> None:
+        with staged_folder(dest) as staging:
+            (staging / "partial.txt").write_text("partial")
+            raise RuntimeError("half way")
+
+    with pytest.raises(RuntimeError, match="half way"):
+        fail_half_way()
     assert sorted(p.name for p in dest.iterdir()) == ["old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
