@@ -1,0 +1,50 @@
+"""What one generation yields, in order: ``Delta`` values, then exactly one ``Finish``.
+
+Data flows forward through these values: a consumer never reads a result back from a shared object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FinishReason = Literal["stop", "length"]
+GuideType = Literal["json", "json_schema", "regex", "ebnf_grammar"]  # what the tensorrtllm backend understands
+
+
+@dataclass(frozen=True, slots=True)
+class TopLogprob:
+    token_id: int
+    logprob: float
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """New text and the tokens it came from. ``logprobs`` is one per token id when they were asked for, else None;
+    ``top_logprobs`` likewise (one tuple of alternatives per token id), where the backend gave them."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprobs: tuple[float, ...] | None = None
+    top_logprobs: tuple[tuple[TopLogprob, ...], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The last event of a generation. ``stop`` is the stop string that ended it, if one did."""
+
+    reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    stop: str | None = None
+
+
+GenerationEvent = Delta | Finish
+
+
+@dataclass(frozen=True, slots=True)
+class GuidedDecoding:
+    """A constraint on the output, sent as the backend's ``guided_decoding_guide_type``/``guided_decoding_guide``."""
+
+    guide_type: GuideType
+    guide: str
