@@ -46,5 +46,14 @@ def test_stop_matcher_split_invariance(text: str, stops: list[str], cuts: list[i
     pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
     matcher = StopMatcher(stops)
     out = "".join(matcher.feed(piece) for piece in pieces) + matcher.flush()
-    hits = [text.find(stop) for stop in stops if stop and text.find(stop) >= 0]
-    assert out == (text[: min(hits)] if hits else text)
+    # The first stop to be completed ends the text (earliest end; of two ending together, the earlier start).
+    hits = [(text.find(stop) + len(stop), text.find(stop)) for stop in stops if stop and text.find(stop) >= 0]
+    assert out == (text[: min(hits)[1]] if hits else text)
+
+
+def test_stop_matcher_stops_where_generation_would() -> None:
+    """Overlapping stops ("O" completes before "POO"): the same cut whether the text arrives whole or in pieces."""
+    whole = StopMatcher(["O", "POO"])
+    pieces = StopMatcher(["O", "POO"])
+    assert whole.feed("POO") + whole.flush() == "P"
+    assert pieces.feed("PO") + pieces.feed("O") + pieces.flush() == "P"

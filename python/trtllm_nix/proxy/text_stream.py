@@ -47,7 +47,7 @@ class IncrementalDetokenizer:
 
 
 class StopMatcher:
-    """Cuts the text at the first stop string; the stop string itself is never emitted."""
+    """Cuts the text at the first stop string to be completed; the stop string itself is never emitted."""
 
     def __init__(self, stops: list[str]) -> None:
         self._stops = [s for s in dict.fromkeys(stops) if s]
@@ -60,11 +60,13 @@ class StopMatcher:
         if self.matched is not None:
             return ""
         self._buffer += text
-        cut = -1
+        # The stop that a generation completes first wins (the earliest end; of two ending together, the longer):
+        # that is where a model generating token by token would have been stopped, whatever the split.
+        cut, end = -1, -1
         for stop in self._stops:
             index = self._buffer.find(stop)
-            if index >= 0 and (cut < 0 or index < cut):
-                cut, self.matched = index, stop
+            if index >= 0 and (end < 0 or (index + len(stop), index) < (end, cut)):
+                cut, end, self.matched = index, index + len(stop), stop
         if cut >= 0:
             out, self._buffer = self._buffer[:cut], ""
             return out
