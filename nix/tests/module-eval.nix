@@ -7,17 +7,23 @@ let
   package = name: { type = "derivation"; outPath = "/nix/store/stub-${name}"; inherit name; meta.mainProgram = name; };
   pkgs = {
     curl = package "curl";
-    openmpi = package "openmpi";
+    bubblewrap = package "bubblewrap";
     writeShellScript = name: _: "/nix/store/stub-${name}";
-    callPackage = path: _: package (baseNameOf (toString path));
   };
+  # nixos/lib/utils.nix escapeSystemdExecArg(s), from its documented behaviour: each argument JSON-quoted, then
+  # systemd's specifier and variable characters doubled.
+  utils.escapeSystemdExecArgs = args: lib.concatMapStringsSep " "
+    (arg: builtins.replaceStrings [ "%" "$" ] [ "%%" "$$" ] (builtins.toJSON (toString arg))) args;
+  flakePackages = { trtllm-nix = package "trtllm-nix"; tritonserver-trtllm = package "tritonserver-trtllm-root"; };
+  flakeLib.tokenizer = model: package "${model}-tokenizer";
   nixosStubs = { lib, ... }: {
     options.systemd.services = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
     options.assertions = lib.mkOption { type = lib.types.listOf lib.types.unspecified; default = [ ]; };
     options.networking.firewall.allowedTCPPorts = lib.mkOption { type = lib.types.listOf lib.types.port; default = [ ]; };
   };
+  module = import ../module.nix { packages = flakePackages; inherit flakeLib; };
   result = lib.evalModules {
-    modules = [ nixosStubs ../module.nix { _module.args = { inherit pkgs; }; } config ];
+    modules = [ nixosStubs module { _module.args = { inherit pkgs utils; }; } config ];
   };
   failed = builtins.filter (a: !a.assertion) result.config.assertions;
 in
