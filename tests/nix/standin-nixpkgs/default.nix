@@ -39,7 +39,7 @@ let
     assert checkLicense (args.pname or name) meta;
     (args.passthru or { }) // drv // {
       inherit meta;
-      standin = { inherit kind args; };
+      standin = { inherit kind args; config = builtins.attrNames config; };
     } // lib.optionalAttrs (args ? pname) { inherit (args) pname; }
       // lib.optionalAttrs (args ? version) { inherit (args) version; };
 
