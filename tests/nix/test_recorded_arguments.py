@@ -50,7 +50,7 @@ def run_wrapper(name: str, args: list[str], tmp_path: Path, root: Path = REPO) -
     bindir = tmp_path / "bin"
     bindir.mkdir(exist_ok=True)
     fake = bindir / "trtllm-nix"
-    fake.write_text('#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n')
+    fake.write_text("#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
     fake.chmod(0o755)
     # writeShellApplication's prologue
     script = "set -o errexit\nset -o nounset\nset -o pipefail\n" + text
@@ -72,8 +72,13 @@ def upstreams(argv: list[str]) -> list[str]:
     ]
 
 
-def test_proxy_wrapper_passes_the_upstream_once(tmp_path: Path) -> None:
-    argv = run_wrapper("openai-qwen3", [], tmp_path)
+@pytest.fixture(scope="module")
+def pinned_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return checkout(tmp_path_factory.mktemp("pinned"), pinned=True)
+
+
+def test_proxy_wrapper_passes_the_upstream_once(tmp_path: Path, pinned_root: Path) -> None:
+    argv = run_wrapper("openai-qwen3", [], tmp_path, pinned_root)
     assert argv[0] == "proxy"
     assert upstreams(argv) == ["127.0.0.1:8001"]
     assert argv.count("--port") == 1
@@ -81,9 +86,9 @@ def test_proxy_wrapper_passes_the_upstream_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("given", [["--triton", "10.0.0.2:8001"], ["--triton=10.0.0.2:8001"]])
-def test_a_users_triton_replaces_the_default(tmp_path: Path, given: list[str]) -> None:
+def test_a_users_triton_replaces_the_default(tmp_path: Path, pinned_root: Path, given: list[str]) -> None:
     """The proxy's --triton accumulates (action=append): a second, dead upstream would be load-balanced to."""
-    argv = run_wrapper("openai-qwen3", [*given, "--max-in-flight", "8"], tmp_path)
+    argv = run_wrapper("openai-qwen3", [*given, "--max-in-flight", "8"], tmp_path, pinned_root)
     assert upstreams(argv) == ["10.0.0.2:8001"]
     assert argv[-2:] == ["--max-in-flight", "8"]
 
@@ -181,4 +186,6 @@ def test_runtime_with_a_digest_and_without_a_hash(tmp_path: Path) -> None:
     assert f"crane export {CATALOG['runtime']['image']}@{PINS['image_digest']} -" in pinned["script"]
     assert "warning" not in pinned["script"]
     unhashed = runtime(checkout(tmp_path / "b", pinned=False, runtime_hash=False))
-    assert unhashed["outputHash"] == "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "lib.fakeHash: got: prints it"
+    assert unhashed["outputHash"] == "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", (
+        "lib.fakeHash: got: prints it"
+    )
