@@ -7,8 +7,6 @@
 let
   inherit (pkgs) lib;
   download = pkgs.callPackage ../hf-download.nix { inherit catalog; };
-  tokenizerFiles = [ "tokenizer.json" "tokenizer_config.json" "special_tokens_map.json" "generation_config.json"
-                     "vocab.json" "merges.txt" "chat_template.jinja" ];
   entryOf = model: catalog.models.${model};
   weightsPinned = model: (entryOf model).revision != null && (entryOf model).weights_hash != null;
 in
@@ -16,7 +14,7 @@ rec {
   weights = model: download {
     inherit model;
     what = "weights";
-    include = [ "*.safetensors" "*.safetensors.index.json" "config.json" "hf_quant_config.json" ] ++ tokenizerFiles;
+    include = catalog.hf_files.weights;
     hash = (entryOf model).weights_hash;
   };
 
@@ -24,7 +22,7 @@ rec {
   tokenizer = model: download {
     inherit model;
     what = "tokenizer";
-    include = tokenizerFiles;
+    include = catalog.hf_files.tokenizer;
     hash = (entryOf model).tokenizer_hash;
   };
 
