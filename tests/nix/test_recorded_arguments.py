@@ -189,3 +189,14 @@ def test_runtime_with_a_digest_and_without_a_hash(tmp_path: Path) -> None:
     assert unhashed["outputHash"] == "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", (
         "lib.fakeHash: got: prints it"
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["openai-qwen3", "tritonserver-qwen3", "tritonserver-qwen3-tp2", "tritonserver-qwen3-tp4", "demo"]
+)
+def test_wrapper_scripts_pass_shellcheck(name: str, pinned_root: Path, tmp_path: Path) -> None:
+    """nixpkgs' writeShellApplication runs shellcheck on `text` when it builds: a warning fails the build."""
+    script = tmp_path / "script.sh"
+    script.write_text("#!/usr/bin/env bash\n" + outputs(f"{package(name)}.standin.args.text", pinned_root))
+    result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
