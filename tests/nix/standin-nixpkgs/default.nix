@@ -2,7 +2,7 @@
 # package set. Builders return real derivations (they instantiate: `nix flake check --no-build` accepts them) that
 # cannot build (their builder does not exist) and carry the arguments they were called with under `standin`, so
 # tests read what the flake passed. What is faithful to nixpkgs, and from where, is in ./README.md; attribute names
-# exist in nixpkgs (checked against the stored nixpkgs files, see README.md); a name the flake uses that is not here
+# exist in nixpkgs (checked against the stored nixpkgs files, see README.md here); a name the flake uses that is not here
 # fails evaluation, as it would in nixpkgs.
 { system ? "x86_64-linux", config ? { }, overlays ? [ ], ... }:
 let
