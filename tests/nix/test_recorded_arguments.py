@@ -200,3 +200,12 @@ def test_wrapper_scripts_pass_shellcheck(name: str, pinned_root: Path, tmp_path:
     script.write_text("#!/usr/bin/env bash\n" + outputs(f"{package(name)}.standin.args.text", pinned_root))
     result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
+
+
+def test_imports_check_names_modules_that_exist() -> None:
+    """pythonImportsCheck fails the build on a module that is not there (a rename in python/ must update it)."""
+    modules = outputs(f"{package('trtllm-nix')}.standin.args.pythonImportsCheck")
+    assert "trtllm_nix.cli" in modules
+    for module in modules:
+        base = REPO / "python" / Path(*module.split("."))
+        assert base.with_suffix(".py").is_file() or (base / "__init__.py").is_file(), module
