@@ -8,7 +8,9 @@
       system = "x86_64-linux";
       pkgs = import nixpkgs {
         inherit system;
-        config = { allowUnfree = true; cudaSupport = true; };
+        # Only the runtime (NVIDIA's image) is unfree. No global cudaSupport: nothing here compiles CUDA, and it
+        # would rebuild openmpi/ucx/torch locally instead of taking them from the binary cache.
+        config.allowUnfreePredicate = package: nixpkgs.lib.getName package == "tritonserver-trtllm-root";
       };
       inherit (pkgs) lib;
       catalog = import ./nix/catalog.nix;
@@ -50,8 +52,9 @@
         proxy = qwen3.proxy;
       };
 
-      devShells.${system}.default = import ./nix/devshell.nix { inherit pkgs trtllm-nix runtime; };
+      devShells.${system}.default = import ./nix/devshell.nix { inherit pkgs trtllm-nix; };
 
-      nixosModules.default = import ./nix/module.nix;
+      # One package set: the module's packages default to this flake's (see nix/module.nix).
+      nixosModules.default = import ./nix/module.nix { packages = self.packages.${system}; flakeLib = self.lib; };
     };
 }

@@ -7,13 +7,9 @@ let
   lower = s: builtins.replaceStrings
     [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ]
     [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ] s;
-
-  # A null pin cannot be computed here; say how to compute it instead of building something unpinned.
-  pinned = what: value: hint:
-    if value == null then throw "trtllm-nix: ${what} is not pinned yet; compute it with: ${hint}" else value;
 in
 data // {
-  inherit lower pinned;
+  inherit lower;
 
   # qwen3-32b-nvfp4-tp4-sm100-trtllm1.1.0: model, quantization, parallelism, GPU architecture, TensorRT-LLM.
   engineName = model: variant:

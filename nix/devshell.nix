@@ -1,11 +1,11 @@
-# nix develop: the runtime (tritonserver, trtllm-build) and trtllm-nix's Python with its test tools.
-{ pkgs, trtllm-nix, runtime }:
+# nix develop: trtllm-nix's Python with its test tools, ruff, and bubblewrap (the runtime's entry). The runtime
+# itself (tens of GB) is not pulled in: build it with `nix build .#tritonserver-trtllm` and pass --runtime.
+{ pkgs, trtllm-nix }:
 pkgs.mkShell {
   packages = [
-    runtime
-    pkgs.openmpi
     (pkgs.python3.withPackages (ps: trtllm-nix.dependencies ++ [ ps.pytest ps.hypothesis ps.mypy ps.openai ]))
     pkgs.ruff
+    pkgs.bubblewrap
   ];
   shellHook = ''
     export PYTHONPATH=$PWD/python''${PYTHONPATH:+:$PYTHONPATH}

@@ -1,12 +1,21 @@
-# services.trtllm: Triton instances (one systemd unit each, one rank per GPU under mpirun) and the OpenAI proxy.
-# Loopback and a closed firewall by default; dynamic users; GPU device allow-list; TMPDIR/TMP/TEMP in the
-# runtime directory; the proxy starts once its Triton is ready.
-{ config, lib, pkgs, ... }:
+# services.trtllm: Triton instances (one systemd unit each, one rank per GPU under the runtime's mpirun) and the
+# OpenAI proxy. Loopback and a closed firewall by default; dynamic users; GPU access by device class as nixpkgs'
+# ollama and llama-cpp modules grant it, plus the chosen GPUs' nodes; CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA's
+# numbering is nvidia-smi's; TMPDIR/TMP/TEMP in the runtime directory; the proxy starts once its Triton is ready.
+# One package set: `packages` are this flake's (flake.nix passes them), so the package, the runtime, the
+# repository and the tokenizer all come from the flake's pinned nixpkgs, whatever the host's nixpkgs is.
+{ packages, flakeLib }:
+{ config, lib, pkgs, utils, ... }:
 let
   inherit (lib) mkEnableOption mkOption mkIf types;
   cfg = config.services.trtllm;
   catalog = import ./catalog.nix;
-  trtllm-nix = pkgs.callPackage ./package.nix { };
+  trtllm-nix = cfg.package;
+  # systemd expands % and $ in ExecStart; nixpkgs' utils.escapeSystemdExecArgs quotes them.
+  execArgs = utils.escapeSystemdExecArgs;
+  # An IPv6 listen address needs brackets in a URL; a wildcard listen address is reached on loopback.
+  urlHost = host: if host == "0.0.0.0" then "127.0.0.1" else if host == "::" then "[::1]"
+    else if lib.hasInfix ":" host then "[${host}]" else host;
 
   instanceOptions = { config, ... }: {
     options = {
@@ -42,21 +51,23 @@ let
       };
       runtime = mkOption {
         type = types.package;
-        default = pkgs.callPackage ./runtime.nix { inherit catalog; };
-        defaultText = lib.literalExpression "tritonserver-trtllm from catalog.json's pinned image";
-        description = "tritonserver with the TensorRT-LLM backend.";
+        default = cfg.runtime;
+        defaultText = lib.literalExpression "config.services.trtllm.runtime";
+        description = "Runtime image root (entered with --runtime) for this instance.";
       };
       openFirewall = mkOption { type = types.bool; default = false; description = "Open the HTTP/gRPC ports."; };
     };
   };
 
   unit = name: "trtllm-${name}";
+  readyUrl = inst: "http://${urlHost inst.host}:${toString inst.httpPort}/v2/health/ready";
   readyCheck = inst: pkgs.writeShellScript "trtllm-wait-ready" ''
-    until ${lib.getExe pkgs.curl} -sf http://${inst.host}:${toString inst.httpPort}/v2/health/ready >/dev/null; do
+    until ${lib.getExe pkgs.curl} -sf ${lib.escapeShellArg (readyUrl inst)} >/dev/null; do
       sleep 2
     done
   '';
-  gpuDevices = gpus: [ "/dev/nvidiactl rw" "/dev/nvidia-uvm rw" "/dev/nvidia-uvm-tools rw" ]
+  # The device classes nixpkgs' ollama.nix and llama-cpp.nix allow for CUDA, plus the chosen GPUs' nodes.
+  gpuDevices = gpus: [ "char-nvidiactl" "char-nvidia-caps" "char-nvidia-frontend" "char-nvidia-uvm" ]
     ++ map (i: "/dev/nvidia${toString i} rw") gpus;
 
   instanceService = name: inst: {
@@ -69,14 +80,15 @@ let
       TMP = "/run/${unit name}";
       TEMP = "/run/${unit name}";
       HOME = "/run/${unit name}";
+      CUDA_DEVICE_ORDER = "PCI_BUS_ID";
     } // inst.environment;
-    path = [ pkgs.openmpi ];
+    path = [ cfg.bubblewrap ];
     serviceConfig = {
-      ExecStart = lib.escapeShellArgs ([
+      ExecStart = execArgs ([
         (lib.getExe trtllm-nix) "serve" "--repo" "${inst.repository}"
         "--gpus" (lib.concatMapStringsSep "," toString inst.gpus)
         "--host" inst.host "--http-port" (toString inst.httpPort) "--grpc-port" (toString inst.grpcPort)
-        "--metrics-port" (toString inst.metricsPort) "--tritonserver" (lib.getExe inst.runtime)
+        "--metrics-port" (toString inst.metricsPort) "--runtime" "${inst.runtime}"
         "--run-dir" "/run/${unit name}"
       ] ++ inst.extraArgs);
       ExecStartPost = "${readyCheck inst}";
@@ -89,6 +101,7 @@ let
       RuntimeDirectoryMode = "0700";
       DevicePolicy = "closed";
       DeviceAllow = gpuDevices inst.gpus;
+      PrivateDevices = false;
       NoNewPrivileges = true;
       ProtectSystem = "strict";
       ProtectHome = true;
@@ -105,12 +118,15 @@ let
     after = lib.optional (upstream != null) "${unit proxy.upstream}.service";
     environment = lib.mapAttrs' (key: value: lib.nameValuePair "TRTLLM_NIX_PROXY_${key}" value) proxy.settings;
     serviceConfig = {
-      ExecStart = lib.escapeShellArgs ([
+      ExecStart = execArgs ([
         (lib.getExe trtllm-nix) "proxy" "--tokenizer" "${proxy.tokenizer}" "--model-name" proxy.modelName
         "--host" proxy.host "--port" (toString proxy.port)
-        "--triton" "${if upstream != null then upstream.host else "127.0.0.1"}:${
+        "--triton" "${if upstream != null then urlHost upstream.host else "127.0.0.1"}:${
           toString (if upstream != null then upstream.grpcPort else catalog.ports.triton_grpc)}"
-      ] ++ lib.optionals (proxy.apiKeyFile != null) [ "--api-key-file" "%d/api-key" ] ++ proxy.extraArgs);
+      ])
+      # %d (the credentials folder) is the one specifier systemd must expand, so it stays outside the escaping.
+      + lib.optionalString (proxy.apiKeyFile != null) " --api-key-file %d/api-key"
+      + lib.optionalString (proxy.extraArgs != [ ]) " ${execArgs proxy.extraArgs}";
       LoadCredential = lib.optional (proxy.apiKeyFile != null) "api-key:${proxy.apiKeyFile}";
       DynamicUser = true;
       Restart = "on-failure";
@@ -127,6 +143,24 @@ let
 in
 {
   options.services.trtllm = {
+    package = mkOption {
+      type = types.package;
+      default = packages.trtllm-nix;
+      defaultText = lib.literalExpression "trtllm-nix.packages.x86_64-linux.trtllm-nix";
+      description = "trtllm-nix (the launcher and the proxy), from this flake's nixpkgs.";
+    };
+    runtime = mkOption {
+      type = types.package;
+      default = packages.tritonserver-trtllm;
+      defaultText = lib.literalExpression "trtllm-nix.packages.x86_64-linux.tritonserver-trtllm";
+      description = "The runtime image root (catalog.json's pinned NVIDIA image), entered with bubblewrap.";
+    };
+    bubblewrap = mkOption {
+      type = types.package;
+      default = pkgs.bubblewrap;
+      defaultText = lib.literalExpression "pkgs.bubblewrap";
+      description = "bubblewrap, on the units' PATH to enter the runtime.";
+    };
     instances = mkOption {
       type = types.attrsOf (types.submodule instanceOptions);
       default = { };
@@ -137,7 +171,12 @@ in
       host = mkOption { type = types.str; default = "127.0.0.1"; description = "Listen address."; };
       port = mkOption { type = types.port; default = catalog.ports.proxy; description = "Listen port."; };
       upstream = mkOption { type = types.str; description = "Name of the services.trtllm.instances entry."; };
-      tokenizer = mkOption { type = types.package; description = "Tokenizer folder (lib.tokenizer \"qwen3-32b\")."; };
+      tokenizer = mkOption {
+        type = types.package;
+        default = flakeLib.tokenizer "qwen3-32b";
+        defaultText = lib.literalExpression "trtllm-nix.lib.tokenizer \"qwen3-32b\"";
+        description = "Tokenizer folder (lib.tokenizer MODEL).";
+      };
       modelName = mkOption { type = types.str; default = "qwen3"; description = "Model id at /v1/models."; };
       apiKeyFile = mkOption {
         type = types.nullOr types.str;

@@ -1,8 +1,19 @@
-# trtllm-nix itself: the tested Python package, its version read from pyproject.toml, its dependencies from
-# nixpkgs' Python packages.
+# trtllm-nix itself: the tested Python package. Its version and its dependencies come from pyproject.toml by one
+# rule (tests/nix/test_package_deps.py compares): each `project.dependencies` entry is the nixpkgs Python package
+# of its normalised name (PEP 503: lower case, runs of `_`/`.` as `-`), plus the packages nixpkgs lists for each of
+# its extras under `optional-dependencies` (tritonclient[grpc]: grpcio; nixpkgs has no `http` extra for
+# tritonclient, which trtllm-nix does not use). pythonRuntimeDepsCheck then holds the build to the same list.
 { lib, python3Packages }:
 let
   project = (builtins.fromTOML (builtins.readFile ../python/pyproject.toml)).project;
+  requirement = spec:
+    let
+      parts = builtins.match "[[:space:]]*([A-Za-z0-9._-]+)(\\[([A-Za-z0-9,._-]+)])?.*" spec;
+      name = lib.toLower (builtins.replaceStrings [ "_" "." ] [ "-" "-" ] (builtins.elemAt parts 0));
+      extras = if builtins.elemAt parts 2 == null then [ ] else lib.splitString "," (builtins.elemAt parts 2);
+      package = python3Packages.${name};
+    in
+    [ package ] ++ lib.concatMap (extra: (package.optional-dependencies or { }).${extra} or [ ]) extras;
 in
 python3Packages.buildPythonApplication {
   pname = project.name;
@@ -10,22 +21,11 @@ python3Packages.buildPythonApplication {
   pyproject = true;
   src = ../python;
   build-system = [ python3Packages.setuptools ];
-  dependencies = with python3Packages; [
-    numpy
-    tritonclient
-    grpcio
-    protobuf
-    tokenizers
-    jinja2
-    fastapi
-    uvicorn
-    httpx
-    prometheus-client
-    nvidia-ml-py
-    huggingface-hub
-  ];
+  dependencies = lib.concatMap requirement project.dependencies;
+  # nixpkgs carries numpy 2; the `<2` bound is for the Triton Python stub, which runs in the runtime image.
   pythonRelaxDeps = [ "numpy" ];
-  pythonImportsCheck = [ "trtllm_nix" ];
+  # Modules that import tritonclient's generated protobuf code: a gencode/runtime mismatch fails the build here.
+  pythonImportsCheck = [ "trtllm_nix" "trtllm_nix.cli" "trtllm_nix.proxy.upstream" "trtllm_nix.repo.generate" ];
   meta = {
     description = project.description;
     license = lib.licenses.asl20;

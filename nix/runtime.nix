@@ -1,47 +1,36 @@
-# tritonserver with the TensorRT-LLM backend and the TensorRT-LLM Python package, from NVIDIA's
-# tritonserver:<release>-trtllm-python-py3 image pinned by digest: unpacked in a fixed-output derivation, then
-# patched for Nix (autoPatchelf; the driver comes from the host through addDriverRunpath). The release is one whose
-# TensorRT-LLM still has the TensorRT engine path (<= 1.2.x). Pins: catalog.json "runtime". Verified only on a GPU
-# machine with Nix; here it is parsed and evaluated.
-{ lib, stdenvNoCC, crane, gnutar, cacert, autoPatchelfHook, autoAddDriverRunpath, makeWrapper, catalog }:
+# The runtime: NVIDIA's tritonserver:<release>-trtllm-python-py3 image root, unpacked whole by a fixed-output
+# derivation and used as it is (no patching, nothing copied out). `trtllm-nix serve --runtime ROOT` and
+# `trtllm-nix engine build --runtime ROOT` enter it with bubblewrap, so tritonserver, mpirun and TensorRT-LLM run in
+# the userland NVIDIA tested. Pinned by its recorded output hash (catalog.json runtime.output_hash): the content
+# is fixed whether the image is named by digest or, while runtime.image_digest is null, by tag (the build warns;
+# a re-pushed tag fails with a hash mismatch instead of giving other bits). A missing output_hash is a fake hash:
+# the first build prints the real one (`got:`) to record.
+{ lib, stdenvNoCC, crane, gnutar, cacert, catalog }:
 let
   pin = catalog.runtime;
-  digest = catalog.pinned "runtime.image_digest" pin.image_digest pin.to_compute.image_digest;
-  rootfs = stdenvNoCC.mkDerivation {
-    name = "tritonserver-trtllm-${pin.tensorrt_llm}-rootfs";
-    nativeBuildInputs = [ crane gnutar ];
-    SSL_CERT_FILE = "${cacert}/etc/ssl/certs/ca-bundle.crt";
-    outputHashMode = "recursive";
-    outputHash = pin.output_hash;
-    buildCommand = ''
-      mkdir -p $out
-      crane export ${pin.image}@${digest} - | tar -xf - -C $out --exclude='dev/*' --no-same-owner
-    '';
-  };
+  reference = if pin.image_digest != null then "${pin.image}@${pin.image_digest}" else pin.image;
 in
 stdenvNoCC.mkDerivation {
-  pname = "tritonserver-trtllm";
+  pname = "tritonserver-trtllm-root";
   version = pin.tensorrt_llm;
-  src = rootfs;
-  dontUnpack = true;
-  nativeBuildInputs = [ autoPatchelfHook autoAddDriverRunpath makeWrapper ];
-  autoPatchelfIgnoreMissingDeps = [ "libcuda.so.1" "libnvidia-ml.so.1" ];
-  installPhase = ''
-    mkdir -p $out/bin $out/lib
-    cp -r $src/opt/tritonserver $out/tritonserver
-    cp -r $src/usr/local/lib/python3.12/dist-packages $out/lib/python-packages
-    makeWrapper $out/tritonserver/bin/tritonserver $out/bin/tritonserver \
-      --prefix LD_LIBRARY_PATH : $out/tritonserver/lib \
-      --prefix PYTHONPATH : $out/lib/python-packages
-    for tool in trtllm-build trtllm-bench; do
-      makeWrapper $src/usr/local/bin/$tool $out/bin/$tool --prefix PYTHONPATH : $out/lib/python-packages
-    done
+  nativeBuildInputs = [ crane gnutar ];
+  SSL_CERT_FILE = "${cacert}/etc/ssl/certs/ca-bundle.crt";
+  impureEnvVars = lib.fetchers.proxyImpureEnvVars;
+  outputHashMode = "recursive";
+  outputHashAlgo = "sha256";
+  outputHash = if pin.output_hash != null then pin.output_hash else lib.fakeHash;
+  # Exactly the extraction the recorded hash was computed for (catalog.json runtime.output_hash_source).
+  buildCommand = ''
+    ${lib.optionalString (pin.image_digest == null) ''
+      echo "trtllm-nix: warning: runtime.image_digest is not set; pulling ${pin.image} by tag (the output hash still pins the content)" >&2
+    ''}
+    mkdir -p $out
+    crane export ${reference} - | tar -xf - -C $out
   '';
-  passthru.tensorrtLlmVersion = pin.tensorrt_llm;
+  passthru = { tensorrtLlmVersion = pin.tensorrt_llm; image = reference; };
   meta = {
-    description = "Triton Inference Server with the TensorRT-LLM backend (NVIDIA container ${pin.image})";
+    description = "Root filesystem of NVIDIA's ${pin.image} (Triton + TensorRT-LLM ${pin.tensorrt_llm})";
     license = lib.licenses.unfree;
-    mainProgram = "tritonserver";
     platforms = [ "x86_64-linux" ];
   };
 }

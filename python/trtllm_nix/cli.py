@@ -13,7 +13,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from trtllm_nix import demo, doctor
+    from trtllm_nix import catalog_lock, demo, doctor
     from trtllm_nix.engine import command as engine_command
     from trtllm_nix.launch import command as serve_command
     from trtllm_nix.proxy import command as proxy_command
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_command.register(commands)
     proxy_command.register(commands)
     doctor.register(commands)
+    catalog_lock.register(commands)
     assets = commands.add_parser("assets", help="build the tiny Qwen3 model and the Qwen tokenizer (tests, demo)")
     assets.set_defaults(handler=_assets)
     return parser

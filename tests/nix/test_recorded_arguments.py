@@ -1,0 +1,211 @@
+"""What the flake passes to nixpkgs, read from the stand-in's recorded arguments: the package's dependencies,
+the wrappers' command lines (run for real with a recording trtllm-nix on PATH), the engine's build script pinned
+and unpinned, and the runtime's fixed-output derivation."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.nix.standin import PINS, REPO, checkout, outputs, package
+
+CATALOG = json.loads((REPO / "python" / "trtllm_nix" / "catalog.json").read_text())
+
+
+def normalise(requirement: str) -> tuple[str, list[str]]:
+    match = re.match(r"\s*([A-Za-z0-9._-]+)(?:\[([^\]]+)\])?", requirement)
+    assert match, requirement
+    name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+    return name, [e.strip() for e in (match.group(2) or "").split(",") if e.strip()]
+
+
+def test_package_dependencies_cover_pyproject() -> None:
+    """Every runtime requirement in pyproject.toml is a dependency (pythonRuntimeDepsCheck fails the build
+    otherwise), and nothing else is."""
+    project = tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"]
+    recorded = outputs(f"map (d: d.pname) {package('trtllm-nix')}.standin.args.dependencies")
+    names = [normalise(r)[0] for r in project["dependencies"]]
+    assert set(names) <= set(recorded), f"missing from nix/package.nix: {set(names) - set(recorded)}"
+    extras = {"grpcio", "packaging"}  # tritonclient[grpc] as nixpkgs declares it
+    assert set(recorded) - set(names) <= extras
+    assert outputs(f"{package('trtllm-nix')}.version") == project["version"]
+
+
+def test_no_global_cuda_rebuild_and_only_the_runtime_is_unfree() -> None:
+    """cudaSupport = true for the whole set rebuilds openmpi, ucx and torch locally (the cache has no CUDA variants)."""
+    assert outputs(f"{package('trtllm-nix')}.standin.config") == ["allowUnfreePredicate"]
+    # the stand-in refuses unfree packages the predicate does not allow, as nixpkgs' check-meta does
+    assert outputs(f"{package('tritonserver-trtllm')}.meta.license.free") is False
+
+
+def run_wrapper(name: str, args: list[str], tmp_path: Path, root: Path = REPO) -> list[str]:
+    """The wrapper's script, run by bash with a trtllm-nix on PATH that prints its arguments."""
+    text = outputs(f"{package(name)}.standin.args.text", root)
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    fake = bindir / "trtllm-nix"
+    fake.write_text("#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    fake.chmod(0o755)
+    # writeShellApplication's prologue
+    script = "set -o errexit\nset -o nounset\nset -o pipefail\n" + text
+    result = subprocess.run(
+        ["bash", "-c", script, name, *args],
+        env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    argv: list[str] = json.loads(result.stdout)
+    return argv
+
+
+def upstreams(argv: list[str]) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg == "--triton"] + [
+        arg.removeprefix("--triton=") for arg in argv if arg.startswith("--triton=")
+    ]
+
+
+@pytest.fixture(scope="module")
+def pinned_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return checkout(tmp_path_factory.mktemp("pinned"), pinned=True)
+
+
+def test_proxy_wrapper_passes_the_upstream_once(tmp_path: Path, pinned_root: Path) -> None:
+    argv = run_wrapper("openai-qwen3", [], tmp_path, pinned_root)
+    assert argv[0] == "proxy"
+    assert upstreams(argv) == ["127.0.0.1:8001"]
+    assert argv.count("--port") == 1
+    assert argv[argv.index("--model-name") + 1] == "qwen3"
+
+
+@pytest.mark.parametrize("given", [["--triton", "10.0.0.2:8001"], ["--triton=10.0.0.2:8001"]])
+def test_a_users_triton_replaces_the_default(tmp_path: Path, pinned_root: Path, given: list[str]) -> None:
+    """The proxy's --triton accumulates (action=append): a second, dead upstream would be load-balanced to."""
+    argv = run_wrapper("openai-qwen3", [*given, "--max-in-flight", "8"], tmp_path, pinned_root)
+    assert upstreams(argv) == ["10.0.0.2:8001"]
+    assert argv[-2:] == ["--max-in-flight", "8"]
+
+
+@pytest.mark.parametrize("variant", ["", "-tp2", "-tp4"])
+def test_servers_enter_the_runtime(tmp_path: Path, variant: str) -> None:
+    name = f"tritonserver-qwen3{variant}"
+    runtime = outputs(f"{package('tritonserver-trtllm')}.outPath")
+    argv = run_wrapper(name, ["--http-port", "18000"], tmp_path)
+    assert argv[:2] == ["serve", "--repo"]
+    assert argv.count("--runtime") == 1
+    assert argv[argv.index("--runtime") + 1] == runtime
+    assert "--tritonserver" not in argv
+    assert argv[-2:] == ["--http-port", "18000"]
+    inputs = outputs(f"map (d: d.name) {package(name)}.standin.args.runtimeInputs")
+    assert "bubblewrap" in inputs
+    assert not any("openmpi" in i for i in inputs), "the image's own mpirun is used"
+
+
+def engine(root: Path, variant: str = "-tp4") -> dict[str, object]:
+    drv = package(f"qwen3-32b-engine{variant}")
+    result: dict[str, object] = outputs(
+        f"""{{ script = {drv}.standin.args.buildCommand;
+        inputs = map (d: d.name) {drv}.standin.args.nativeBuildInputs;
+        features = {drv}.standin.args.requiredSystemFeatures;
+        weights = {package("qwen3-32b-weights")}.outPath;
+        weightsHash = {package("qwen3-32b-weights")}.outputHash or null;
+        runtime = {package("tritonserver-trtllm")}.outPath; }}""",
+        root,
+    )
+    return result
+
+
+def test_unpinned_engine_downloads_in_its_build_and_warns(tmp_path: Path) -> None:
+    built = engine(checkout(tmp_path, pinned=False))
+    script = str(built["script"])
+    assert "--model nvidia/Qwen3-32B-NVFP4 " in script
+    assert "--revision" not in script
+    assert "not reproducible" in script
+    assert "sandbox false" in script
+    assert "trtllm-nix catalog lock qwen3-32b" in script
+    assert str(built["weights"]) not in script
+    assert built["weightsHash"] is None, "unpinned weights are no fixed-output derivation"
+    assert f"--runtime {built['runtime']} " in script
+    assert "--tp 4 --pp 1" in script
+    assert built["features"] == ["cuda"]
+
+
+def test_pinned_engine_uses_the_fixed_output_weights(tmp_path: Path) -> None:
+    built = engine(checkout(tmp_path, pinned=True))
+    script = str(built["script"])
+    assert f"--model {built['weights']} " in script
+    assert str(built["weights"]).endswith("-qwen3-32b-weights-0123456789ab")
+    assert built["weightsHash"] == PINS["weights_hash"]
+    assert "warning" not in script
+    assert f"--runtime {built['runtime']} " in script
+    assert "bubblewrap" in built["inputs"]  # type: ignore[operator]
+
+
+def test_pinned_downloads_are_fixed_output_at_the_commit(tmp_path: Path) -> None:
+    root = checkout(tmp_path, pinned=True)
+    for what, key in (("weights", "weights_hash"), ("tokenizer", "tokenizer_hash")):
+        drv = package(f"qwen3-32b-{what}")
+        recorded = outputs(f"{{ inherit ({drv}) outputHash outputHashMode; script = {drv}.buildCommand; }}", root)
+        assert recorded["outputHash"] == PINS[key]
+        assert recorded["outputHashMode"] == "recursive"
+        assert f"--revision {PINS['revision']} " in recorded["script"]
+
+
+def runtime(root: Path) -> dict[str, str]:
+    drv = package("tritonserver-trtllm")
+    result: dict[str, str] = outputs(
+        f"{{ inherit ({drv}) outputHash outputHashMode; script = {drv}.buildCommand; name = {drv}.name;"
+        f" inputs = map (d: d.name) {drv}.standin.args.nativeBuildInputs; }}",
+        root,
+    )
+    return result
+
+
+def test_runtime_is_the_image_root_pinned_by_its_output_hash(tmp_path: Path) -> None:
+    recorded = runtime(checkout(tmp_path, pinned=False))
+    assert recorded["outputHash"] == CATALOG["runtime"]["output_hash"]
+    assert recorded["outputHashMode"] == "recursive"
+    image = CATALOG["runtime"]["image"]
+    # exactly the extraction the recorded hash was computed for, by tag while no digest is recorded
+    assert f"crane export {image} - | tar -xf - -C $out" in recorded["script"]
+    assert "warning" in recorded["script"]
+    assert recorded["inputs"] == ["crane", "gnutar"], "no autoPatchelf, nothing copied out"
+
+
+def test_runtime_with_a_digest_and_without_a_hash(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    pinned = runtime(checkout(tmp_path / "a", pinned=True))
+    assert f"crane export {CATALOG['runtime']['image']}@{PINS['image_digest']} -" in pinned["script"]
+    assert "warning" not in pinned["script"]
+    unhashed = runtime(checkout(tmp_path / "b", pinned=False, runtime_hash=False))
+    assert unhashed["outputHash"] == "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", (
+        "lib.fakeHash: got: prints it"
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["openai-qwen3", "tritonserver-qwen3", "tritonserver-qwen3-tp2", "tritonserver-qwen3-tp4", "demo"]
+)
+def test_wrapper_scripts_pass_shellcheck(name: str, pinned_root: Path, tmp_path: Path) -> None:
+    """nixpkgs' writeShellApplication runs shellcheck on `text` when it builds: a warning fails the build."""
+    script = tmp_path / "script.sh"
+    script.write_text("#!/usr/bin/env bash\n" + outputs(f"{package(name)}.standin.args.text", pinned_root))
+    result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+
+
+def test_imports_check_names_modules_that_exist() -> None:
+    """pythonImportsCheck fails the build on a module that is not there (a rename in python/ must update it)."""
+    modules = outputs(f"{package('trtllm-nix')}.standin.args.pythonImportsCheck")
+    assert "trtllm_nix.cli" in modules
+    for module in modules:
+        base = REPO / "python" / Path(*module.split("."))
+        assert base.with_suffix(".py").is_file() or (base / "__init__.py").is_file(), module
