@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 from trtllm_nix.llm.events import Finish
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningText, Tokens, ToolCall
 from trtllm_nix.proxy.responses_api.protocol import parse_request
-from trtllm_nix.proxy.responses_api.render import ResponseMeta, StreamRenderer, render_response
+from trtllm_nix.proxy.responses_api.render import ResponseMeta, StreamRenderer, new_meta, render_response
 
 EVENT = TypeAdapter(ResponseStreamEvent)
 
@@ -200,6 +200,25 @@ def test_a_failure_mid_stream_is_response_failed_with_what_was_produced() -> Non
     assert (failed.error.code, failed.error.message) == ("server_error", "the backend went away")
     assert failed.output[0].type == "message"
     assert failed.output[0].status == "incomplete"
+
+
+def test_nothing_follows_the_end_of_a_response() -> None:
+    renderer = StreamRenderer(meta())
+    renderer.start()
+    renderer.feed(Finish("stop", 1, 0))
+    with pytest.raises(ValueError, match="after Finish"):
+        renderer.feed(ContentText("late"))
+    with pytest.raises(ValueError, match="already ended"):
+        renderer.fail("late")
+
+
+def test_new_meta_gives_each_response_its_own_id() -> None:
+    request = parse_request({"model": "qwen3", "input": "hi"})
+    first, second = new_meta("qwen3", request), new_meta("qwen3", request)
+    assert first.id.startswith("resp_")
+    assert first.id != second.id
+    body = Response.model_validate(render_response([Finish("stop", 1, 0)], first))
+    assert body.id == first.id
 
 
 def test_a_bare_error_event_parses() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,11 @@ class ResponseMeta:
 
     def item_id(self, prefix: str, index: int) -> str:
         return f"{prefix}_{self.id.removeprefix('resp_')}{index:03d}"
+
+
+def new_meta(model: str, request: ResponsesRequest) -> ResponseMeta:
+    """A fresh identity for one response to ``request``, served as ``model``."""
+    return ResponseMeta(f"resp_{uuid.uuid4().hex}", model, request)
 
 
 def response_object(
@@ -229,6 +235,8 @@ class _Assembler:
         return events
 
     def fail(self, message: str, code: str) -> list[dict[str, Any]]:
+        if self.finished is not None:
+            raise ValueError("the response has already ended")
         events = self._close("incomplete")
         error = {"code": code, "message": message}
         self.finished = response_object(self.meta, "failed", list(self.output), error=error)
