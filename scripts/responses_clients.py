@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -135,6 +136,7 @@ def agents_default_model(base: str, model: str) -> str:
 
 
 def litellm_responses(base: str, model: str) -> str:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the price list from GitHub
     import litellm
 
     response = litellm.responses(model=f"openai/{model}", input="Say hello.", api_base=base, api_key="unused")
