@@ -41,6 +41,14 @@ e2e-openwebui: setup
 	scripts/setup-openwebui .venv-openwebui
 	.venv-openwebui/bin/python scripts/e2e_openwebui.py --trtllm-nix $(BIN)/trtllm-nix
 
+# The Responses API with real clients: openai SDK, openai-agents (default model), litellm.responses, LangChain
+# use_responses_api=True, against the scripted demo (own virtualenv .venv-clients; not part of `make test`).
+.PHONY: clients-responses
+clients-responses: setup
+	@test -x .venv-clients/bin/python || $(PYTHON) -m venv .venv-clients
+	.venv-clients/bin/pip install -q 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.110.2'
+	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix $(CLIENTS_ARGS)
+
 # Proxy overhead against direct gRPC and Triton's own streaming (AIPerf in its own virtualenv; not in `make test`).
 bench: setup
 	@test -x .venv-bench/bin/aiperf || { python3 -m venv .venv-bench && .venv-bench/bin/pip install -q 'aiperf==0.13.0' matplotlib; }

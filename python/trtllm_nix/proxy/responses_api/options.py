@@ -1,0 +1,43 @@
+"""What a Responses request asks of one generation, as a typed value the proxy core consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from trtllm_nix.llm.events import GuidedDecoding
+
+ChatToolChoice = Literal["auto", "none", "required"] | dict[str, Any]  # the chat API's `tool_choice` values
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    """``None`` means "the server's default" (the model's generation_config, the room left in the context).
+
+    ``chat_template_kwargs`` holds ``enable_thinking`` when ``reasoning.effort`` was given (see
+    ``translate.thinking_switch``). ``reasoning_summary``: the client asked for a reasoning summary
+    (``reasoning.summary``); the renderer then also sends the reasoning as a summary part.
+    """
+
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    guided_decoding: GuidedDecoding | None = None
+    tool_choice: ChatToolChoice = "auto"
+    parallel_tool_calls: bool = True
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+    reasoning_summary: bool = False
+    stream: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPlan:
+    """The chat-path form of one Responses request: what the chat template renders, and how to generate.
+
+    ``conversation`` is ``messages`` without the ``instructions`` system message: what a later request continuing
+    with ``previous_response_id`` builds on (OpenAI does not carry ``instructions`` over)."""
+
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None
+    options: GenerationOptions
+    conversation: list[dict[str, Any]]

@@ -1,0 +1,307 @@
+"""The body of ``POST /v1/responses``, checked strictly: nothing a client sends is silently ignored.
+
+Every top-level field falls in one of three groups:
+
+- honoured: ``model``, ``input``, ``instructions``, ``tools`` (type ``function``), ``tool_choice``,
+  ``parallel_tool_calls``, ``max_output_tokens``, ``temperature``, ``top_p``, ``text.format``, ``reasoning``,
+  ``stream``, ``metadata``, ``store``, ``previous_response_id``;
+- accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason): they change nothing a user could
+  see from this server, so refusing them would only break clients (Codex, openai-agents) that always send them;
+- refused with a 400 that names the field and says what to send: any other field, and values this server cannot
+  honour (``background: true``, ``truncation: "auto"``, ``top_logprobs > 0``, non-function tools, images, ...).
+
+The rule for tools is one rule: a tool of type ``function`` is given to the model; any other type (``web_search``,
+``file_search``, ``computer_use_preview``, ``code_interpreter``, ``mcp``, ``image_generation``, ``local_shell``,
+``custom``, ...) is refused, because this server cannot run hosted tools and a tool the model never sees would be an
+ignored field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from trtllm_nix.proxy.api_errors import APIError, bad_request
+
+IGNORED_ON_PURPOSE: dict[str, str] = {
+    "user": "an end-user id for the provider's abuse monitoring; this server keeps no such records",
+    "safety_identifier": "as `user`",
+    "prompt_cache_key": "prefix caching needs no key here: TensorRT-LLM reuses KV blocks by content",
+    "prompt_cache_retention": "as `prompt_cache_key`",
+    "service_tier": "this server has one tier; the response reports `default`",
+    "stream_options": "only `include_obfuscation` exists, padding against length side channels on the internet",
+    "include": "`reasoning.encrypted_content`: reasoning comes back as plain text in `content` instead; entries for "
+    "hosted-tool outputs name items this server never produces (`message.output_text.logprobs` is refused)",
+    "truncation": "`disabled` (the default) is what this server does: an input too long for the context is a 400",
+    "text.verbosity": "Qwen3 has no verbosity control; the answer is the model's own length",
+}
+
+_REFUSED_INCLUDES = {"message.output_text.logprobs": "logprobs are not offered on /v1/responses yet; omit it"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- input items -------------------------------------------------------------------------------------------------
+
+
+class TextPart(_Strict):
+    """``input_text`` (user, system, developer) or ``output_text`` (assistant turns replayed by the client)."""
+
+    type: Literal["input_text", "output_text"]
+    text: str
+    annotations: list[Any] | None = None  # sent back by SDKs replaying an output message; nothing to use in them
+    logprobs: list[Any] | None = None
+
+
+class MessageItem(_Strict):
+    type: Literal["message"] = "message"
+    role: Literal["user", "system", "developer", "assistant"]
+    content: str | list[TextPart]
+    id: str | None = None
+    status: str | None = None
+    phase: str | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content)
+
+
+class FunctionCallItem(_Strict):
+    type: Literal["function_call"]
+    call_id: str
+    name: str
+    arguments: str
+    id: str | None = None
+    status: str | None = None
+
+
+class FunctionCallOutputItem(_Strict):
+    type: Literal["function_call_output"]
+    call_id: str
+    output: str | list[TextPart]
+    id: str | None = None
+    status: str | None = None
+
+    def text(self) -> str:
+        if isinstance(self.output, str):
+            return self.output
+        return "".join(part.text for part in self.output)
+
+
+class ReasoningTextPart(_Strict):
+    type: Literal["reasoning_text", "summary_text"]
+    text: str
+
+
+class ReasoningItem(_Strict):
+    type: Literal["reasoning"]
+    id: str | None = None
+    summary: list[ReasoningTextPart] = Field(default_factory=list)
+    content: list[ReasoningTextPart] | None = None
+    encrypted_content: str | None = None
+    status: str | None = None
+
+    def text(self) -> str:
+        """The reasoning itself when the client sent it back, else its summary (here the same text)."""
+        parts = self.content if self.content else self.summary
+        return "".join(part.text for part in parts)
+
+
+InputItem = MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem
+_ITEM_MODELS: dict[str, type[BaseModel]] = {
+    "message": MessageItem,
+    "function_call": FunctionCallItem,
+    "function_call_output": FunctionCallOutputItem,
+    "reasoning": ReasoningItem,
+}
+_MEDIA_PARTS = {"input_image", "input_file", "input_audio"}
+
+
+# ---- tools, formats, reasoning -----------------------------------------------------------------------------------
+
+
+class FunctionTool(_Strict):
+    type: Literal["function"]
+    name: str = Field(min_length=1)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class FunctionChoice(_Strict):
+    type: Literal["function"]
+    name: str
+
+
+class TextFormatPlain(_Strict):
+    type: Literal["text"]
+
+
+class TextFormatJsonObject(_Strict):
+    type: Literal["json_object"]
+
+
+class TextFormatJsonSchema(_Strict):
+    type: Literal["json_schema"]
+    name: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+TextFormat = TextFormatPlain | TextFormatJsonObject | TextFormatJsonSchema
+
+
+class TextConfig(_Strict):
+    format: TextFormat | None = Field(default=None, discriminator="type")
+    verbosity: Literal["low", "medium", "high"] | None = None  # ignored on purpose (IGNORED_ON_PURPOSE)
+
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+
+
+class ReasoningConfig(_Strict):
+    effort: ReasoningEffort | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
+    generate_summary: Literal["auto", "concise", "detailed"] | None = None  # the deprecated name of `summary`
+
+    def wants_summary(self) -> bool:
+        return (self.summary or self.generate_summary) is not None
+
+
+# ---- the request -------------------------------------------------------------------------------------------------
+
+
+class ResponsesRequest(_Strict):
+    model: str
+    input: str | list[InputItem] = ""
+    instructions: str | None = None
+    tools: list[FunctionTool] = Field(default_factory=list)
+    tool_choice: Literal["auto", "none", "required"] | FunctionChoice = "auto"
+    parallel_tool_calls: bool = True
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    text: TextConfig | None = None
+    reasoning: ReasoningConfig | None = None
+    stream: bool = False
+    metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    store: bool = True  # OpenAI's default
+    previous_response_id: str | None = None
+    # accepted and ignored on purpose (IGNORED_ON_PURPOSE says why)
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    service_tier: str | None = None
+    stream_options: dict[str, Any] | None = None
+    include: list[str] | None = None
+    truncation: Literal["disabled"] | None = None
+    # accepted only at the value that means "off"
+    background: Literal[False] | None = None
+    top_logprobs: Literal[0] | None = None
+    max_tool_calls: None = None
+
+
+_VALUE_HINTS = {
+    "truncation": "only 'disabled' is supported: an input too long for the context is refused, never cut",
+    "background": "background responses are not supported; send the request and wait, or stream it",
+    "top_logprobs": "logprobs are not offered on /v1/responses yet; omit top_logprobs",
+    "max_tool_calls": "max_tool_calls is not supported; omit it",
+    "tool_choice": "send 'auto', 'none', 'required' or {'type': 'function', 'name': ...}; hosted-tool choices and "
+    "allowed_tools are not supported",
+}
+
+
+def parse_request(body: Any) -> ResponsesRequest:
+    """The checked request, or an ``APIError`` (400) whose message names the field and what to send."""
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object", code="invalid_value")
+    raw = dict(body)
+    items = raw.get("input")
+    if isinstance(items, list):
+        raw["input"] = [_item(index, item) for index, item in enumerate(items)]
+    tools = raw.get("tools")
+    if isinstance(tools, list):
+        for index, tool in enumerate(tools):
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            if kind != "function":
+                raise APIError(
+                    400,
+                    f"tools[{index}] has type {kind!r}: this server gives the model tools of type 'function' only "
+                    "and cannot run hosted tools; remove it or describe it as a function tool",
+                    param=f"tools[{index}].type",
+                    code="unsupported_value",
+                )
+    for entry in raw.get("include") or []:
+        if entry in _REFUSED_INCLUDES:
+            raise APIError(400, _REFUSED_INCLUDES[entry], param="include", code="unsupported_value")
+    try:
+        return ResponsesRequest.model_validate(raw)
+    except ValidationError as error:
+        raise _explain(error) from None
+
+
+def _item(index: int, item: Any) -> InputItem:
+    param = f"input[{index}]"
+    if not isinstance(item, dict):
+        raise bad_request(f"{param} must be an object (a message or an item)", param=param)
+    kind = item.get("type", "message" if "role" in item else None)
+    if kind == "item_reference":
+        raise APIError(
+            400,
+            f"{param}: item_reference is not supported; send the item itself, or continue with previous_response_id",
+            param=param,
+            code="unsupported_value",
+        )
+    model = _ITEM_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise APIError(
+            400,
+            f"{param} has type {kind!r}; supported: message, function_call, function_call_output, reasoning",
+            param=f"{param}.type",
+            code="unsupported_value",
+        )
+    content = item.get("content") if kind == "message" else item.get("output")
+    if isinstance(content, list):
+        for number, part in enumerate(content):
+            part_type = part.get("type") if isinstance(part, dict) else None
+            if part_type in _MEDIA_PARTS:
+                raise APIError(
+                    400,
+                    f"{param} has a {part_type} part: this model reads text only; send input_text parts",
+                    param=f"{param}.content[{number}]",
+                    code="unsupported_value",
+                )
+    try:
+        parsed = model.model_validate(item)
+    except ValidationError as error:
+        raise _explain(error, prefix=param) from None
+    assert isinstance(parsed, MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem)
+    return parsed
+
+
+def _explain(error: ValidationError, prefix: str = "") -> APIError:
+    first = error.errors()[0]
+    where = [str(part) for part in first.get("loc", ())]
+    # pydantic names union members in the location (e.g. "FunctionChoice", "str"); they mean nothing to a client
+    where = [part for part in where if not part[:1].isupper() and not any(c in part for c in "[]'-") and part != "str"]
+    path = ".".join([prefix, *where] if prefix else where)
+    for part in where:
+        if part.isdigit():
+            path = path.replace(f".{part}", f"[{part}]", 1)
+    field = where[0] if where else ""
+    if not prefix and field in _VALUE_HINTS:
+        path = field
+    if first.get("type") == "extra_forbidden":
+        message = f"unknown field {path!r}: this server does not support it, and ignores no field silently; remove it"
+        return APIError(400, message, param=path, code="unknown_parameter")
+    if not prefix and field in _VALUE_HINTS and first.get("type") != "extra_forbidden":
+        return APIError(400, f"{path}: {_VALUE_HINTS[field]}", param=path, code="unsupported_value")
+    return bad_request(f"{path}: {first.get('msg', 'invalid value')}", param=path or None, code="invalid_value")

@@ -1,0 +1,305 @@
+"""``OutputEvent`` values -> the Responses API's output: the final ``Response`` object and its SSE event grammar.
+
+One assembler serves both: ``render_response`` runs it and keeps the final object, ``StreamRenderer`` sends its
+events, so a streamed answer ends with exactly the object a non-streamed one returns.
+
+Output items, in the order the model produced them: consecutive ``ReasoningText`` form one ``reasoning`` item (the
+text in ``content`` as ``reasoning_text``; also in ``summary`` as ``summary_text`` when the request asked for a
+summary: this server has no summarizer, so the summary is the reasoning itself); consecutive ``ContentText`` form one
+``message`` with one ``output_text`` part; each ``ToolCall`` is one ``function_call`` item. Event grammar as OpenAI's
+and vLLM's: ``response.created``, ``response.in_progress``, then per item ``output_item.added``, its part and delta
+events, ``output_item.done``, and last ``response.completed`` (``response.incomplete`` when ``max_output_tokens``
+cut the answer, as OpenAI does; ``response.failed`` on an error). Every event has a ``sequence_number`` from 0.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtllm_nix.llm.events import Finish
+from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningText, ToolCall
+from trtllm_nix.proxy.responses_api.protocol import ResponsesRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseMeta:
+    """Who this response is: its id (``resp_...``), creation time, the served model name and the request whose
+    settings it echoes."""
+
+    id: str
+    model: str
+    request: ResponsesRequest
+    created_at: int = field(default_factory=lambda: int(time.time()))
+
+    def item_id(self, prefix: str, index: int) -> str:
+        return f"{prefix}_{self.id.removeprefix('resp_')}{index:03d}"
+
+
+def new_meta(model: str, request: ResponsesRequest) -> ResponseMeta:
+    """A fresh identity for one response to ``request``, served as ``model``."""
+    return ResponseMeta(f"resp_{uuid.uuid4().hex}", model, request)
+
+
+def response_object(
+    meta: ResponseMeta,
+    status: str,
+    output: list[dict[str, Any]],
+    usage: dict[str, Any] | None = None,
+    incomplete: str | None = None,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    request = meta.request
+    text = request.text.model_dump(by_alias=True, exclude_none=True) if request.text else {}
+    text.setdefault("format", {"type": "text"})
+    reasoning = request.reasoning.model_dump(exclude_none=True) if request.reasoning else {}
+    return {
+        "id": meta.id,
+        "object": "response",
+        "created_at": meta.created_at,
+        "status": status,
+        "error": error,
+        "incomplete_details": {"reason": incomplete} if incomplete else None,
+        "instructions": request.instructions,
+        "max_output_tokens": request.max_output_tokens,
+        "model": meta.model,
+        "output": output,
+        "parallel_tool_calls": request.parallel_tool_calls,
+        "previous_response_id": request.previous_response_id,
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+        "store": request.store,
+        "temperature": request.temperature,
+        "text": text,
+        "tool_choice": request.tool_choice
+        if isinstance(request.tool_choice, str)
+        else request.tool_choice.model_dump(),
+        "tools": [tool.model_dump(exclude_none=True) | {"strict": tool.strict} for tool in request.tools],
+        "top_p": request.top_p,
+        "truncation": "disabled",
+        "usage": usage,
+        "user": request.user,
+        "metadata": request.metadata or {},
+        "service_tier": "default",
+        "background": False,
+    }
+
+
+def usage_object(finish: Finish, reasoning_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": finish.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": finish.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        "total_tokens": finish.prompt_tokens + finish.completion_tokens,
+    }
+
+
+class _Assembler:
+    """Turns output events into Responses stream events (dicts without ``sequence_number``) and the output list."""
+
+    def __init__(self, meta: ResponseMeta, summary: bool) -> None:
+        self.meta = meta
+        self.summary = summary
+        self.output: list[dict[str, Any]] = []
+        self.open: str | None = None  # "reasoning" or "message" while such an item collects text
+        self.text = ""
+        self.reasoning_tokens = 0
+        self.finished: dict[str, Any] | None = None
+
+    @property
+    def index(self) -> int:
+        return len(self.output)
+
+    def feed(self, event: OutputEvent) -> list[dict[str, Any]]:
+        if self.finished is not None:
+            raise ValueError("an output event after Finish")
+        if isinstance(event, ReasoningText):
+            self.reasoning_tokens += len(event.tokens.ids)
+            return self._text("reasoning", event.text)
+        if isinstance(event, ContentText):
+            return self._text("message", event.text)
+        if isinstance(event, ToolCall):
+            return [*self._close("completed"), *self._tool_call(event)]
+        return self._finish(event)
+
+    # -- items that collect text ---------------------------------------------------------------------------------
+
+    def _text(self, kind: str, text: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if self.open != kind:
+            events.extend(self._close("completed"))
+            events.extend(self._open(kind))
+        if not text:
+            return events
+        self.text += text
+        where = self._where()
+        if kind == "message":
+            events.append({"type": "response.output_text.delta", **where, "content_index": 0, "delta": text,
+                           "logprobs": []})  # fmt: skip
+        else:
+            events.append({"type": "response.reasoning_text.delta", **where, "content_index": 0, "delta": text})
+            if self.summary:
+                events.append({"type": "response.reasoning_summary_text.delta", **where, "summary_index": 0,
+                               "delta": text})  # fmt: skip
+        return events
+
+    def _where(self) -> dict[str, Any]:
+        prefix = "msg" if self.open == "message" else "rs"
+        return {"item_id": self.meta.item_id(prefix, self.index), "output_index": self.index}
+
+    def _open(self, kind: str) -> list[dict[str, Any]]:
+        self.open, self.text = kind, ""
+        where = self._where()
+        if kind == "message":
+            item = {"id": where["item_id"], "type": "message", "role": "assistant", "status": "in_progress",
+                    "content": []}  # fmt: skip
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            return [
+                {"type": "response.output_item.added", "output_index": self.index, "item": item},
+                {"type": "response.content_part.added", **where, "content_index": 0, "part": part},
+            ]
+        item = {"id": where["item_id"], "type": "reasoning", "status": "in_progress", "summary": []}
+        events = [
+            {"type": "response.output_item.added", "output_index": self.index, "item": item},
+            {"type": "response.content_part.added", **where, "content_index": 0,
+             "part": {"type": "reasoning_text", "text": ""}},
+        ]  # fmt: skip
+        if self.summary:
+            events.append({"type": "response.reasoning_summary_part.added", **where, "summary_index": 0,
+                           "part": {"type": "summary_text", "text": ""}})  # fmt: skip
+        return events
+
+    def _close(self, status: str) -> list[dict[str, Any]]:
+        if self.open is None:
+            return []
+        where, text = self._where(), self.text
+        events: list[dict[str, Any]]
+        if self.open == "message":
+            part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+            item = {"id": where["item_id"], "type": "message", "role": "assistant", "status": status,
+                    "content": [part]}  # fmt: skip
+            events = [
+                {"type": "response.output_text.done", **where, "content_index": 0, "text": text, "logprobs": []},
+                {"type": "response.content_part.done", **where, "content_index": 0, "part": part},
+            ]
+        else:
+            part = {"type": "reasoning_text", "text": text}
+            summary = [{"type": "summary_text", "text": text}] if self.summary else []
+            item = {"id": where["item_id"], "type": "reasoning", "status": status, "summary": summary,
+                    "content": [part]}  # fmt: skip
+            events = [
+                {"type": "response.reasoning_text.done", **where, "content_index": 0, "text": text},
+                {"type": "response.content_part.done", **where, "content_index": 0, "part": part},
+            ]
+            if self.summary:
+                events += [
+                    {"type": "response.reasoning_summary_text.done", **where, "summary_index": 0, "text": text},
+                    {"type": "response.reasoning_summary_part.done", **where, "summary_index": 0,
+                     "part": summary[0]},
+                ]  # fmt: skip
+        events.append({"type": "response.output_item.done", "output_index": self.index, "item": item})
+        self.output.append(item)
+        self.open, self.text = None, ""
+        return events
+
+    # -- items complete at once ----------------------------------------------------------------------------------
+
+    def _tool_call(self, call: ToolCall) -> list[dict[str, Any]]:
+        item_id = self.meta.item_id("fc", self.index)
+        added = {"id": item_id, "type": "function_call", "status": "in_progress", "call_id": call.call_id,
+                 "name": call.name, "arguments": ""}  # fmt: skip
+        done = {**added, "status": "completed", "arguments": call.arguments}
+        where = {"item_id": item_id, "output_index": self.index}
+        events = [
+            {"type": "response.output_item.added", "output_index": self.index, "item": added},
+            {"type": "response.function_call_arguments.delta", **where, "delta": call.arguments},
+            {"type": "response.function_call_arguments.done", **where, "name": call.name,
+             "arguments": call.arguments},
+            {"type": "response.output_item.done", "output_index": self.index, "item": done},
+        ]  # fmt: skip
+        self.output.append(done)
+        return events
+
+    def _finish(self, finish: Finish) -> list[dict[str, Any]]:
+        cut = finish.reason == "length"
+        events = self._close("incomplete" if cut else "completed")
+        usage = usage_object(finish, self.reasoning_tokens)
+        status = "incomplete" if cut else "completed"
+        reason = "max_output_tokens" if cut else None
+        self.finished = response_object(self.meta, status, list(self.output), usage, incomplete=reason)
+        events.append({"type": f"response.{status}", "response": self.finished})
+        return events
+
+    def fail(self, message: str, code: str) -> list[dict[str, Any]]:
+        if self.finished is not None:
+            raise ValueError("the response has already ended")
+        events = self._close("incomplete")
+        error = {"code": code, "message": message}
+        self.finished = response_object(self.meta, "failed", list(self.output), error=error)
+        events.append({"type": "response.failed", "response": self.finished})
+        return events
+
+
+def render_response(events: Iterable[OutputEvent], meta: ResponseMeta) -> dict[str, Any]:
+    """The ``Response`` object of a finished generation (``events`` ends with ``Finish``)."""
+    assembler = _Assembler(meta, summary=_wants_summary(meta.request))
+    for event in events:
+        assembler.feed(event)
+    if assembler.finished is None:
+        raise ValueError("the output events end without Finish")
+    return assembler.finished
+
+
+def _wants_summary(request: ResponsesRequest) -> bool:
+    return bool(request.reasoning and request.reasoning.wants_summary())
+
+
+def sse(event: dict[str, Any]) -> bytes:
+    data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+class StreamRenderer:
+    """The SSE bytes of one streamed response: ``start()`` once, ``feed()`` per output event (the ``Finish`` event
+    sends ``response.completed``/``response.incomplete``), or ``fail()`` when the generation breaks off. ``final``
+    is the finished ``Response`` object (what the store keeps), once there is one."""
+
+    def __init__(self, meta: ResponseMeta) -> None:
+        self._assembler = _Assembler(meta, summary=_wants_summary(meta.request))
+        self._meta = meta
+        self._sequence = 0
+
+    @property
+    def final(self) -> dict[str, Any] | None:
+        return self._assembler.finished
+
+    def start(self) -> bytes:
+        created = response_object(self._meta, "in_progress", [])
+        return self._encode(
+            [
+                {"type": "response.created", "response": created},
+                {"type": "response.in_progress", "response": created},
+            ]
+        )
+
+    def feed(self, event: OutputEvent) -> bytes:
+        return self._encode(self._assembler.feed(event))
+
+    def fail(self, message: str, code: str = "server_error") -> bytes:
+        """``code`` is one of OpenAI's ``ResponseError`` codes (``server_error``, ``rate_limit_exceeded``, ...)."""
+        return self._encode(self._assembler.fail(message, code))
+
+    def error(self, message: str, code: str | None = None, param: str | None = None) -> bytes:
+        """A bare ``error`` event, for a failure that is not the response's own (for example the stream's)."""
+        return self._encode([{"type": "error", "code": code, "message": message, "param": param}])
+
+    def _encode(self, events: list[dict[str, Any]]) -> bytes:
+        chunks = []
+        for event in events:
+            chunks.append(sse({**event, "sequence_number": self._sequence}))
+            self._sequence += 1
+        return b"".join(chunks)

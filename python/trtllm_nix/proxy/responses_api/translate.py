@@ -1,0 +1,136 @@
+"""A Responses request (and the stored turn it continues) in the chat path's terms: OpenAI chat messages as the
+model's chat template renders them, chat ``tools`` entries, and ``GenerationOptions``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from trtllm_nix.llm.events import GuidedDecoding
+from trtllm_nix.proxy.api_errors import bad_request
+from trtllm_nix.proxy.responses_api.options import ChatPlan, ChatToolChoice, GenerationOptions
+from trtllm_nix.proxy.responses_api.protocol import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    FunctionChoice,
+    FunctionTool,
+    InputItem,
+    MessageItem,
+    ReasoningEffort,
+    ReasoningItem,
+    ResponsesRequest,
+    TextConfig,
+    TextFormatJsonObject,
+    TextFormatJsonSchema,
+)
+
+
+def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = None) -> ChatPlan:
+    """``previous``: the stored ``conversation`` of the response named by ``previous_response_id`` (the caller looks
+    it up and answers 404 for an unknown id before calling this)."""
+    conversation = [*(previous or []), *input_messages(request.input)]
+    if not conversation:
+        raise bad_request("input is empty: send a string or at least one item", param="input")
+    system = [{"role": "system", "content": request.instructions}] if request.instructions else []
+    tools = [chat_tool(tool) for tool in request.tools] or None
+    effort = request.reasoning.effort if request.reasoning else None
+    switch = thinking_switch(effort)
+    options = GenerationOptions(
+        max_output_tokens=request.max_output_tokens,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        guided_decoding=guided_decoding(request.text),
+        tool_choice=chat_tool_choice(request),
+        parallel_tool_calls=request.parallel_tool_calls,
+        chat_template_kwargs={} if switch is None else {"enable_thinking": switch},
+        reasoning_summary=bool(request.reasoning and request.reasoning.wants_summary()),
+        stream=request.stream,
+    )
+    return ChatPlan(messages=[*system, *conversation], tools=tools, options=options, conversation=conversation)
+
+
+def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:
+    """Items in order as chat messages. An assistant turn collects what the Responses API splits into items: a
+    ``reasoning`` item, the assistant ``message`` and the ``function_call`` items that follow it."""
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}] if items else []
+    messages: list[dict[str, Any]] = []
+    turn: dict[str, Any] | None = None  # the assistant turn being collected
+
+    def assistant() -> dict[str, Any]:
+        nonlocal turn
+        if turn is None:
+            turn = {"role": "assistant", "content": ""}
+            messages.append(turn)
+        return turn
+
+    for item in items:
+        if isinstance(item, ReasoningItem):
+            current = assistant()
+            if current["content"] or current.get("tool_calls"):  # reasoning opens the next assistant turn
+                turn = None
+                current = assistant()
+            current["reasoning_content"] = current.get("reasoning_content", "") + item.text()
+        elif isinstance(item, MessageItem) and item.role == "assistant":
+            current = assistant()
+            if current.get("tool_calls"):  # text after calls belongs to a new turn
+                turn = None
+                current = assistant()
+            current["content"] += item.text()
+        elif isinstance(item, FunctionCallItem):
+            call = {
+                "id": item.call_id,
+                "type": "function",
+                "function": {"name": item.name, "arguments": item.arguments},
+            }
+            assistant().setdefault("tool_calls", []).append(call)
+        elif isinstance(item, FunctionCallOutputItem):
+            turn = None
+            messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.text()})
+        else:
+            turn = None
+            role = "system" if item.role == "developer" else item.role
+            messages.append({"role": role, "content": item.text()})
+    return messages
+
+
+def chat_tool(tool: FunctionTool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    function["parameters"] = tool.parameters if tool.parameters is not None else {"type": "object", "properties": {}}
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def chat_tool_choice(request: ResponsesRequest) -> ChatToolChoice:
+    choice = request.tool_choice
+    if isinstance(choice, FunctionChoice):
+        if choice.name not in {tool.name for tool in request.tools}:
+            raise bad_request(f"tool_choice names {choice.name!r}, which is not in tools", param="tool_choice")
+        return {"type": "function", "function": {"name": choice.name}}
+    if choice == "required" and not request.tools:
+        raise bad_request("tool_choice 'required' needs tools", param="tool_choice")
+    return choice
+
+
+def thinking_switch(effort: ReasoningEffort | None) -> bool | None:
+    """Qwen3 has one switch, the chat template's ``enable_thinking``, not a budget: ``none`` and ``minimal`` turn
+    thinking off, ``low``/``medium``/``high``/``xhigh`` turn it on (all think as long as the model wants; cap it
+    with ``max_output_tokens``), and no effort keeps the server's default."""
+    if effort is None:
+        return None
+    return effort not in ("none", "minimal")
+
+
+def guided_decoding(text: TextConfig | None) -> GuidedDecoding | None:
+    """``text.format`` as the backend's guide. For ``json_schema`` the guide is the inner ``schema``, never the
+    OpenAI wrapper ``{name, schema}`` (trtllm-serve's mistake: NVIDIA/TensorRT#4855). The proxy-wide structured-output
+    path decides whether guided decoding is available and refuses the request when it is not."""
+    fmt = text.format if text else None
+    if isinstance(fmt, TextFormatJsonSchema):
+        return GuidedDecoding("json_schema", json.dumps(fmt.schema_, separators=(",", ":")))
+    if isinstance(fmt, TextFormatJsonObject):
+        return GuidedDecoding("json", "")
+    return None

@@ -1,0 +1,222 @@
+"""The Responses API (/v1/responses) with real client libraries: the openai SDK, openai-agents with its default
+model (OpenAIResponsesModel), litellm.responses and LangChain's ChatOpenAI(use_responses_api=True).
+
+Runs against --base-url, or starts `trtllm-nix demo --backend scripted` itself. Needs its own virtualenv
+(`make clients-responses` makes .venv-clients); not part of `make test`. Every check prints one line; the exit
+status is the number of failed checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The current weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 (a local URL we built)
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"responses-clients: {what} did not come up within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+# ---- the checks ----------------------------------------------------------------------------------------------
+
+
+def sdk_create(base: str, model: str) -> str:
+    import openai
+
+    client = openai.OpenAI(base_url=base, api_key="unused")
+    response = client.responses.create(model=model, input="Say hello.", max_output_tokens=64)
+    assert response.status in ("completed", "incomplete"), response.status
+    assert response.output_text, response.output
+    fetched = client.responses.retrieve(response.id)
+    assert fetched.id == response.id
+    client.responses.delete(response.id)
+    try:
+        client.responses.retrieve(response.id)
+    except openai.NotFoundError:
+        return f"{response.output_text[:40]!r}; GET and DELETE by id"
+    raise AssertionError("a deleted response is still there")
+
+
+def sdk_stream(base: str, model: str) -> str:
+    import openai
+
+    client = openai.OpenAI(base_url=base, api_key="unused")
+    with client.responses.stream(model=model, input="Say hello.", max_output_tokens=64) as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == final.output_text, (deltas, final.output_text)
+    return f"{len(deltas)} deltas"
+
+
+def sdk_tool_round_trip(base: str, model: str) -> str:
+    import openai
+
+    client = openai.OpenAI(base_url=base, api_key="unused")
+    tools: Any = [WEATHER_TOOL]
+    first = client.responses.create(model=model, input="What is the weather in Paris? Use the tool.", tools=tools)
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert calls, f"no function_call in {first.output}"
+    outputs: Any = [
+        {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps({"sky": "sunny"})}
+        for call in calls
+    ]
+    second = client.responses.create(model=model, previous_response_id=first.id, input=outputs, tools=tools)
+    assert second.output_text, second.output
+    return f"{calls[0].name}({calls[0].arguments}) -> {second.output_text[:40]!r}"
+
+
+def sdk_previous_response_id(base: str, model: str) -> str:
+    import openai
+
+    client = openai.OpenAI(base_url=base, api_key="unused")
+    first = client.responses.create(model=model, input="My name is Ada.", store=True)
+    second = client.responses.create(model=model, input="What is my name?", previous_response_id=first.id)
+    assert second.previous_response_id == first.id
+    try:
+        client.responses.create(model=model, input="x", previous_response_id="resp_unknown")
+    except openai.NotFoundError:
+        return f"{second.output_text[:40]!r}; unknown id -> 404"
+    raise AssertionError("an unknown previous_response_id was accepted")
+
+
+def agents_default_model(base: str, model: str) -> str:
+    import agents
+    import openai
+
+    agents.set_default_openai_client(openai.AsyncOpenAI(base_url=base, api_key="unused"), use_for_tracing=False)
+    agents.set_default_openai_api("responses")
+    agents.set_tracing_disabled(True)
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """The current weather of a city."""
+        return f"sunny in {city}"
+
+    agent = agents.Agent(name="helper", instructions="Answer briefly.", model=model, tools=[get_weather])
+    result = asyncio.run(agents.Runner.run(agent, "What is the weather in Paris?", max_turns=4))
+    assert isinstance(result.final_output, str), result.final_output
+    assert result.final_output, result
+    return repr(result.final_output[:40])
+
+
+def litellm_responses(base: str, model: str) -> str:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the price list from GitHub
+    import litellm
+
+    response = litellm.responses(model=f"openai/{model}", input="Say hello.", api_base=base, api_key="unused")
+    text = "".join(
+        part.text
+        for item in response.output
+        if getattr(item, "type", None) == "message"
+        for part in item.content
+        if getattr(part, "type", None) == "output_text"
+    )
+    assert text, response
+    return repr(text[:40])
+
+
+def langchain_responses(base: str, model: str) -> str:
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(model=model, base_url=base, api_key="unused", use_responses_api=True)  # type: ignore[arg-type]
+    answer = chat.invoke("Say hello.")
+    assert answer.text, answer
+    streamed = "".join(chunk.text for chunk in chat.stream("Say hello."))
+    assert streamed, "the stream had no text"
+    return repr(answer.text[:40])
+
+
+CHECKS: dict[str, Callable[[str, str], str]] = {
+    "openai responses.create": sdk_create,
+    "openai responses.stream": sdk_stream,
+    "openai function tool round trip": sdk_tool_round_trip,
+    "openai previous_response_id": sdk_previous_response_id,
+    "openai-agents default model": agents_default_model,
+    "litellm.responses": litellm_responses,
+    "langchain use_responses_api": langchain_responses,
+}
+
+
+def run_checks(base: str, model: str, only: list[str]) -> int:
+    failed = 0
+    for name, check in CHECKS.items():
+        if only and not any(word in name for word in only):
+            continue
+        try:
+            detail = check(base, model)
+        except Exception as error:  # report every check, whatever broke it
+            failed += 1
+            print(f"FAIL {name}: {type(error).__name__}: {error}")
+            traceback.print_exc(limit=3)
+        else:
+            print(f"ok   {name}: {detail}")
+    return failed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base-url", help="a running proxy's /v1 URL; without it the scripted demo is started")
+    parser.add_argument("--model", default="qwen3")
+    parser.add_argument("--trtllm-nix", default=".venv/bin/trtllm-nix")
+    parser.add_argument("--only", nargs="*", default=[], help="run the checks whose names contain these words")
+    parser.add_argument("--log", type=Path, default=Path(".cache/trtllm-nix/responses-clients-demo.log"))
+    args = parser.parse_args()
+    if args.base_url:
+        return min(run_checks(args.base_url, args.model, args.only), 125)
+    port = free_port()
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    command = [args.trtllm_nix, "demo", "--backend", "scripted", "--port", str(port)]
+    with args.log.open("wb") as log:
+        demo = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for("the demo proxy", lambda: http_ok(f"http://127.0.0.1:{port}/health/ready"), 180)
+        failed = run_checks(f"http://127.0.0.1:{port}/v1", args.model, args.only)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait()
+    print(f"responses-clients: {'PASSED' if not failed else f'{failed} FAILED'}")
+    return min(failed, 125)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
