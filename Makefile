@@ -15,6 +15,8 @@ $(INSTALLED): python/pyproject.toml python/constraints.txt scripts/ensure-system
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade 'pip>=24'
 	$(BIN)/python -m pip install -q -c python/constraints.txt -e 'python[dev]'
+	# xgrammar (guided decoding in the reference backend) without its dependencies: it would pull a 286 MB GPU triton.
+	$(BIN)/python -m pip install -q --no-deps "$$(grep '^xgrammar==' python/constraints.txt)"
 	scripts/ensure-system-packages $(BIN)/python
 	@touch $@
 
