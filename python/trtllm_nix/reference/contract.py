@@ -116,9 +116,13 @@ def _guided(get: TensorGetter) -> GuidedRequest | None:
 
 
 def _scalar_text(get: TensorGetter, name: str) -> str | None:
-    value = _scalar(get, name)
-    if value is None:
+    array = get(name)
+    if array is None:
         return None
+    values = np.asarray(array).reshape(-1)
+    if values.size != 1:
+        raise BadRequest(f"{name} must hold one value, got {values.size}")
+    value = values[0]
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
