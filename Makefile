@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG := python/pyproject.toml
 
-.PHONY: setup test lint typecheck pytest demo assets constraints clean e2e-openwebui bench soak
+.PHONY: setup test lint typecheck pytest demo assets constraints clean e2e-openwebui bench soak clients-structured
 
 setup: $(INSTALLED) assets
 
@@ -15,6 +15,8 @@ $(INSTALLED): python/pyproject.toml python/constraints.txt scripts/ensure-system
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade 'pip>=24'
 	$(BIN)/python -m pip install -q -c python/constraints.txt -e 'python[dev]'
+	# xgrammar (guided decoding in the reference backend) without its dependencies: it would pull a 286 MB GPU triton.
+	$(BIN)/python -m pip install -q --no-deps "$$(grep '^xgrammar==' python/constraints.txt)"
 	scripts/ensure-system-packages $(BIN)/python
 	@touch $@
 
@@ -57,6 +59,14 @@ bench: setup
 # 256 concurrent streams for two minutes: zero errors, byte-exact answers, flat memory, a clean 429 (not in `make test`).
 soak: setup
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+# Real clients (instructor TOOLS, LangChain function calling, openai-agents required, openai parse) against a running
+# endpoint (own virtualenv; not part of `make test`): make clients-structured CLIENTS_URL=http://127.0.0.1:9000/v1 CLIENTS_MODEL=...
+CLIENTS_URL ?= http://127.0.0.1:9000/v1
+CLIENTS_MODEL ?= qwen3
+clients-structured:
+	@test -x .venv-clients/bin/python || { python3 -m venv .venv-clients && .venv-clients/bin/pip install -q openai instructor langchain-openai openai-agents pydantic; }
+	.venv-clients/bin/python tests/clients/structured_clients.py $(CLIENTS_URL) $(CLIENTS_MODEL)
 
 # Re-pin every Python dependency from a fresh resolve (run by hand, commit the result).
 constraints:

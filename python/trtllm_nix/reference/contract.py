@@ -38,6 +38,15 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class GuidedRequest:
+    """``guided_decoding_guide_type`` and ``guided_decoding_guide`` (TYPE_STRING, dims [1]); the guide may be empty
+    (``json`` needs none)."""
+
+    guide_type: str
+    guide: str
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     input_ids: tuple[int, ...]
     max_new_tokens: int
@@ -49,6 +58,7 @@ class GenerationRequest:
     stop_sequences: tuple[tuple[int, ...], ...]
     sampling: Sampling
     token_delay_s: float = 0.0
+    guided: GuidedRequest | None = None
 
 
 def parse_request(get: TensorGetter, parameters: dict[str, object]) -> GenerationRequest:
@@ -93,7 +103,32 @@ def parse_request(get: TensorGetter, parameters: dict[str, object]) -> Generatio
             frequency_penalty=_scalar_float(get, "frequency_penalty"),
         ),
         token_delay_s=max(float(delay_ms), 0.0) / 1000.0,
+        guided=_guided(get),
     )
+
+
+def _guided(get: TensorGetter) -> GuidedRequest | None:
+    """The guide, when ``guided_decoding_guide_type`` is set and not empty (as TensorRT-LLM reads it)."""
+    guide_type = _scalar_text(get, "guided_decoding_guide_type")
+    if not guide_type:
+        return None
+    return GuidedRequest(guide_type, _scalar_text(get, "guided_decoding_guide") or "")
+
+
+def _scalar_text(get: TensorGetter, name: str) -> str | None:
+    array = get(name)
+    if array is None:
+        return None
+    values = np.asarray(array).reshape(-1)
+    if values.size != 1:
+        raise BadRequest(f"{name} must hold one value, got {values.size}")
+    value = values[0]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise BadRequest(f"{name} is not UTF-8 text") from error
+    return str(value)
 
 
 def parse_word_list(array: npt.NDArray[np.generic] | None) -> tuple[tuple[int, ...], ...]:

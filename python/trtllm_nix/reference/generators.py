@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from trtllm_nix.reference.contract import GenerationRequest, Sampling
+from trtllm_nix.reference.guided import GrammarEngine, Guide, start_guide
 
 if TYPE_CHECKING:
     import torch
@@ -41,6 +42,7 @@ class _ScriptState:
     eos: int | None  # None: no end id (ignore_eos): the script repeats, like a model that keeps talking
     position: int = 0
     fail_after: int | None = None
+    guide: Guide | None = None
 
 
 class ScriptedFailure(RuntimeError):
@@ -65,12 +67,16 @@ class ScriptedGenerator:
     marker is dropped. After the script the model "emits" ``end_id``, as a chat model would; without an end id it
     starts the script again (benchmarks with ignore_eos get full-length answers).
     Directives in the prompt: ``#delay_ms:N`` waits N ms per token, ``#fail_after:N`` fails after N tokens.
+    With guided decoding the script is followed while the grammar allows its next token; from the first token it
+    does not allow, the script is dropped and :meth:`Guide.fallback` picks each token (see there), so the output
+    always matches the grammar and ends.
     """
 
-    def __init__(self, tokenizer_dir: Path) -> None:
+    def __init__(self, tokenizer_dir: Path, grammar: GrammarEngine | None = None) -> None:
         from tokenizers import Tokenizer
 
         self._tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+        self._grammar = grammar
 
     def prompt_text(self, prompt_ids: tuple[int, ...]) -> str:
         return str(self._tokenizer.decode(list(prompt_ids), skip_special_tokens=False))
@@ -94,12 +100,15 @@ class ScriptedGenerator:
     def start(self, request: GenerationRequest) -> object:
         eos = request.end_id
         fail_after = _directive(self.prompt_text(request.input_ids), "fail_after")
-        return _ScriptState(script=self.script_for(request.input_ids), eos=eos, fail_after=fail_after)
+        guide = start_guide(self._grammar, request.guided)
+        return _ScriptState(self.script_for(request.input_ids), eos=eos, fail_after=fail_after, guide=guide)
 
     def step(self, state: object) -> Step:
         assert isinstance(state, _ScriptState)
         if state.fail_after is not None and state.position >= state.fail_after:
             raise ScriptedFailure(f"scripted failure after {state.fail_after} tokens")
+        if state.guide is not None and not state.guide.terminated:
+            return Step(self._guided_step(state, state.guide), 0.0)
         if state.position < len(state.script):
             token = state.script[state.position]
             state.position += 1
@@ -108,6 +117,17 @@ class ScriptedGenerator:
             state.position = 1
             return Step(state.script[0], 0.0)
         return Step(state.eos if state.eos is not None else FALLBACK_EOS, 0.0)
+
+    @staticmethod
+    def _guided_step(state: _ScriptState, guide: Guide) -> int:
+        wanted = state.script[state.position] if state.position < len(state.script) else None
+        token = guide.fallback(wanted)
+        if token == wanted:
+            state.position += 1
+        else:
+            state.position = len(state.script)  # off script for good
+        guide.accept(token)
+        return token
 
 
 @dataclass
@@ -118,20 +138,23 @@ class _HfState:
     pending: list[int] = field(default_factory=list)
     seen: list[int] = field(default_factory=list)
     generated: Counter[int] = field(default_factory=Counter)
+    guide: Guide | None = None
 
 
 class HfGenerator:
     """A Hugging Face causal LM run with PyTorch, one request at a time per step, with a KV cache each.
 
     Greedy when the request asks for it (see :class:`Sampling`), else seeded sampling with temperature, top-k,
-    top-p, and repetition / presence / frequency penalties as TensorRT-LLM defines them.
+    top-p, and repetition / presence / frequency penalties as TensorRT-LLM defines them. With guided decoding the
+    grammar's mask is applied to the logits before the penalties and sampling (a masked token stays at -inf).
     """
 
-    def __init__(self, model_dir: Path, device: str | None = None) -> None:
+    def __init__(self, model_dir: Path, device: str | None = None, grammar: GrammarEngine | None = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM
 
         self._torch = torch
+        self._grammar = grammar
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).to(self.device).eval()
 
@@ -141,7 +164,9 @@ class HfGenerator:
     def start(self, request: GenerationRequest) -> object:
         generator = self._torch.Generator(device=self.device)
         generator.manual_seed(request.sampling.seed)
-        return _HfState(request, generator, pending=list(request.input_ids), seen=list(request.input_ids))
+        guide = start_guide(self._grammar, request.guided)
+        ids = list(request.input_ids)
+        return _HfState(request, generator, pending=ids, seen=list(ids), guide=guide)
 
     def step(self, state: object) -> Step:
         assert isinstance(state, _HfState)
@@ -151,7 +176,12 @@ class HfGenerator:
             output = self._model(input_ids=ids, past_key_values=state.past, use_cache=True)
             state.past = output.past_key_values
             logits = output.logits[0, -1].float()
+            guide = state.guide if state.guide is not None and not state.guide.terminated else None
+            if guide is not None:
+                logits = guide.mask_logits(logits)
             token, logprob = self._choose(logits, state)
+            if guide is not None:
+                guide.accept(token)
         state.pending = [token]
         state.seen.append(token)
         state.generated[token] += 1

@@ -19,6 +19,7 @@ import numpy as np
 from trtllm_nix.reference.contract import BadRequest, parse_request
 from trtllm_nix.reference.engine import InflightEngine
 from trtllm_nix.reference.generators import Generator, HfGenerator, ScriptedGenerator
+from trtllm_nix.reference.guided import grammar_from_parameters
 from trtllm_nix.reference.stats import StatsFile
 
 LOGPROB_OUTPUTS = frozenset({"cum_log_probs", "output_log_probs"})
@@ -73,9 +74,12 @@ class TritonPythonModel:
         rank = int(os.environ.get("OMPI_COMM_WORLD_RANK") or 0)
         generator: Generator
         if mode == "scripted":
-            generator = ScriptedGenerator(_resolve(base, params, "tokenizer_dir"))
+            grammar = grammar_from_parameters(params, base, None)
+            generator = ScriptedGenerator(_resolve(base, params, "tokenizer_dir"), grammar=grammar)
         elif mode == "hf":
-            generator = HfGenerator(_resolve(base, params, "model_dir"), device=params.get("device") or _device(rank))
+            model_dir = _resolve(base, params, "model_dir")
+            grammar = grammar_from_parameters(params, base, model_dir)
+            generator = HfGenerator(model_dir, device=params.get("device") or _device(rank), grammar=grammar)
         else:
             raise ValueError(f"unknown reference backend mode {mode!r}; use 'scripted' or 'hf'")
         if rank > 0 and params.get("leader_mode", "true") != "false":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from trtllm_nix.repo.tensorrt_llm_model import (
     tensorrt_llm_config,
 )
 from trtllm_nix.repo.text_models import ensemble_config, model_py, postprocessing_config, preprocessing_config
+from trtllm_nix.repo.tokenizer_info import TOKENIZER_INFO_FILE, tokenizer_info_text
 from trtllm_nix.repo.writer import render_config
 from trtllm_nix.staging import staged_folder
 
@@ -42,6 +43,10 @@ class RepositorySpec:
     max_batch_size: int | None = None
     preprocessing_instances: int = 1
     reference: ReferenceBackend | None = None
+    # Guided decoding (xgrammar): writes tensorrt_llm/xgrammar_tokenizer_info.json from the tokenizer and points
+    # the backend at it; write_repository fills in the file's final absolute path (the C++ backend needs one).
+    guided_decoding: bool = False
+    xgrammar_tokenizer_info_path: str = ""
 
     @property
     def triton_max_batch_size(self) -> int:
@@ -66,6 +71,9 @@ def build_models(spec: RepositorySpec) -> dict[str, tuple[pb.ModelConfig, dict[s
     tokenizer = str(spec.tokenizer_path)
     reference = spec.reference if spec.backend == "reference" else None
     generator = tensorrt_llm_config(batch, spec.engine_path, spec.options, reference)
+    if spec.guided_decoding:
+        generator.parameters["guided_decoding_backend"].string_value = "xgrammar"
+        generator.parameters["xgrammar_tokenizer_info_path"].string_value = spec.xgrammar_tokenizer_info_path
     return {
         "tensorrt_llm": (generator, {"model.py": REFERENCE_MODEL_PY} if reference else {}),
         "preprocessing": (
@@ -94,6 +102,8 @@ def render_tree(spec: RepositorySpec) -> dict[str, str]:
         digests[name] = hashlib.sha256(text.encode()).hexdigest()
         for file_name, content in sorted(version_files.items()):
             tree[f"{name}/1/{file_name}"] = content
+    if spec.guided_decoding:
+        tree[f"tensorrt_llm/{TOKENIZER_INFO_FILE}"] = tokenizer_info_text(spec.tokenizer_path)
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "generator": {"name": "trtllm-nix", "version": __version__},
@@ -123,6 +133,8 @@ def write_repository(spec: RepositorySpec, out: Path, force: bool = False) -> Pa
         raise UserError(f"--out {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise UserError(f"--out {out} is not empty; pass --force to replace it")
+    if spec.guided_decoding:
+        spec = replace(spec, xgrammar_tokenizer_info_path=str(out.resolve() / "tensorrt_llm" / TOKENIZER_INFO_FILE))
     tree = render_tree(spec)  # every check happens before anything is written
     with staged_folder(out) as staging:
         for relative, content in tree.items():

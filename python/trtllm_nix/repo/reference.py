@@ -38,6 +38,7 @@ def write_reference_repository(
     stats_file: Path | None = None,
     max_batch_size: int = 64,
     tp_size: int = 1,
+    guided_decoding: bool = False,
 ) -> Path:
     tokenizer_dir = tokenizer_dir.resolve()
     model_dir = model_dir.resolve() if model_dir else None
@@ -51,5 +52,6 @@ def write_reference_repository(
         tokenizer_path=tokenizer_dir,
         backend="reference",
         reference=reference,
+        guided_decoding=guided_decoding,
     )
     return write_repository(spec, out, force=True)

@@ -1,0 +1,306 @@
+"""From an OpenAI request's structured-output fields to one TensorRT-LLM guide (``GuidedDecoding``), or a clear 400.
+
+Pure: reads the request body, returns a value or raises :class:`StructuredOutputError` (the route answers it as an
+OpenAI ``invalid_request_error`` naming ``param``). What maps to what:
+
+- ``response_format``: ``text`` -> none; ``json_object`` -> ``json``; ``json_schema`` -> ``json_schema`` with the
+  INNER ``schema`` (trtllm-serve 1.2.1 passed the ``{name, schema}`` wrapper and got unconstrained JSON). ``strict``
+  false is enforced too, as vLLM does: a grammar that holds is what a user asking for a schema wants.
+- ``tool_choice``: ``required`` -> one or more Hermes calls (``parallel_tool_calls: false``: exactly one) over the
+  request's tools; a named function -> exactly one call of it. Each call is Qwen3's
+  ``<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>``, arguments held to the tool's ``parameters``.
+  TensorRT-LLM's Triton backend knows no structural tags (only json, json_schema, regex, ebnf_grammar), so this is
+  an ``ebnf_grammar``: xgrammar converts each tool's schema to EBNF and the call syntax is written around it.
+- vLLM's extras: ``guided_json``, ``guided_regex``, ``guided_grammar``, ``guided_choice`` and ``structured_outputs``
+  (``json``, ``regex``, ``grammar``, ``choice``, ``json_object``).
+- More than one of these in one request -> 400; a schema xgrammar refuses -> 400 with its reason; JSON-schema
+  keywords xgrammar accepts but does not enforce (:data:`UNENFORCED_KEYWORDS`) -> 400 naming the keyword, so a
+  schema is never silently weakened.
+
+Reasoning models (``reasoning=True``): the answer is constrained, the reasoning is not. The guide becomes an EBNF
+grammar ``root ::= (think [ \\n\\t]*)? answer`` where ``think`` is ``<think>``, any text without ``</think>``, then
+``</think>``; ``answer`` is the requested grammar. Optional, so a turn whose prompt already closed the think block
+(``enable_thinking: false``) answers directly. vLLM does the same with a reasoning parser that switches the grammar
+on after ``</think>``; TensorRT-LLM's C++ backend has no such switch, so it has to be in the grammar itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from trtllm_nix.llm.events import GuidedDecoding
+
+# Keywords xgrammar 0.1.25 (TensorRT-LLM's pin) compiles without enforcing; tests/proxy/test_structured.py proves
+# each one is still unenforced, so the list shrinks when xgrammar learns them.
+UNENFORCED_KEYWORDS = ("not", "allOf", "multipleOf", "exclusiveMinimum")
+NUMBER_BOUNDS = ("minimum",)  # enforced for integers, not for numbers (maximum is)
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+VLLM_EXTRAS = ("guided_json", "guided_regex", "guided_grammar", "guided_choice", "structured_outputs")
+
+
+class StructuredOutputError(ValueError):
+    """A structured-output request that cannot be honoured exactly: a 400 naming ``param``."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    parameters: Mapping[str, Any]
+
+
+def guided_decoding_for(body: Mapping[str, Any], reasoning: bool = False) -> GuidedDecoding | None:
+    """The one guide the request asks for (None: unconstrained), checked to compile; see the module docstring."""
+    found = [
+        (param, guide)
+        for param, guide in (
+            ("response_format", _from_response_format(body.get("response_format"))),
+            ("tool_choice", _from_tool_choice(body)),
+            *((name, _from_vllm_extra(name, body[name])) for name in VLLM_EXTRAS if body.get(name) is not None),
+        )
+        if guide is not None
+    ]
+    if not found:
+        return None
+    if len(found) > 1:
+        names = " and ".join(param for param, _ in found)
+        raise StructuredOutputError(f"{names} each constrain the output; send only one", found[1][0])
+    param, guide = found[0]
+    check_guide(guide, param)
+    return with_reasoning(guide) if reasoning else guide
+
+
+def tools_of(body: Mapping[str, Any]) -> list[Tool]:
+    tools = []
+    for index, tool in enumerate(body.get("tools") or []):
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise StructuredOutputError(f"tools[{index}] needs a function with a name", f"tools[{index}]")
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        if not isinstance(parameters, Mapping):
+            raise StructuredOutputError(f"tools[{index}].function.parameters must be a JSON schema", "tools")
+        tools.append(Tool(function["name"], parameters))
+    return tools
+
+
+def tool_call_guide(tools: Sequence[Tool], at_most_one: bool) -> GuidedDecoding:
+    """EBNF for Hermes calls over ``tools``: exactly one call when ``at_most_one``, else one or more, one per line."""
+    import xgrammar
+
+    choices = [
+        {
+            "type": "object",
+            "properties": {"name": {"const": tool.name}, "arguments": dict(tool.parameters)},
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        }
+        for tool in tools
+    ]
+    schema = choices[0] if len(choices) == 1 else {"anyOf": choices}
+    for tool in tools:
+        _check_schema(tool.parameters, f"tools[{tool.name}].parameters")
+    try:
+        call_json = xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False)
+    except RuntimeError as error:
+        raise StructuredOutputError(f"a tool's parameters cannot be enforced: {_reason(error)}", "tools") from error
+    repeat = "" if at_most_one else ' ("\\n" tool_call)*'
+    head = f'root ::= tool_call{repeat}\ntool_call ::= "<tool_call>\\n" call_json "\\n</tool_call>"\n'
+    return GuidedDecoding("ebnf_grammar", head + _rename_root(str(call_json), "call_json"))
+
+
+def with_reasoning(guide: GuidedDecoding) -> GuidedDecoding:
+    """``guide`` behind an optional, unconstrained ``<think>...</think>`` block (see the module docstring)."""
+    import xgrammar
+
+    if guide.guide_type == "json":
+        answer = str(xgrammar.Grammar.builtin_json_grammar())
+    elif guide.guide_type == "json_schema":
+        answer = str(xgrammar.Grammar.from_json_schema(guide.guide))
+    elif guide.guide_type == "regex":
+        answer = str(xgrammar.Grammar.from_regex(guide.guide))
+    else:
+        answer = guide.guide
+    # Text with no "</think>" in it: after each proper prefix of the tag, any character that does not extend it.
+    parts = ["[^<]"] + [
+        f'"{_ebnf_escape(THINK_CLOSE[:i])}" [^{_class_escape(THINK_CLOSE[i])}]' for i in range(1, len(THINK_CLOSE))
+    ]
+    head = (
+        f'root ::= (think [ \\n\\t]*)? answer\nthink ::= "{THINK_OPEN}" think_text "{THINK_CLOSE}"\n'
+        f"think_text ::= ({' | '.join(parts)})*\n"
+    )
+    return GuidedDecoding("ebnf_grammar", head + _rename_root(answer, "answer"))
+
+
+def check_guide(guide: GuidedDecoding, param: str) -> None:
+    """Compile ``guide`` with xgrammar (a tiny byte vocabulary: the grammar, not the tokenizer, is checked)."""
+    import xgrammar
+
+    if guide.guide_type == "json_schema":
+        try:
+            schema = json.loads(guide.guide)
+        except ValueError as error:
+            raise StructuredOutputError(f"the JSON schema is not valid JSON: {error}", param) from error
+        _check_schema(schema, param)
+    try:
+        if guide.guide_type == "json_schema":
+            _compiler().compile_json_schema(guide.guide)
+        elif guide.guide_type == "regex":
+            _compiler().compile_grammar(xgrammar.Grammar.from_regex(guide.guide))
+        elif guide.guide_type == "ebnf_grammar":
+            _compiler().compile_grammar(xgrammar.Grammar.from_ebnf(guide.guide))
+    except RuntimeError as error:
+        raise StructuredOutputError(
+            f"the grammar compiler refuses this {guide.guide_type}: {_reason(error)}", param
+        ) from error
+
+
+def _from_response_format(value: object) -> GuidedDecoding | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise StructuredOutputError("response_format must be an object with a type", "response_format")
+    kind = value.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return GuidedDecoding("json", "")
+    if kind == "json_schema":
+        wrapper = value.get("json_schema")
+        if not isinstance(wrapper, Mapping):
+            raise StructuredOutputError("response_format.json_schema must be an object", "response_format.json_schema")
+        schema = wrapper.get("schema")
+        if schema is None:
+            return GuidedDecoding("json", "")
+        if not isinstance(schema, Mapping):
+            raise StructuredOutputError("response_format.json_schema.schema must be an object", "response_format")
+        return GuidedDecoding("json_schema", json.dumps(schema))
+    raise StructuredOutputError(
+        f"response_format.type {kind!r} is not supported; use text, json_object or json_schema", "response_format.type"
+    )
+
+
+def _from_tool_choice(body: Mapping[str, Any]) -> GuidedDecoding | None:
+    choice = body.get("tool_choice")
+    if choice is None or choice in ("auto", "none"):
+        return None
+    tools = tools_of(body)
+    at_most_one = body.get("parallel_tool_calls") is False
+    if choice == "required":
+        if not tools:
+            raise StructuredOutputError("tool_choice 'required' needs at least one tool in tools", "tool_choice")
+        return tool_call_guide(tools, at_most_one)
+    function = choice.get("function") if isinstance(choice, Mapping) else None
+    name = function.get("name") if isinstance(function, Mapping) else None
+    if not isinstance(name, str):
+        raise StructuredOutputError(
+            "tool_choice must be 'none', 'auto', 'required' or {'type': 'function', 'function': {'name': ...}}",
+            "tool_choice",
+        )
+    named = [tool for tool in tools if tool.name == name]
+    if not named:
+        raise StructuredOutputError(f"tool_choice names {name!r}, which is not in tools", "tool_choice")
+    return tool_call_guide(named, at_most_one=True)
+
+
+def _from_vllm_extra(name: str, value: object) -> GuidedDecoding:
+    if name == "structured_outputs":
+        if not isinstance(value, Mapping) or len([k for k, v in value.items() if v is not None]) != 1:
+            raise StructuredOutputError(
+                "structured_outputs takes exactly one of json, regex, grammar, choice, json_object", name
+            )
+        key, inner = next((k, v) for k, v in value.items() if v is not None)
+        if key == "json_object":
+            return GuidedDecoding("json", "")
+        aliases = {"json": "guided_json", "regex": "guided_regex", "grammar": "guided_grammar"}
+        aliases["choice"] = "guided_choice"
+        if key not in aliases:
+            raise StructuredOutputError(f"structured_outputs.{key} is not supported", f"structured_outputs.{key}")
+        return _from_vllm_extra(aliases[key], inner)
+    if name == "guided_json":
+        if isinstance(value, str):
+            return GuidedDecoding("json_schema", value)
+        if isinstance(value, Mapping):
+            return GuidedDecoding("json_schema", json.dumps(value))
+        raise StructuredOutputError("guided_json must be a JSON schema (object or string)", name)
+    if name == "guided_choice":
+        if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+            raise StructuredOutputError("guided_choice must be a non-empty list of strings", name)
+        return GuidedDecoding("ebnf_grammar", "root ::= " + " | ".join(f'"{_ebnf_escape(item)}"' for item in value))
+    if not isinstance(value, str) or not value:
+        raise StructuredOutputError(f"{name} must be a non-empty string", name)
+    return GuidedDecoding("regex" if name == "guided_regex" else "ebnf_grammar", value)
+
+
+def _check_schema(schema: object, param: str) -> None:
+    for path, node in _schema_nodes(schema, "schema"):
+        for keyword in UNENFORCED_KEYWORDS:
+            if keyword in node and not (keyword == "allOf" and len(node[keyword]) <= 1):
+                raise StructuredOutputError(
+                    f"{path} uses {keyword!r}, which the grammar compiler (xgrammar) does not enforce; "
+                    "rewrite the schema without it",
+                    param,
+                )
+        if node.get("type") == "number":
+            for keyword in NUMBER_BOUNDS:
+                if keyword in node:
+                    raise StructuredOutputError(
+                        f"{path} uses {keyword!r} on a number, which the grammar compiler (xgrammar) does not "
+                        "enforce; use type integer or drop the bound",
+                        param,
+                    )
+
+
+def _schema_nodes(node: object, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    if isinstance(node, Mapping):
+        yield path, node
+        for key, value in node.items():
+            if key in ("enum", "const", "default", "examples", "required"):
+                continue
+            yield from _schema_nodes(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _schema_nodes(value, f"{path}[{index}]")
+
+
+@cache
+def _compiler() -> Any:
+    import xgrammar
+
+    vocab = [bytes([i]) for i in range(256)] + [b"<eos>"]
+    info = xgrammar.TokenizerInfo(vocab, xgrammar.VocabType.RAW, vocab_size=len(vocab), stop_token_ids=[256])
+    return xgrammar.GrammarCompiler(info, max_threads=1, cache_enabled=False)
+
+
+_LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]')
+
+
+def _rename_root(ebnf: str, name: str) -> str:
+    """``ebnf`` with its rule ``root`` called ``name``, outside string literals and character classes."""
+    pieces, at = [], 0
+    for literal in _LITERALS.finditer(ebnf):
+        pieces.append(re.sub(r"(?<![\w-])root(?![\w-])", name, ebnf[at : literal.start()]))
+        pieces.append(literal.group())
+        at = literal.end()
+    pieces.append(re.sub(r"(?<![\w-])root(?![\w-])", name, ebnf[at:]))
+    return "".join(pieces)
+
+
+def _reason(error: Exception) -> str:
+    """xgrammar's message without its ``[time] file.cc:line:`` prefix."""
+    return re.sub(r"^\[[^\]]*\]\s*\S+:\d+:\s*", "", str(error).strip()).splitlines()[0]
+
+
+def _ebnf_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _class_escape(char: str) -> str:
+    return "\\" + char if char in "]\\^-" else char
