@@ -1,0 +1,122 @@
+"""The entry program: run a command inside an unpacked image root with bubblewrap, container-like, no daemon.
+
+Inside: the image root as ``/`` (read-only), the host's ``/dev`` (GPUs, ``/dev/shm`` for Triton's Python backend),
+``/proc``, ``/sys`` (read-only), ``/tmp``, ``/nix/store`` (read-only) and the work folders the caller names (same
+path inside as outside, read-write), the host's ``/etc/hosts`` and ``/etc/resolv.conf`` (network is shared, so ports
+are reachable from outside), a private ``/run`` holding the host's NVIDIA driver files, and the image's own
+environment with the driver's folders appended. The process tree is the host's (no PID namespace), so signals,
+``PR_SET_PDEATHSIG`` and process-group kills reach tritonserver directly, and bubblewrap exits with its code.
+
+``python -m trtllm_nix.runtime.entry --root ROOT [--bwrap PATH] [--bind DIR]... [--env NAME=VALUE]... -- CMD...``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trtllm_nix.errors import SetupError, UserError
+from trtllm_nix.runtime.driver import BIN_INSIDE, Driver, find_driver
+from trtllm_nix.runtime.image_config import ImageConfig, read_image_config
+
+# Variables of the caller that travel inside (the rest of the environment is the image's).
+PASSED_THROUGH = ("TERM", "HOME", "USER", "LOGNAME", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "TZ")
+PASSED_PREFIXES = ("NCCL_", "OMPI_", "PMIX_", "UCX_", "TRTLLM_", "TLLM_", "HF_", "TRITON_", "TORCH_", "NVSHMEM_")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How to enter one image root; ``command(argv)`` is the full bubblewrap command line."""
+
+    root: Path
+    bwrap: str
+    binds: tuple[Path, ...] = ()
+    extra_env: dict[str, str] = field(default_factory=dict)
+    driver: Driver = field(default_factory=lambda: Driver("not looked up"))
+    image: ImageConfig | None = None
+
+    @classmethod
+    def open(
+        cls,
+        root: Path,
+        bwrap: str | None = None,
+        binds: tuple[Path, ...] = (),
+        extra_env: dict[str, str] | None = None,
+    ) -> Sandbox:
+        root = root.resolve()
+        if not (root / "usr").is_dir() and not (root / "opt").is_dir():
+            raise UserError(f"--runtime {root} is not an unpacked image root (no usr/ or opt/ in it)")
+        found = bwrap or shutil.which("bwrap")
+        if found is None or not os.access(found, os.X_OK):
+            raise SetupError(
+                f"bubblewrap not found{' at ' + bwrap if bwrap else ' on PATH'}: install it (nixpkgs bubblewrap, "
+                "apt-get install bubblewrap) or pass --bwrap PATH"
+            )
+        return cls(root, found, binds, dict(extra_env or {}), find_driver(), read_image_config(root))
+
+    def environment(self, caller: dict[str, str]) -> dict[str, str]:
+        image = self.image or read_image_config(self.root)
+        env = dict(image.environment)
+        env.update(self.driver.environment)
+        for name, value in caller.items():
+            if name in PASSED_THROUGH or name.startswith(PASSED_PREFIXES):
+                env[name] = value
+        library_path = [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
+        env["LD_LIBRARY_PATH"] = ":".join([*library_path, *self.driver.library_dirs])
+        if self.driver.binaries:
+            env["PATH"] = ":".join([p for p in env.get("PATH", "/usr/bin:/bin").split(":") if p] + [BIN_INSIDE])
+        env.update(self.extra_env)
+        return env
+
+    def command(self, argv: list[str], caller: dict[str, str] | None = None, cwd: Path | None = None) -> list[str]:
+        image = self.image or read_image_config(self.root)
+        args = [self.bwrap, "--ro-bind", str(self.root), "/", "--dev-bind", "/dev", "/dev", "--bind", "/proc", "/proc"]
+        args += ["--ro-bind", "/sys", "/sys", "--bind", "/tmp", "/tmp", "--tmpfs", "/run"]  # noqa: S108
+        for optional in ("/nix/store", "/etc/hosts", "/etc/resolv.conf"):
+            if Path(optional).exists():
+                args += ["--ro-bind", optional, optional]
+        for folder in self.binds:
+            args += ["--bind", str(folder), str(folder)]
+        for host, inside in (*self.driver.libraries, *self.driver.binaries):
+            args += ["--ro-bind", str(host), inside]
+        args += ["--die-with-parent", "--clearenv"]
+        for name, value in sorted(self.environment(dict(os.environ) if caller is None else caller).items()):
+            args += ["--setenv", name, value]
+        args += ["--chdir", str(cwd) if cwd is not None else image.working_dir, "--", *argv]
+        return args
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: RET503 - execv does not return
+    parser = argparse.ArgumentParser(prog="python -m trtllm_nix.runtime.entry", description=__doc__)
+    parser.add_argument("--root", type=Path, required=True, help="the unpacked image root")
+    parser.add_argument("--bwrap", help="bubblewrap binary (default: bwrap on PATH)")
+    parser.add_argument("--bind", type=Path, action="append", default=[], help="a work folder, read-write")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE set inside")
+    parser.add_argument("--print", action="store_true", help="print the driver found and the command, then exit")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command to run after --")
+    extra = dict(item.split("=", 1) for item in args.env)
+    try:
+        sandbox = Sandbox.open(args.root, args.bwrap, tuple(p.resolve() for p in args.bind), extra)
+        full = sandbox.command(
+            command, cwd=Path.cwd() if any(Path.cwd().is_relative_to(b) for b in sandbox.binds) else None
+        )
+    except UserError as error:
+        print(f"trtllm-nix: {error}", file=sys.stderr)
+        return error.exit_code
+    if args.print:
+        print(f"# driver: {sandbox.driver.source}; image environment: {sandbox.image.source if sandbox.image else ''}")
+        print(" ".join(full))
+        return 0
+    os.execv(full[0], full)  # noqa: S606 - replace ourselves: signals and the exit code are bubblewrap's
+
+
+if __name__ == "__main__":
+    sys.exit(main())
