@@ -74,11 +74,14 @@ class Sandbox:
 
     def command(self, argv: list[str], caller: dict[str, str] | None = None, cwd: Path | None = None) -> list[str]:
         image = self.image or read_image_config(self.root)
-        args = [self.bwrap, "--ro-bind", str(self.root), "/", "--dev-bind", "/dev", "/dev", "--bind", "/proc", "/proc"]
-        args += ["--ro-bind", "/sys", "/sys", "--bind", "/tmp", "/tmp", "--tmpfs", "/run"]  # noqa: S108
-        for optional in ("/nix/store", "/etc/hosts", "/etc/resolv.conf"):
-            if Path(optional).exists():
-                args += ["--ro-bind", optional, optional]
+        args = [self.bwrap, "--tmpfs", "/", *self._root_entries()]
+        args += ["--dev-bind", "/dev", "/dev", "--bind", "/proc", "/proc", "--ro-bind", "/sys", "/sys"]
+        args += ["--bind", "/tmp", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - the host's /tmp, as a container's volume
+        if Path("/nix/store").is_dir():
+            args += ["--ro-bind", "/nix/store", "/nix/store"]
+        for name in ("hosts", "resolv.conf"):  # the network is the host's, so are its names
+            if Path("/etc", name).exists() and (self.root / "etc" / name).exists():
+                args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         for folder in self.binds:
             args += ["--bind", str(folder), str(folder)]
         for host, inside in (*self.driver.libraries, *self.driver.binaries):
@@ -88,6 +91,22 @@ class Sandbox:
             args += ["--setenv", name, value]
         args += ["--chdir", str(cwd) if cwd is not None else image.working_dir, "--", *argv]
         return args
+
+    def _root_entries(self) -> list[str]:
+        """The root's top-level entries over a tmpfs ``/`` (as nixpkgs' buildFHSEnv does), so that mount points
+        for /nix, /run and the work folders can be made while the root itself stays read-only."""
+        args: list[str] = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.name in _OWN_MOUNTS or entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                args += ["--symlink", str(entry.readlink()), f"/{entry.name}"]
+            else:
+                args += ["--ro-bind", str(entry), f"/{entry.name}"]
+        return args
+
+
+_OWN_MOUNTS = frozenset({"dev", "proc", "sys", "tmp", "run", "nix"})
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: RET503 - execv does not return
