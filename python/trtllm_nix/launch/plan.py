@@ -51,6 +51,7 @@ class LaunchRequest:
     launch_id: str = "0"
     exit_timeout: int = 10
     extra_args: tuple[str, ...] = ()
+    rank_python: str = sys.executable  # runs trtllm_nix.launch.rank (python3 inside an image root)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def plan_launch(request: LaunchRequest, base_env: dict[str, str], inventory: Gpu
     exported += sorted(k for k in environment if k.startswith("NCCL_") and k not in exported)
     for name in exported:
         command += ["-x", name]
-    wrapper = [sys.executable, "-m", "trtllm_nix.launch.rank", str(request.run_dir), "--"]
+    wrapper = [request.rank_python, "-m", "trtllm_nix.launch.rank", str(request.run_dir), "--"]
     for rank, rank_command in enumerate(ranks):
         if rank:
             command.append(":")

@@ -13,13 +13,18 @@ environment with the driver's folders appended. The process tree is the host's (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from trtllm_nix.errors import SetupError, UserError
+from trtllm_nix.processes import die_with_parent
 from trtllm_nix.runtime.driver import BIN_INSIDE, Driver, find_driver
 from trtllm_nix.runtime.image_config import ImageConfig, read_image_config
 
@@ -109,7 +114,7 @@ class Sandbox:
 _OWN_MOUNTS = frozenset({"dev", "proc", "sys", "tmp", "run", "nix"})
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: RET503 - execv does not return
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trtllm_nix.runtime.entry", description=__doc__)
     parser.add_argument("--root", type=Path, required=True, help="the unpacked image root")
     parser.add_argument("--bwrap", help="bubblewrap binary (default: bwrap on PATH)")
@@ -134,7 +139,30 @@ def main(argv: list[str] | None = None) -> int:  # noqa: RET503 - execv does not
         print(f"# driver: {sandbox.driver.source}; image environment: {sandbox.image.source if sandbox.image else ''}")
         print(" ".join(full))
         return 0
-    os.execv(full[0], full)  # noqa: S606 - replace ourselves: signals and the exit code are bubblewrap's
+    return run_forwarding(full)
+
+
+def run_forwarding(command: list[str]) -> int:
+    """Run bubblewrap and pass SIGTERM/SIGINT/SIGHUP to the command it started (bubblewrap itself does not forward
+    signals: it would die and take its child down with SIGKILL, so tritonserver could not shut down cleanly)."""
+    child = subprocess.Popen(command, preexec_fn=die_with_parent)
+
+    def forward(signum: int, _: FrameType | None) -> None:
+        for pid in _children(child.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    code = child.wait()
+    return 128 - code if code < 0 else code
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return []
 
 
 if __name__ == "__main__":
