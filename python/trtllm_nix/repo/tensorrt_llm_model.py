@@ -134,7 +134,7 @@ def reference_model_py() -> str:
     return (
         '"""The trtllm-nix reference backend, standing in for TensorRT-LLM (see trtllm_nix.reference)."""\n\n'
         f"{sources_prelude()}"
-        "from trtllm_nix.reference.triton_model import TritonPythonModel  # noqa: E402\n\n"
+        "from trtllm_nix.reference.triton_model import TritonPythonModel\n\n"
         '__all__ = ["TritonPythonModel"]\n'
     )
 

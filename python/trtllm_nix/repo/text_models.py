@@ -146,6 +146,6 @@ def model_py(module: str) -> str:
     return (
         f'"""Implemented in {module} (trtllm-nix)."""\n\n'
         f"{sources_prelude()}"
-        f"from {module} import TritonPythonModel  # noqa: E402\n\n"
+        f"from {module} import TritonPythonModel\n\n"
         '__all__ = ["TritonPythonModel"]\n'
     )

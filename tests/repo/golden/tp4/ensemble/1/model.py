@@ -5,6 +5,6 @@ import sys
 if '@SOURCES@' not in sys.path:
     sys.path.append('@SOURCES@')
 
-from trtllm_nix.triton_models.text_generation import TritonPythonModel  # noqa: E402
+from trtllm_nix.triton_models.text_generation import TritonPythonModel
 
 __all__ = ["TritonPythonModel"]
