@@ -8,6 +8,7 @@ cancelled client request cancels generation (Triton ensembles pass neither on).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2 as pb
@@ -138,7 +139,8 @@ def sources_prelude() -> str:
     import trtllm_nix
 
     sources = str(Path(trtllm_nix.__file__).resolve().parent.parent)
-    return f"import sys\n\nif {sources!r} not in sys.path:\n    sys.path.append({sources!r})\n\n"
+    quoted = json.dumps(sources)  # a double-quoted Python string literal, as ruff format writes it
+    return f"import sys\n\nif {quoted} not in sys.path:\n    sys.path.append({quoted})\n\n"
 
 
 def model_py(module: str) -> str:

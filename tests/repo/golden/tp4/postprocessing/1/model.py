@@ -2,8 +2,8 @@
 
 import sys
 
-if '@SOURCES@' not in sys.path:
-    sys.path.append('@SOURCES@')
+if "@SOURCES@" not in sys.path:
+    sys.path.append("@SOURCES@")
 
 from trtllm_nix.triton_models.postprocessing import TritonPythonModel
 
