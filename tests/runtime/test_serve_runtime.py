@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from trtllm_nix.assets.build import Assets
 from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.server import Ports
@@ -36,8 +37,13 @@ def _lines_until(process: subprocess.Popen[str], marker: str, seen: list[str], t
 _READERS: list[threading.Thread] = []
 
 
-def test_serve_runtime_runs_tritonserver_inside_the_image(tmp_path: Path, standin_root: Path, assets: Assets) -> None:
-    repo = write_reference_repository(tmp_path / "repo", "scripted", assets.tokenizer, stats_file=tmp_path / "s.json")
+@pytest.mark.parametrize("world", [1, 2])
+def test_serve_runtime_runs_tritonserver_inside_the_image(
+    tmp_path: Path, standin_root: Path, assets: Assets, world: int
+) -> None:
+    """World 2 runs the image's own mpirun (Open MPI 4.1 in the stand-in) with one rank wrapper each, inside."""
+    stats = tmp_path / "s.json"
+    repo = write_reference_repository(tmp_path / "repo", "scripted", assets.tokenizer, stats_file=stats, tp_size=world)
     for name in ("preprocessing", "postprocessing", "ensemble"):  # they import tritonclient: see docs/runtime.md
         shutil.rmtree(repo / name)
     ports = Ports.pick()
@@ -53,6 +59,7 @@ def test_serve_runtime_runs_tritonserver_inside_the_image(tmp_path: Path, standi
         chunks = generate(f"127.0.0.1:{ports.grpc}", request([1, 2, 3], 4))
         assert len(tokens_of(chunks)) == 4
         log = (tmp_path / "run" / "rank0.log").read_text()
+        assert all((tmp_path / "run" / f"rank{rank}.log").exists() for rank in range(world))
         assert "2.51.0" in log  # the image's tritonserver answered, not the venv's
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, "".join(seen)
