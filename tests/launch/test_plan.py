@@ -120,3 +120,12 @@ def test_print_command_is_a_shell_script() -> None:
     text = plan_launch(_request(2), {}, None).shell()
     assert "export TMPDIR=/run/trtllm/tmp" in text
     assert text.splitlines()[-1].startswith("mpirun ")
+
+
+def test_multi_node_keeps_infiniband_on_pcie_nodes() -> None:
+    """The local GPUs say nothing about the links between nodes: a hostfile launch must not turn InfiniBand off."""
+    launch = plan_launch(_request(4, hostfile=Path("/etc/hosts.mpi")), {}, _inventory(4, nvlink=False))
+    assert "NCCL_IB_DISABLE" not in launch.environment
+    assert "NCCL_IB_DISABLE" not in launch.command
+    assert launch.environment["NCCL_P2P_LEVEL"] == "PHB"
+    assert "InfiniBand" in launch.nccl_reason

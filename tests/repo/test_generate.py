@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import trtllm_nix
 from trtllm_nix.assets.build import Assets
 from trtllm_nix.engine.engine_config import read_engine
 from trtllm_nix.repo.generate import RepositorySpec, build_models, read_manifest, render_tree, write_repository
@@ -32,7 +33,11 @@ def _spec(tmp_path: Path, assets: Assets, variant: str) -> RepositorySpec:
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_tree_matches_golden_files(tmp_path: Path, assets: Assets, variant: str) -> None:
     tree = render_tree(_spec(tmp_path, assets, variant))
-    normalized = {name: text.replace(str(assets.tokenizer), "@TOKENIZER@") for name, text in tree.items()}
+    sources = str(Path(trtllm_nix.__file__).resolve().parent.parent)  # model.py points at our sources
+    normalized = {
+        name: text.replace(str(assets.tokenizer), "@TOKENIZER@").replace(sources, "@SOURCES@")
+        for name, text in tree.items()
+    }
     manifest = json.loads(normalized["manifest.json"])
     manifest["tokenizer"]["tokenizer_json_sha256"] = "@SHA256@"  # of the generated tokenizer.json
     for model in manifest["models"].values():  # hashes of texts that hold the (checkout-specific) tokenizer path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -27,6 +28,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--grpc-port", type=int, default=defaults["triton_grpc"])
     parser.add_argument("--metrics-port", type=int, default=defaults["triton_metrics"])
     parser.add_argument("--tritonserver", help="tritonserver binary (default: on PATH, else the nvidia-pytriton wheel)")
+    parser.add_argument("--runtime", type=Path, help="unpacked image root: run tritonserver and mpirun inside it")
+    parser.add_argument("--bwrap", help="bubblewrap binary for --runtime (default: bwrap on PATH)")
+    parser.add_argument("--bind", type=Path, action="append", default=[], help="a folder visible inside --runtime")
     parser.add_argument("--hostfile", type=Path, help="Open MPI hostfile for several nodes")
     parser.add_argument("--run-dir", type=Path, help="per-rank logs and the private TMPDIR (default: a new folder)")
     parser.add_argument("--ready-timeout", type=float, default=1800.0)
@@ -52,7 +56,14 @@ def run(args: argparse.Namespace) -> int:
     binary = args.tritonserver or shutil.which("tritonserver")
     base_env = dict(os.environ)
     backend_dir = None
-    if binary is None:
+    sandbox = None
+    if args.runtime is not None:
+        from trtllm_nix.runtime.launch import BACKENDS_INSIDE, TRITONSERVER_INSIDE, open_sandbox
+
+        binds = (args.repo.resolve(), run_dir, *args.bind, *([args.hostfile.resolve().parent] if args.hostfile else []))
+        sandbox = open_sandbox(args.runtime, args.bwrap, binds)
+        binary, backend_dir = args.tritonserver or TRITONSERVER_INSIDE, BACKENDS_INSIDE
+    elif binary is None:
         runtime = TritonRuntime.from_wheel()
         binary = str(runtime.binary)
         backend_dir = runtime.prepare_backend_dir(run_dir / "backends")
@@ -72,8 +83,14 @@ def run(args: argparse.Namespace) -> int:
         backend_directory=backend_dir,
         is_root=os.geteuid() == 0,
         launch_id=uuid.uuid4().hex[:8],
+        rank_python="python3" if sandbox is not None else sys.executable,
     )
     launch = plan_launch(request, base_env, read_inventory() if request.world_size > 1 else None)
+    if sandbox is not None:
+        from trtllm_nix.runtime.launch import inside
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        launch = inside(launch, sandbox)
     if args.print_command:
         print(f"# {launch.nccl_reason}\n{launch.shell()}")
         return 0

@@ -51,6 +51,7 @@ class LaunchRequest:
     launch_id: str = "0"
     exit_timeout: int = 10
     extra_args: tuple[str, ...] = ()
+    rank_python: str = sys.executable  # runs trtllm_nix.launch.rank (python3 inside an image root)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,9 @@ def chosen_gpus(request: LaunchRequest) -> list[int]:
     return gpus
 
 
-def nccl_settings(inventory: GpuInventory | None, gpus: list[int]) -> tuple[dict[str, str], str]:
+def nccl_settings(
+    inventory: GpuInventory | None, gpus: list[int], multi_node: bool = False
+) -> tuple[dict[str, str], str]:
     if len(gpus) < 2:
         return {}, "one GPU: no NCCL"
     if inventory is None or not inventory.gpus:
@@ -88,12 +91,19 @@ def nccl_settings(inventory: GpuInventory | None, gpus: list[int]) -> tuple[dict
         raise UserError(f"--gpus names GPU {missing[0]}, but this machine has {len(inventory.gpus)} GPU(s)")
     if inventory.nvlink_between(gpus):
         return {}, "NVLink between all chosen GPUs: NCCL's defaults"
+    if multi_node:
+        # The local GPUs describe this node only; between nodes NCCL needs InfiniBand (or RoCE), so keep it on.
+        settings = {key: value for key, value in PCIE_NCCL.items() if key != "NCCL_IB_DISABLE"}
+        return (
+            settings,
+            "no NVLink between this node's GPUs: P2P through the host bridge; InfiniBand kept for the nodes",
+        )
     return dict(PCIE_NCCL), "no NVLink between the chosen GPUs (PCIe only): P2P through the host bridge"
 
 
 def plan_launch(request: LaunchRequest, base_env: dict[str, str], inventory: GpuInventory | None) -> Launch:
     gpus = chosen_gpus(request)
-    nccl, reason = nccl_settings(inventory, gpus)
+    nccl, reason = nccl_settings(inventory, gpus, multi_node=request.hostfile is not None)
     runtime = request.run_dir / "tmp"
     wanted = {
         "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus)),
@@ -120,7 +130,7 @@ def plan_launch(request: LaunchRequest, base_env: dict[str, str], inventory: Gpu
     exported += sorted(k for k in environment if k.startswith("NCCL_") and k not in exported)
     for name in exported:
         command += ["-x", name]
-    wrapper = [sys.executable, "-m", "trtllm_nix.launch.rank", str(request.run_dir), "--"]
+    wrapper = [request.rank_python, "-m", "trtllm_nix.launch.rank", str(request.run_dir), "--"]
     for rank, rank_command in enumerate(ranks):
         if rank:
             command.append(":")

@@ -19,9 +19,9 @@ from trtllm_nix.engine.engine_config import EngineInfo
 from trtllm_nix.errors import UserError
 from trtllm_nix.proxy.model_files import ModelFiles
 from trtllm_nix.repo.tensorrt_llm_model import (
-    REFERENCE_MODEL_PY,
     ReferenceBackend,
     TensorrtLlmOptions,
+    reference_model_py,
     tensorrt_llm_config,
 )
 from trtllm_nix.repo.text_models import ensemble_config, model_py, postprocessing_config, preprocessing_config
@@ -75,7 +75,7 @@ def build_models(spec: RepositorySpec) -> dict[str, tuple[pb.ModelConfig, dict[s
         generator.parameters["guided_decoding_backend"].string_value = "xgrammar"
         generator.parameters["xgrammar_tokenizer_info_path"].string_value = spec.xgrammar_tokenizer_info_path
     return {
-        "tensorrt_llm": (generator, {"model.py": REFERENCE_MODEL_PY} if reference else {}),
+        "tensorrt_llm": (generator, {"model.py": reference_model_py()} if reference else {}),
         "preprocessing": (
             preprocessing_config(batch, tokenizer, spec.preprocessing_instances),
             {"model.py": model_py("trtllm_nix.triton_models.preprocessing")},

@@ -128,12 +128,15 @@ def tensorrt_llm_config(
     return config
 
 
-REFERENCE_MODEL_PY = '''"""The trtllm-nix reference backend, standing in for TensorRT-LLM (see trtllm_nix.reference)."""
+def reference_model_py() -> str:
+    from trtllm_nix.repo.text_models import sources_prelude
 
-from trtllm_nix.reference.triton_model import TritonPythonModel
-
-__all__ = ["TritonPythonModel"]
-'''
+    return (
+        '"""The trtllm-nix reference backend, standing in for TensorRT-LLM (see trtllm_nix.reference)."""\n\n'
+        f"{sources_prelude()}"
+        "from trtllm_nix.reference.triton_model import TritonPythonModel\n\n"
+        '__all__ = ["TritonPythonModel"]\n'
+    )
 
 
 def _flag(value: bool) -> str:

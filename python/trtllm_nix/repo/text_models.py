@@ -8,6 +8,9 @@ cancelled client request cancels generation (Triton ensembles pass neither on).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from tritonclient.grpc import model_config_pb2 as pb
 
 from trtllm_nix.repo.tensors import BOOL, F32, I32, STRING, U64, Tensor
@@ -130,10 +133,21 @@ def ensemble_config(max_batch_size: int, tokenizer_dir: str, max_seq_len: int, g
     return _python_model("ensemble", max_batch_size, ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS, params, 1, decoupled=True)
 
 
+def sources_prelude() -> str:
+    """Lines that put trtllm_nix's own pure-Python sources on the stub's path: inside the image's Python (3.12,
+    with numpy, tokenizers, jinja2 but no trtllm_nix) the repository points at them, wherever they are installed."""
+    import trtllm_nix
+
+    sources = str(Path(trtllm_nix.__file__).resolve().parent.parent)
+    quoted = json.dumps(sources)  # a double-quoted Python string literal, as ruff format writes it
+    return f"import sys\n\nif {quoted} not in sys.path:\n    sys.path.append({quoted})\n\n"
+
+
 def model_py(module: str) -> str:
     """The ``1/model.py`` of a model implemented in trtllm_nix: a re-export, so the code is tested in one place."""
     return (
         f'"""Implemented in {module} (trtllm-nix)."""\n\n'
+        f"{sources_prelude()}"
         f"from {module} import TritonPythonModel\n\n"
         '__all__ = ["TritonPythonModel"]\n'
     )

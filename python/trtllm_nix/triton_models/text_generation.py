@@ -4,6 +4,14 @@ Each request is tokenized, sent as token ids to ``tensorrt_llm`` over the server
 request, so cancelling it reaches the engine), and the generated ids are decoded incrementally from the whole
 sequence, so streamed text deltas concatenate to exactly the non-streamed text. A client that cancels (closes its
 ``generate_stream`` connection or gRPC stream) is noticed within ``CANCEL_POLL_S`` and its generation is cancelled.
+
+Why gRPC to our own server and not BLS (``pb_utils.InferenceRequest(...).stream_exec()``): the Python backend's BLS
+can cancel a decoupled request it started only from Triton 2.57 (container 25.04) on (``InferenceResponse``
+iterator ``cancel()``); users' image (25.12) carries 2.64 and has it, but the tritonserver our tests run (2.51, the
+nvidia-pytriton wheel) does not, so a BLS path could not be shown to cancel here. A gRPC stream cancels on every
+version we meet, so it is the one path, tested where it runs. Its cost: inside the image this model needs grpcio
+and tritonclient's generated protos (through ``trtllm_nix.proxy.upstream``), which the image's Python lacks
+(TensorRT-LLM's requirements.txt lists neither tritonclient nor grpcio directly); see docs/runtime.md.
 """
 
 from __future__ import annotations
