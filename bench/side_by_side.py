@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import subprocess
@@ -102,7 +103,52 @@ def run_ours(path: str, concurrency: int, requests: int, ctx: dict[str, Any]) ->
                 await upstream.close()
 
     asyncio.run(_warm(path, ctx))
-    return measured(ctx["pids"], lambda: asyncio.run(go()))
+    procs = min(ctx["client_processes"], concurrency)
+    if procs <= 1:
+        return measured(ctx["pids"], lambda: asyncio.run(go()))
+    shares = [(concurrency * (i + 1) // procs - concurrency * i // procs) for i in range(procs)]
+    loads = [(path, share, max(1, round(requests * share / concurrency))) for share in shares]
+    return measured(ctx["pids"], lambda: _in_processes(loads, ctx))
+
+
+_SHARED: dict[str, Any] = {}
+_POOL: list[Any] = []  # the client processes, started once (spawned: no gRPC state crosses a fork)
+
+
+def _start_child(ctx: dict[str, Any]) -> None:
+    files = ModelFiles.load(ctx["tokenizer"])
+    _SHARED.update(ctx, count=lambda text: len(files.encode(text)))
+
+
+def _one_share(job: tuple[str, int, int]) -> tuple[list[Sample], float]:
+    path, concurrency, requests = job
+    ctx = _SHARED
+
+    async def go() -> tuple[list[Sample], float]:
+        limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
+        async with httpx.AsyncClient(timeout=600, limits=limits) as client:
+            upstream = TritonUpstream(ctx["grpc"])
+            try:
+                return await load(maker(path, client, upstream, ctx), concurrency, requests)
+            finally:
+                await upstream.close()
+
+    return asyncio.run(go())
+
+
+def _in_processes(loads: list[tuple[str, int, int]], ctx: dict[str, Any]) -> tuple[list[Sample], float]:
+    """The load split over several client processes, so that on a machine with cores to spare the load client is
+    not the bottleneck. Wall time: from handing out the shares until the last process is done."""
+    if not _POOL:
+        picklable = {k: v for k, v in ctx.items() if k != "count"}
+        spawn = multiprocessing.get_context("spawn")
+        _POOL.append(spawn.Pool(ctx["client_processes"], initializer=_start_child, initargs=(picklable,)))
+        _POOL[0].map(_one_share, [(loads[0][0], 1, 1)] * ctx["client_processes"])  # started and warm
+    pool = _POOL[0]
+    started = time.perf_counter()
+    parts = pool.map(_one_share, loads, chunksize=1)
+    wall = time.perf_counter() - started
+    return [sample for samples, _ in parts for sample in samples], wall
 
 
 async def _warm(path: str, ctx: dict[str, Any]) -> None:
@@ -170,6 +216,7 @@ def main() -> int:
     parser.add_argument("--aiperf-nonstream", action="store_true", help="also non-streaming under AIPerf")
     parser.add_argument("--workers", default="1,2,4,8", help="proxy --workers counts to scale over ('' for none)")
     parser.add_argument("--workers-concurrency", type=int, default=256)
+    parser.add_argument("--client-processes", type=int, default=1, help="split our load client over N processes")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     aiperf = not args.no_aiperf and (ROOT / ".venv-bench" / "bin" / "aiperf").exists()
@@ -186,7 +233,7 @@ def main() -> int:
     repo = write_reference_repository(work / "repo", "scripted", assets.tokenizer, max_batch_size=256)
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]
     results: dict[str, Any] = {"machine": machine(), "tokens_per_request": args.tokens, "runs": {}}
-    results["load_client"] = {"ours": "bench/clients.py + bench/frontends.py (asyncio, one process)"}
+    results["load_client"] = {"ours": f"bench/clients.py + frontends.py, asyncio, {args.client_processes} process(es)"}
     if aiperf:
         results["load_client"]["aiperf"] = "AIPerf 0.13.0 (.venv-bench)"
     workers_flag = proxy_has_workers()
@@ -216,6 +263,7 @@ def main() -> int:
                 "tokenizer": assets.tokenizer,
                 "work": work,
                 "aiperf_input": aiperf_input,
+                "client_processes": args.client_processes,
             }
             paths = ["direct", "triton"] + [f"{front}_{mode}" for front in urls for mode in ("stream", "nostream")]
             for concurrency in concurrencies:
@@ -237,6 +285,8 @@ def main() -> int:
             processes.clear()
             results["workers"] = scale_workers(args, triton, assets.tokenizer, ctx, workers_flag, aiperf)
         finally:
+            for pool in _POOL:
+                pool.terminate()
             for process in processes:
                 process.terminate()
                 process.wait(30)
