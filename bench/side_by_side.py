@@ -298,6 +298,7 @@ def main() -> int:
         subprocess.run(
             [str(chart), str(plot), str(args.out / "latest.json"), str(args.out / "latest.png")], check=False
         )
+    (args.out / "latest.md").write_text(table(results) + "\n")
     print("\n" + table(results))
     return 0
 
