@@ -52,9 +52,11 @@ clients-responses: setup
 	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix $(CLIENTS_ARGS)
 
 # Proxy overhead against direct gRPC and Triton's own streaming (AIPerf in its own virtualenv; not in `make test`).
+# The seed's proxy, extracted by hand (bench/README.md); left out of the table when the file is not there.
+PEER_PROXY ?= .cache/peer/openai_proxy.py
 bench: setup
 	@test -x .venv-bench/bin/aiperf || { python3 -m venv .venv-bench && .venv-bench/bin/pip install -q 'aiperf==0.13.0' matplotlib; }
-	$(BIN)/python bench/proxy_overhead.py $(BENCH_ARGS)
+	$(BIN)/python bench/side_by_side.py $(if $(wildcard $(PEER_PROXY)),--peer-proxy $(PEER_PROXY)) $(BENCH_ARGS)
 
 # 256 concurrent streams for two minutes: zero errors, byte-exact answers, flat memory, a clean 429 (not in `make test`).
 soak: setup
