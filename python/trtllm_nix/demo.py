@@ -9,6 +9,10 @@ from typing import Any
 from trtllm_nix.errors import SetupError
 
 DEMO_MODEL = "qwen3"
+# --model: the real SmolLM2-135M-Instruct (bf16, default), its ModelOpt NVFP4 export, or the tiny random Qwen3.
+MODELS = ("smollm2", "smollm2-nvfp4", "qwen3-tiny")
+SERVED_NAMES = {"smollm2": "smollm2", "smollm2-nvfp4": "smollm2-nvfp4", "qwen3-tiny": DEMO_MODEL}
+QUESTION = "What is the capital of France?"
 
 
 def register(commands: Any) -> None:
@@ -17,7 +21,14 @@ def register(commands: Any) -> None:
         "--backend",
         choices=("hf", "scripted"),
         default="hf",
-        help="hf: the tiny Qwen3 with PyTorch; scripted: replays '#reply:' text from the prompt",
+        help="hf: the --model with PyTorch; scripted: replays '#reply:' text from the prompt",
+    )
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default=None,
+        help="smollm2 (default with hf): the real SmolLM2-135M-Instruct; smollm2-nvfp4: its ModelOpt NVFP4 export; "
+        "qwen3-tiny (default with scripted): the tiny random Qwen3 (real Qwen vocabulary, random answers)",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000, help="proxy port")
@@ -41,20 +52,27 @@ def run(args: argparse.Namespace) -> int:
     workdir = default_cache_dir() / "demo" / args.backend
     if workdir.exists():
         shutil.rmtree(workdir)
-    repo = write_reference_repository(workdir / "repo", args.backend, assets.tokenizer, assets.tiny_model)
+    model = args.model or ("qwen3-tiny" if args.backend == "scripted" else "smollm2")
+    model_dir, tokenizer_dir = {
+        "smollm2": (assets.real.smollm2, assets.real.smollm2),
+        "smollm2-nvfp4": (assets.real.nvfp4, assets.real.nvfp4),
+        "qwen3-tiny": (assets.tiny_model, assets.tokenizer),
+    }[model]
+    served = SERVED_NAMES[model]
+    repo = write_reference_repository(workdir / "repo", args.backend, tokenizer_dir, model_dir)
     triton = TritonServer(TritonRuntime.from_wheel(), repo, workdir / "triton")
-    print(f"starting tritonserver (reference backend, {args.backend}) ...", flush=True)
+    print(f"starting tritonserver (reference backend, {args.backend}, {model}) ...", flush=True)
     with triton:
         print(f"tritonserver ready: HTTP {triton.http_url}, gRPC {triton.grpc_url}", flush=True)
         settings = ProxySettings(
-            tokenizer=assets.tokenizer, triton=triton.grpc_url, model_name=DEMO_MODEL, host=args.host, port=args.port
+            tokenizer=tokenizer_dir, triton=triton.grpc_url, model_name=served, host=args.host, port=args.port
         )
         base = f"http://{args.host}:{args.port}"
-        prompt = "#reply: Hello from trtllm-nix!" if args.backend == "scripted" else "Hello!"
+        prompt = "#reply: Hello from trtllm-nix!" if args.backend == "scripted" else QUESTION
         print(
             "\nOpenAI-compatible API ready. Try:\n"
             f"  curl -s {base}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
-            f'    -d \'{{"model": "{DEMO_MODEL}", "messages": [{{"role": "user", "content": "{prompt}"}}], '
+            f'    -d \'{{"model": "{served}", "messages": [{{"role": "user", "content": "{prompt}"}}], '
             '"max_tokens": 32}\'\n'
             "Ctrl-C stops everything.\n",
             flush=True,

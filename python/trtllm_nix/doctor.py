@@ -22,11 +22,16 @@ def register(commands: Any) -> None:
     parser.add_argument("--repo", type=Path)
     parser.add_argument("--triton", help="Triton HTTP URL, e.g. http://127.0.0.1:8000")
     parser.add_argument("--no-gpu", action="store_true", help="skip the GPU checks (a machine without GPUs)")
+    parser.add_argument("--smoke", metavar="URL", help="ask a running OpenAI endpoint a fixed question, judge it")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    findings = diagnose(args.engine, args.repo, args.triton, None if args.no_gpu else read_inventory())
+    from trtllm_nix.smoke import smoke
+
+    findings = [smoke(args.smoke)] if args.smoke else []
+    if not findings or args.engine or args.repo or args.triton:
+        findings += diagnose(args.engine, args.repo, args.triton, None if args.no_gpu else read_inventory())
     for finding in findings:
         print(finding.line())
     failed = sum(not f.ok for f in findings)

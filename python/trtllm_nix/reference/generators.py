@@ -151,12 +151,13 @@ class HfGenerator:
 
     def __init__(self, model_dir: Path, device: str | None = None, grammar: GrammarEngine | None = None) -> None:
         import torch
-        from transformers import AutoModelForCausalLM
+
+        from trtllm_nix.reference.checkpoint import load_causal_lm
 
         self._torch = torch
         self._grammar = grammar
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self._model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).to(self.device).eval()
+        self._model = load_causal_lm(model_dir, self.device)
 
     def delay_s(self, prompt_ids: tuple[int, ...]) -> float | None:
         return None
