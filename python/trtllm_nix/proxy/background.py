@@ -10,14 +10,17 @@ from types import TracebackType
 import uvicorn
 
 from trtllm_nix.errors import ServerError
+from trtllm_nix.llm.triton_client import TokenSource
 from trtllm_nix.proxy.app import create_app
 from trtllm_nix.proxy.settings import ProxySettings
 
 
 class ProxyThread:
-    def __init__(self, settings: ProxySettings, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self, settings: ProxySettings, start_timeout: float = 30.0, upstream: TokenSource | None = None
+    ) -> None:
         self.settings = settings
-        self._app = create_app(settings)
+        self._app = create_app(settings, upstream)
         config = uvicorn.Config(
             self._app,
             host=settings.host,
