@@ -12,7 +12,14 @@ from tests.helpers import request
 
 @pytest.mark.parametrize(
     "fields",
-    [{"top_k": 10**12}, {"max_new_tokens": 2**31}, {"end_id": 2**31}, {"seed": -1}, {"input_ids": [2**31]}],
+    [
+        {"top_k": 10**12},
+        {"max_new_tokens": 2**31},
+        {"max_new_tokens": -1},
+        {"end_id": 2**31},
+        {"seed": -1},
+        {"input_ids": [2**31]},
+    ],
 )
 def test_values_that_would_wrap_are_refused(fields: dict[str, object]) -> None:
     base: dict[str, object] = {"ids": [1, 2], "max_new_tokens": 5}

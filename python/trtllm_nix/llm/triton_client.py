@@ -59,7 +59,7 @@ class UpstreamRequest:
     def __post_init__(self) -> None:
         """Every value fits the tensor it is sent in: nothing wraps silently to int32 (or a negative uint64)."""
         checks: list[tuple[str, int | None, int, int]] = [
-            ("max_new_tokens", self.max_new_tokens, 1, INT32_MAX),
+            ("max_new_tokens", self.max_new_tokens, 0, INT32_MAX),  # 0: the backend says why not
             ("end_id", self.end_id, -1, INT32_MAX),
             ("pad_id", self.pad_id, 0, INT32_MAX),
             ("top_k", self.top_k, 0, INT32_MAX),

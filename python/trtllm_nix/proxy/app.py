@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from trtllm_nix import __version__
+from trtllm_nix.llm.limits import context_length, read_engine_limits
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.pool import UpstreamPool
 from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
@@ -41,7 +42,9 @@ def reasoning_enabled(choice: str, files: ModelFiles) -> bool:
 
 
 def create_app(settings: ProxySettings, upstream: TokenSource | None = None) -> FastAPI:
-    files = ModelFiles.load(settings.tokenizer, settings.max_model_len)
+    files = ModelFiles.load(settings.tokenizer)
+    engine = read_engine_limits(settings.model_repository) if settings.model_repository else None
+    context = context_length(settings.max_model_len, engine, files.context_length)
     template = ChatTemplate(files.chat_template) if files.chat_template else None
     metrics = ProxyMetrics()
     source: TokenSource = upstream if upstream is not None else _NotStarted()
@@ -49,7 +52,7 @@ def create_app(settings: ProxySettings, upstream: TokenSource | None = None) -> 
         name=settings.model_name,
         files=files,
         template=template,
-        context_length=files.context_length,
+        context_length=context,
         upstream=source,
         reasoning=reasoning_enabled(settings.reasoning_parser, files),
         reasoning_alias=settings.reasoning_alias,
@@ -91,5 +94,5 @@ def create_app(settings: ProxySettings, upstream: TokenSource | None = None) -> 
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id"],
         )
-    app.add_middleware(ProxyMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ProxyMiddleware, metrics=metrics, max_body_bytes=settings.body_limit(models.max_context))
     return app

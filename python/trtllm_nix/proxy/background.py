@@ -1,12 +1,16 @@
-"""Run the proxy on a real port inside this process (a thread with its own event loop): tests and benchmarks."""
+"""Run the proxy on a real port: inside this process (a thread with its own event loop) or as a process of its
+own; for tests and benchmarks."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from types import TracebackType
 
+import httpx
 import uvicorn
 
 from trtllm_nix.errors import ServerError
@@ -61,6 +65,57 @@ class ProxyThread:
         self._thread.join(timeout=15)
 
     def __enter__(self) -> ProxyThread:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class ProxyProcess:
+    """The proxy as a process of its own (``trtllm-nix proxy``), so a test's clients do not share its GIL."""
+
+    def __init__(self, args: list[str], port: int, start_timeout: float = 60.0) -> None:
+        self._args = args
+        self.port = port
+        self._start_timeout = start_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "trtllm_nix.cli", "proxy", "--port", str(self.port), *self._args]
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + self._start_timeout
+        while True:
+            try:
+                if httpx.get(self.base_url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self._process.poll() is not None:
+                error = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                raise ServerError(f"the proxy exited with {self._process.returncode}: {error[-2000:]}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerError(f"the proxy was not up after {self._start_timeout:.0f} s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=15)
+
+    def __enter__(self) -> ProxyProcess:
         self.start()
         return self
 
