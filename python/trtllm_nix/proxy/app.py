@@ -7,7 +7,7 @@ transport), so the lifecycle, renderers and parsers can be tested in millisecond
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -25,7 +25,7 @@ from trtllm_nix.proxy.lifecycle import Lifecycle
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
 from trtllm_nix.proxy.served import ServedModel, ServedModels
-from trtllm_nix.proxy.settings import ProxySettings
+from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
 
 
 class _NotStarted:
@@ -41,38 +41,55 @@ def reasoning_enabled(choice: str, files: ModelFiles) -> bool:
     return choice == "qwen3"
 
 
-def create_app(settings: ProxySettings, upstream: TokenSource | None = None) -> FastAPI:
-    files = ModelFiles.load(settings.tokenizer)
-    engine = read_engine_limits(settings.model_repository) if settings.model_repository else None
-    context = context_length(settings.max_model_len, engine, files.context_length)
-    template = ChatTemplate(files.chat_template) if files.chat_template else None
-    metrics = ProxyMetrics()
-    source: TokenSource = upstream if upstream is not None else _NotStarted()
+def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | None) -> tuple[ServedModel, ModelSpec]:
+    files = ModelFiles.load(spec.tokenizer)
+    engine = read_engine_limits(spec.model_repository) if spec.model_repository else None
     model = ServedModel(
-        name=settings.model_name,
+        name=spec.name,
         files=files,
-        template=template,
-        context_length=context,
-        upstream=source,
+        template=ChatTemplate(files.chat_template) if files.chat_template else None,
+        context_length=context_length(spec.max_model_len, engine, files.context_length),
+        upstream=upstream if upstream is not None else _NotStarted(),
         reasoning=reasoning_enabled(settings.reasoning_parser, files),
         reasoning_alias=settings.reasoning_alias,
         default_chat_template_kwargs=settings.default_chat_template_kwargs,
     )
-    models = ServedModels([model])
+    return model, spec
+
+
+def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, TokenSource] | None = None) -> FastAPI:
+    """``upstream``: one source for the main model, or one per served model name; None: Triton pools."""
+    main = ModelSpec(
+        settings.model_name,
+        settings.tokenizer,
+        settings.triton,
+        settings.triton_model,
+        settings.model_repository,
+        settings.max_model_len,
+    )
+    given: Mapping[str, TokenSource] = (
+        {} if upstream is None else upstream if isinstance(upstream, Mapping) else {settings.model_name: upstream}
+    )
+    served = [_served(spec, settings, given.get(spec.name)) for spec in (main, *settings.extra_models)]
+    models = ServedModels([model for model, _ in served])
+    metrics = ProxyMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: UpstreamPool | None = None
-        if upstream is None:  # gRPC channels belong to the serving event loop: made here, not at import
-            urls = [url.strip() for url in settings.triton.split(",") if url.strip()]
-            pool = UpstreamPool(urls, settings.triton_model, timeout=settings.request_timeout)
+        pools: list[UpstreamPool] = []
+        for model, spec in served:  # gRPC channels belong to the serving event loop: made here, not at import
+            if spec.name in given:
+                continue
+            urls = [url.strip() for url in spec.triton.split(",") if url.strip()]
+            pool = UpstreamPool(urls, spec.triton_model, timeout=settings.request_timeout)
             pool.start()
+            pools.append(pool)
             model.upstream = pool
         app.state.loop = asyncio.get_running_loop()
         try:
             yield
         finally:
-            if pool is not None:
+            for pool in pools:
                 await pool.close()
 
     app = FastAPI(title="trtllm-nix OpenAI proxy", version=__version__, lifespan=lifespan)

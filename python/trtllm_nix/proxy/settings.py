@@ -21,6 +21,46 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """One more model behind the same proxy (``--served-model``): its own tokenizer, upstreams and limits."""
+
+    name: str
+    tokenizer: Path
+    triton: str
+    triton_model: str = "tensorrt_llm"
+    model_repository: Path | None = None
+    max_model_len: int | None = None
+
+
+_SPEC_KEYS = {"tokenizer", "triton", "triton-model", "repository", "max-model-len"}
+
+
+def parse_model_spec(text: str) -> ModelSpec:
+    """``NAME:tokenizer=DIR,triton=HOST:PORT[+HOST:PORT],triton-model=M,repository=DIR,max-model-len=N``."""
+    name, _, rest = text.partition(":")
+    fields: dict[str, str] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or key not in _SPEC_KEYS:
+            raise UserError(f"--served-model {text!r}: {item!r} is not one of {', '.join(sorted(_SPEC_KEYS))}=VALUE")
+        fields[key] = value
+    if not name or "tokenizer" not in fields or "triton" not in fields:
+        raise UserError(f"--served-model {text!r} needs NAME:tokenizer=DIR,triton=HOST:PORT")
+    try:
+        max_len = int(fields["max-model-len"]) if "max-model-len" in fields else None
+    except ValueError:
+        raise UserError(f"--served-model {text!r}: max-model-len must be an integer") from None
+    return ModelSpec(
+        name=name,
+        tokenizer=Path(fields["tokenizer"]),
+        triton=fields["triton"].replace("+", ","),
+        triton_model=fields.get("triton-model", "tensorrt_llm"),
+        model_repository=Path(fields["repository"]) if "repository" in fields else None,
+        max_model_len=max_len,
+    )
+
+
+@dataclass(frozen=True)
 class ProxySettings:
     tokenizer: Path
     triton: str = "127.0.0.1:8001"
@@ -41,6 +81,7 @@ class ProxySettings:
     reasoning_parser: str = "auto"  # auto: qwen3 when the tokenizer has <think> and </think>; or qwen3, none
     reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
     workers: int = 1
+    extra_models: tuple[ModelSpec, ...] = ()  # served beside model_name, each with its own files and upstreams
 
     def __post_init__(self) -> None:
         checks = [
@@ -52,6 +93,10 @@ class ProxySettings:
             (self.max_model_len is None or self.max_model_len >= 2, "--max-model-len must be at least 2"),
             (self.reasoning_parser in ("auto", "qwen3", "none"), "--reasoning-parser must be auto, qwen3 or none"),
             (self.workers >= 1, "--workers must be at least 1"),
+            (
+                len({self.model_name, *(m.name for m in self.extra_models)}) == 1 + len(self.extra_models),
+                "every served model needs its own name (--model-name and --served-model)",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -76,6 +121,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arg("--workers", help="server processes sharing the port (default 1)")
     arg("--max-model-len", help="context length (prompt + output); at most the engine's")
     arg("--model-repository", type=Path, help="the Triton model repository served: the engine's limits come from it")
+    arg(
+        "--served-model",
+        action="append",
+        help="one more model: NAME:tokenizer=DIR,triton=HOST:PORT[,triton-model=M,repository=DIR,max-model-len=N]",
+    )
     arg("--api-key-file", type=Path, help="file holding the API key clients must send")
     arg("--max-in-flight", help="429 past this many requests in flight (default 256)")
     arg("--cors-origin", action="append", help="allowed CORS origin (repeatable)")
@@ -163,4 +213,5 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         reasoning_parser=_value(ns, env, "reasoning_parser", str, "auto"),
         reasoning_alias=_value(ns, env, "reasoning_alias", _bool, False),
         workers=_value(ns, env, "workers", int, 1),
+        extra_models=tuple(parse_model_spec(text) for text in getattr(ns, "served_model", None) or []),
     )
