@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from types import TracebackType
+from typing import IO
 
 import httpx
 import uvicorn
@@ -82,6 +84,7 @@ class ProxyProcess:
         self.port = port
         self._start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def base_url(self) -> str:
@@ -89,7 +92,9 @@ class ProxyProcess:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "trtllm_nix.cli", "proxy", "--port", str(self.port), *self._args]
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # a file, not a pipe: a full pipe would block the proxy's logging; closed in stop()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + self._start_timeout
         while True:
             try:
@@ -98,7 +103,9 @@ class ProxyProcess:
             except httpx.HTTPError:
                 pass
             if self._process.poll() is not None:
-                error = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                self._log.seek(0)
+                error = self._log.read().decode(errors="replace")
+                self._close_log()
                 raise ServerError(f"the proxy exited with {self._process.returncode}: {error[-2000:]}")
             if time.monotonic() > deadline:
                 self.stop()
@@ -106,14 +113,19 @@ class ProxyProcess:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=15)
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=15)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> ProxyProcess:
         self.start()
