@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
-from trtllm_nix.proxy.upstream import TritonUpstream, UpstreamRequest
+from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamRequest
 
 
 @dataclass

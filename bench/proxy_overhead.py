@@ -26,8 +26,8 @@ from clients import Client, Sample, direct_grpc, proxy_chat, triton_generate_str
 from proxy_process import start_proxy_process
 from stats import summarize
 from trtllm_nix.assets.build import ensure_assets
-from trtllm_nix.proxy.model_files import ChatTemplate, ModelFiles
-from trtllm_nix.proxy.upstream import TritonUpstream
+from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
+from trtllm_nix.llm.triton_client import TritonUpstream
 from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.runtime import TritonRuntime
 from trtllm_nix.triton.server import TritonServer

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from trtllm_nix.proxy.upstream import TritonUpstream, UpstreamChunk, UpstreamRequest
+from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamChunk, UpstreamRequest
 from trtllm_nix.reference.stats import read_last_request, read_stats
 from trtllm_nix.triton.server import TritonServer
 

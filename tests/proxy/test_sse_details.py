@@ -52,5 +52,6 @@ def test_keepalive_comments_during_silence(scripted_triton: RunningTriton, asset
     assert sse.text() == "slow words here #delay_ms:250"
     assert ": keep-alive" in sse.comments
     first_comment = sse.lines.index(": keep-alive")
-    assert first_comment > 0, "keep-alive comes only after the stream has started"
+    first_text = next(i for i, line in enumerate(sse.lines) if '"content":"slow' in line)
+    assert first_comment < first_text, "keep-alives run from the start, before the first token"
     assert sse.data[-1] == "[DONE]"

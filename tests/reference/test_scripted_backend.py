@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from tokenizers import Tokenizer
-from trtllm_nix.proxy.upstream import TritonUpstream, UpstreamError
+from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamError
 
 from tests.helpers import RunningTriton, collect, generate, request, tokens_of, wait_until
 

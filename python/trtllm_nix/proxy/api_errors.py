@@ -51,6 +51,15 @@ def upstream_failed(message: str) -> APIError:
     return APIError(502, message, type_="upstream_error", code="upstream_error")
 
 
+def internal_error(request_id: str) -> APIError:
+    return APIError(
+        500,
+        f"the server failed this request (request id {request_id}); the server log has the details",
+        type_="server_error",
+        code="internal_error",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(_: Request, error: APIError) -> JSONResponse:
@@ -70,4 +79,5 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         type_ = "not_found_error" if error.status_code == 404 else "invalid_request_error"
-        return APIError(error.status_code, str(error.detail), type_=type_).response()
+        headers = dict(error.headers or {})  # 405 keeps its Allow header
+        return APIError(error.status_code, str(error.detail), type_=type_, headers=headers).response()

@@ -1,49 +1,108 @@
-"""The app factory: routes, middleware, error handlers, and the lifespan that owns the Triton channel."""
+"""The app factory: served models, routes, middleware, error handlers, and the lifespan that owns the upstreams.
+
+``create_app(settings, upstream=...)`` takes any ``TokenSource`` in place of the Triton pool (as httpx takes a
+transport), so the lifecycle, renderers and parsers can be tested in milliseconds with a fake upstream.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from trtllm_nix import __version__
-from trtllm_nix.proxy import routes_chat, routes_completions, routes_meta
+from trtllm_nix.llm.limits import context_length, read_engine_limits
+from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
+from trtllm_nix.llm.pool import UpstreamPool
+from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
+from trtllm_nix.proxy import routes
+from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
+from trtllm_nix.proxy.lifecycle import Lifecycle
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
-from trtllm_nix.proxy.model_files import ChatTemplate, ModelFiles
-from trtllm_nix.proxy.pool import UpstreamPool
-from trtllm_nix.proxy.settings import ProxySettings
-from trtllm_nix.proxy.state import ProxyState
+from trtllm_nix.proxy.served import ServedModel, ServedModels
+from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
 
 
-def create_app(settings: ProxySettings) -> FastAPI:
-    files = ModelFiles.load(settings.tokenizer, settings.max_model_len)
-    template = ChatTemplate(files.chat_template) if files.chat_template else None
+class _NotStarted:
+    url = "(not started)"
+
+    def generate(self, request: UpstreamRequest) -> AsyncGenerator[UpstreamChunk, None]:
+        raise UpstreamUnavailable("the proxy's upstreams start with the server (its lifespan)")
+
+
+def reasoning_enabled(choice: str, files: ModelFiles) -> bool:
+    if choice == "auto":
+        return {"<think>", "</think>"} <= files.special_ids.keys()
+    return choice == "qwen3"
+
+
+def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | None) -> tuple[ServedModel, ModelSpec]:
+    files = ModelFiles.load(spec.tokenizer)
+    engine = read_engine_limits(spec.model_repository) if spec.model_repository else None
+    model = ServedModel(
+        name=spec.name,
+        files=files,
+        template=ChatTemplate(files.chat_template) if files.chat_template else None,
+        context_length=context_length(spec.max_model_len, engine, files.context_length),
+        upstream=upstream if upstream is not None else _NotStarted(),
+        reasoning=reasoning_enabled(settings.reasoning_parser, files),
+        reasoning_alias=settings.reasoning_alias,
+        default_chat_template_kwargs=settings.default_chat_template_kwargs,
+    )
+    return model, spec
+
+
+def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, TokenSource] | None = None) -> FastAPI:
+    """``upstream``: one source for the main model, or one per served model name; None: Triton pools."""
+    main = ModelSpec(
+        settings.model_name,
+        settings.tokenizer,
+        settings.triton,
+        settings.triton_model,
+        settings.model_repository,
+        settings.max_model_len,
+    )
+    given: Mapping[str, TokenSource] = (
+        {} if upstream is None else upstream if isinstance(upstream, Mapping) else {settings.model_name: upstream}
+    )
+    served = [_served(spec, settings, given.get(spec.name)) for spec in (main, *settings.extra_models)]
+    models = ServedModels([model for model, _ in served])
     metrics = ProxyMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        urls = [url.strip() for url in settings.triton.split(",") if url.strip()]
-        upstream = UpstreamPool(urls, settings.triton_model, timeout=settings.request_timeout)
-        upstream.start()
-        app.state.proxy = ProxyState(
-            settings=settings, files=files, template=template, upstream=upstream, metrics=metrics
-        )
+        pools: list[UpstreamPool] = []
+        for model, spec in served:  # gRPC channels belong to the serving event loop: made here, not at import
+            if spec.name in given:
+                continue
+            urls = [url.strip() for url in spec.triton.split(",") if url.strip()]
+            pool = UpstreamPool(urls, spec.triton_model, timeout=settings.request_timeout)
+            pool.start()
+            pools.append(pool)
+            model.upstream = pool
         app.state.loop = asyncio.get_running_loop()
         try:
             yield
         finally:
-            await upstream.close()
+            for pool in pools:
+                await pool.close()
 
     app = FastAPI(title="trtllm-nix OpenAI proxy", version=__version__, lifespan=lifespan)
+    app.state.proxy = routes.AppState(
+        settings=settings,
+        models=models,
+        lifecycle=Lifecycle(Admission(settings.max_in_flight, metrics), metrics, settings.keepalive_seconds),
+        api_key=ApiKey(settings.api_key, metrics),
+        metrics=metrics,
+    )
     install_error_handlers(app)
-    app.include_router(routes_meta.router)
-    app.include_router(routes_chat.router)
-    app.include_router(routes_completions.router)
+    app.include_router(routes.meta)
+    app.include_router(routes.v1)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -52,5 +111,5 @@ def create_app(settings: ProxySettings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id"],
         )
-    app.add_middleware(ProxyMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ProxyMiddleware, metrics=metrics, max_body_bytes=settings.body_limit(models.max_context))
     return app

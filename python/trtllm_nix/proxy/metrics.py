@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import asyncio
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TOKEN_GAP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56)
@@ -37,4 +39,18 @@ class ProxyMetrics:
             "trtllm_nix_cancellations", "Requests cancelled because the client left", registry=r
         )
         self.upstream_errors = Counter("trtllm_nix_upstream_errors", "Failures talking to Triton", ["kind"], registry=r)
+        self.event_loop_tasks = Gauge(
+            "trtllm_nix_event_loop_tasks", "Tasks alive on the serving event loop (a leak shows here)", registry=r
+        )
+        self.event_loop_tasks.set_function(_task_count)
         self.rejections = Counter("trtllm_nix_rejections", "Requests refused before generation", ["reason"], registry=r)
+
+    def exposition(self) -> bytes:
+        return bytes(generate_latest(self.registry))
+
+
+def _task_count() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # read outside the event loop
+        return 0.0

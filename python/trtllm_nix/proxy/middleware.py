@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.api_errors import APIError, internal_error
 from trtllm_nix.proxy.metrics import ProxyMetrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -41,7 +43,8 @@ class ProxyMiddleware:
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"], state["arrived"] = request_id, time.perf_counter()
         status = {"code": 500, "started": False}
         endpoint = endpoint_label(scope["path"])
 
@@ -67,6 +70,11 @@ class ProxyMiddleware:
             return
         try:
             await self.app(scope, body_receive, send_with_id)
+        except Exception as error:  # a bug: an OpenAI envelope with the request id, never a bare text 500
+            logging.getLogger("trtllm_nix.proxy").error("request %s failed", request_id, exc_info=error)
+            if status["started"]:
+                raise
+            await internal_error(request_id).response()(scope, receive, send_with_id)
         finally:
             self.metrics.requests.labels(endpoint=endpoint, status=str(status["code"])).inc()
 

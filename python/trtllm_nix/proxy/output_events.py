@@ -35,13 +35,16 @@ class ContentText:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """One complete, validated tool call (``arguments`` is a JSON object's text). ``index`` counts calls from 0."""
+    """One complete, validated tool call (``arguments`` is a JSON object's text). ``index`` counts calls from 0.
+    ``argument_pieces``, when given, splits ``arguments`` the way the model generated it (streamed renderers may
+    send it in those pieces)."""
 
     index: int
     call_id: str
     name: str
     arguments: str
     tokens: Tokens = Tokens()
+    argument_pieces: tuple[str, ...] = ()
 
 
 OutputEvent = ReasoningText | ContentText | ToolCall | Finish

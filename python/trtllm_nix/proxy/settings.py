@@ -1,18 +1,63 @@
-"""The proxy's settings, read in one place: command-line flags, each with a ``TRTLLM_NIX_PROXY_*`` variable."""
+"""The proxy's settings, read in one place: command-line flags, each with a ``TRTLLM_NIX_PROXY_*`` variable.
+
+Flags are registered without reading the environment (so a malformed variable cannot break other subcommands);
+``from_namespace`` reads flags, then variables, and refuses a bad value with one line that names it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from trtllm_nix.errors import UserError
 
 ENV_PREFIX = "TRTLLM_NIX_PROXY_"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One more model behind the same proxy (``--served-model``): its own tokenizer, upstreams and limits."""
+
+    name: str
+    tokenizer: Path
+    triton: str
+    triton_model: str = "tensorrt_llm"
+    model_repository: Path | None = None
+    max_model_len: int | None = None
+
+
+_SPEC_KEYS = {"tokenizer", "triton", "triton-model", "repository", "max-model-len"}
+
+
+def parse_model_spec(text: str) -> ModelSpec:
+    """``NAME:tokenizer=DIR,triton=HOST:PORT[+HOST:PORT],triton-model=M,repository=DIR,max-model-len=N``."""
+    name, _, rest = text.partition(":")
+    fields: dict[str, str] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or key not in _SPEC_KEYS:
+            raise UserError(f"--served-model {text!r}: {item!r} is not one of {', '.join(sorted(_SPEC_KEYS))}=VALUE")
+        fields[key] = value
+    if not name or "tokenizer" not in fields or "triton" not in fields:
+        raise UserError(f"--served-model {text!r} needs NAME:tokenizer=DIR,triton=HOST:PORT")
+    try:
+        max_len = int(fields["max-model-len"]) if "max-model-len" in fields else None
+    except ValueError:
+        raise UserError(f"--served-model {text!r}: max-model-len must be an integer") from None
+    return ModelSpec(
+        name=name,
+        tokenizer=Path(fields["tokenizer"]),
+        triton=fields["triton"].replace("+", ","),
+        triton_model=fields.get("triton-model", "tensorrt_llm"),
+        model_repository=Path(fields["repository"]) if "repository" in fields else None,
+        max_model_len=max_len,
+    )
 
 
 @dataclass(frozen=True)
@@ -24,125 +69,149 @@ class ProxySettings:
     host: str = "127.0.0.1"
     port: int = 9000
     max_model_len: int | None = None
+    model_repository: Path | None = None  # its manifest gives the engine's max_seq_len
     api_key: str | None = field(default=None, repr=False)
     max_in_flight: int = 256
     cors_origins: tuple[str, ...] = ()
     default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     keepalive_seconds: float = 15.0
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int | None = None  # None: sized to the context (see body_limit)
     request_timeout: float = 600.0
     log_prompts: bool = False
     reasoning_parser: str = "auto"  # auto: qwen3 when the tokenizer has <think> and </think>; or qwen3, none
     reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
+    workers: int = 1
+    extra_models: tuple[ModelSpec, ...] = ()  # served beside model_name, each with its own files and upstreams
+
+    def __post_init__(self) -> None:
+        checks = [
+            (1 <= self.port <= 65535, f"--port must be in 1..65535, got {self.port}"),
+            (self.max_in_flight >= 1, "--max-in-flight must be at least 1"),
+            (self.keepalive_seconds >= 0.01, "--keepalive-seconds must be at least 0.01"),
+            (self.request_timeout > 0, "--request-timeout must be more than 0 seconds"),
+            (self.max_body_bytes is None or self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024"),
+            (self.max_model_len is None or self.max_model_len >= 2, "--max-model-len must be at least 2"),
+            (self.reasoning_parser in ("auto", "qwen3", "none"), "--reasoning-parser must be auto, qwen3 or none"),
+            (self.workers >= 1, "--workers must be at least 1"),
+            (
+                len({self.model_name, *(m.name for m in self.extra_models)}) == 1 + len(self.extra_models),
+                "every served model needs its own name (--model-name and --served-model)",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+    def body_limit(self, context_length: int) -> int:
+        """Bodies larger than this are refused (413) before they are read whole: enough for a prompt that fills
+        the context (16 characters a token, up to 4 bytes each), plus room for tools and JSON escaping."""
+        if self.max_body_bytes is not None:
+            return self.max_body_bytes
+        return 64 * context_length + (1 << 20)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    env = os.environ
     arg = parser.add_argument
+    arg("--tokenizer", type=Path, help="tokenizer folder (tokenizer.json, chat template)")
+    arg("--triton", action="append", help="Triton gRPC address host:port; repeat (or comma-separate) for several")
+    arg("--triton-model", help="Triton model to send token ids to (default tensorrt_llm)")
+    arg("--model-name", help="model id served at /v1/models (default qwen3)")
+    arg("--host", help="listen address (loopback by default)")
+    arg("--port", help="listen port (default 9000)")
+    arg("--workers", help="server processes sharing the port (default 1)")
+    arg("--max-model-len", help="context length (prompt + output); at most the engine's")
+    arg("--model-repository", type=Path, help="the Triton model repository served: the engine's limits come from it")
     arg(
-        "--tokenizer",
-        type=Path,
-        default=_env(env, "TOKENIZER"),
-        help="tokenizer folder (tokenizer.json, chat template)",
-    )
-    arg(
-        "--triton",
+        "--served-model",
         action="append",
-        default=None,
-        help="Triton gRPC address host:port; repeat (or comma-separate) for several upstreams",
+        help="one more model: NAME:tokenizer=DIR,triton=HOST:PORT[,triton-model=M,repository=DIR,max-model-len=N]",
     )
-    arg("--triton-model", default=_env(env, "TRITON_MODEL", "tensorrt_llm"), help="Triton model to send token ids to")
-    arg("--model-name", default=_env(env, "MODEL_NAME", "qwen3"), help="model id served at /v1/models")
-    arg("--host", default=_env(env, "HOST", "127.0.0.1"), help="listen address (loopback by default)")
-    arg("--port", type=int, default=int(_env(env, "PORT", "9000") or 9000), help="listen port")
-    arg("--max-model-len", type=int, default=_int(_env(env, "MAX_MODEL_LEN")), help="context length (prompt + output)")
-    arg(
-        "--api-key-file",
-        type=Path,
-        default=_env(env, "API_KEY_FILE"),
-        help="file holding the API key clients must send",
-    )
-    arg("--max-in-flight", type=int, default=int(_env(env, "MAX_IN_FLIGHT", "256") or 256), help="429 past this many")
-    arg("--cors-origin", action="append", default=None, help="allowed CORS origin (repeatable)")
-    arg(
-        "--default-chat-template-kwargs",
-        default=_env(env, "DEFAULT_CHAT_TEMPLATE_KWARGS", "{}"),
-        help='JSON object, e.g. {"enable_thinking": false}',
-    )
-    arg("--keepalive-seconds", type=float, default=float(_env(env, "KEEPALIVE_SECONDS", "15") or 15))
-    arg(
-        "--max-body-bytes",
-        type=int,
-        default=int(_env(env, "MAX_BODY_BYTES", str(8 << 20)) or 8 << 20),
-        help="413 for request bodies larger than this",
-    )
-    arg(
-        "--request-timeout",
-        type=float,
-        default=float(_env(env, "REQUEST_TIMEOUT", "600") or 600),
-        help="seconds a generation may take before it is cancelled with 504",
-    )
-    arg("--log-prompts", action="store_true", default=_env(env, "LOG_PROMPTS") == "1")
+    arg("--api-key-file", type=Path, help="file holding the API key clients must send")
+    arg("--max-in-flight", help="429 past this many requests in flight (default 256)")
+    arg("--cors-origin", action="append", help="allowed CORS origin (repeatable)")
+    arg("--default-chat-template-kwargs", help='JSON object, e.g. {"enable_thinking": false}')
+    arg("--keepalive-seconds", help="SSE keep-alive comment interval (default 15)")
+    arg("--max-body-bytes", help="413 for request bodies larger than this (default: sized to the context)")
+    arg("--request-timeout", help="seconds a generation may take before it is cancelled with 504 (default 600)")
+    arg("--log-prompts", action="store_true", default=None)
     arg(
         "--reasoning-parser",
         choices=("auto", "qwen3", "none"),
-        default=_env(env, "REASONING_PARSER", "auto"),
-        help="split <think> reasoning into reasoning_content (auto: when the tokenizer has the tags)",
+        help="split <think> reasoning (auto: when the tokenizer has the tags)",
     )
-    arg(
-        "--reasoning-alias",
-        action="store_true",
-        default=_env(env, "REASONING_ALIAS") == "1",
-        help="also send reasoning under the name `reasoning`",
-    )
+    arg("--reasoning-alias", action="store_true", default=None, help="also send reasoning under the name `reasoning`")
+
+
+def _value(ns: argparse.Namespace, env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
+    """The flag, else the variable, else ``default``; a value that does not parse is a one-line error."""
+    flag = "--" + name.replace("_", "-")
+    raw = getattr(ns, name, None)
+    source = flag
+    if raw is None:
+        raw, source = env.get(ENV_PREFIX + name.upper()), ENV_PREFIX + name.upper()
+    if raw is None or raw == "":
+        return default
+    if not isinstance(raw, str):
+        return raw  # type: ignore[no-any-return]  # already typed by argparse
+    try:
+        return parse(raw)
+    except ValueError:
+        raise UserError(f"{source} must be {_KINDS.get(parse, 'valid')}, got {raw!r}") from None
+
+
+def _bool(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_KINDS: dict[Callable[[str], Any], str] = {int: "an integer", float: "a number", _bool: "1 or 0"}
 
 
 def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None) -> ProxySettings:
     env = os.environ if env is None else env
-    if ns.tokenizer is None:
+    tokenizer = _value(ns, env, "tokenizer", Path, None)
+    if tokenizer is None:
         raise UserError("--tokenizer is required (or set TRTLLM_NIX_PROXY_TOKENIZER)")
+    kwargs_text = _value(ns, env, "default_chat_template_kwargs", str, "{}")
     try:
-        template_kwargs = json.loads(ns.default_chat_template_kwargs)
+        template_kwargs = json.loads(kwargs_text)
     except json.JSONDecodeError as error:
         raise UserError(f"--default-chat-template-kwargs is not JSON: {error.msg}") from error
     if not isinstance(template_kwargs, dict):
         raise UserError("--default-chat-template-kwargs must be a JSON object")
     api_key = env.get(ENV_PREFIX + "API_KEY") or None
-    if ns.api_key_file is not None:
+    key_file = _value(ns, env, "api_key_file", Path, None)
+    if key_file is not None:
         try:
-            api_key = Path(ns.api_key_file).read_text("utf-8").strip()
+            api_key = Path(key_file).read_text("utf-8").strip()
         except OSError as error:
-            raise UserError(f"cannot read --api-key-file {ns.api_key_file}: {error.strerror}") from error
+            raise UserError(f"cannot read --api-key-file {key_file}: {error.strerror}") from error
         if not api_key:
-            raise UserError(f"--api-key-file {ns.api_key_file} is empty")
-    if ns.max_in_flight < 1:
-        raise UserError("--max-in-flight must be at least 1")
+            raise UserError(f"--api-key-file {key_file} is empty")
     origins = tuple(ns.cors_origin or [o for o in (env.get(ENV_PREFIX + "CORS_ORIGINS") or "").split(",") if o])
     upstreams = ",".join(ns.triton or [env.get(ENV_PREFIX + "TRITON") or "127.0.0.1:8001"])
     return ProxySettings(
-        tokenizer=Path(ns.tokenizer),
+        tokenizer=Path(tokenizer),
         triton=upstreams,
-        triton_model=ns.triton_model,
-        model_name=ns.model_name,
-        host=ns.host,
-        port=ns.port,
-        max_model_len=ns.max_model_len,
+        triton_model=_value(ns, env, "triton_model", str, "tensorrt_llm"),
+        model_name=_value(ns, env, "model_name", str, "qwen3"),
+        host=_value(ns, env, "host", str, "127.0.0.1"),
+        port=_value(ns, env, "port", int, 9000),
+        max_model_len=_value(ns, env, "max_model_len", int, None),
+        model_repository=_value(ns, env, "model_repository", Path, None),
         api_key=api_key,
-        max_in_flight=ns.max_in_flight,
+        max_in_flight=_value(ns, env, "max_in_flight", int, 256),
         cors_origins=origins,
         default_chat_template_kwargs=template_kwargs,
-        keepalive_seconds=ns.keepalive_seconds,
-        max_body_bytes=ns.max_body_bytes,
-        request_timeout=ns.request_timeout,
-        log_prompts=ns.log_prompts,
-        reasoning_parser=ns.reasoning_parser,
-        reasoning_alias=ns.reasoning_alias,
+        keepalive_seconds=_value(ns, env, "keepalive_seconds", float, 15.0),
+        max_body_bytes=_value(ns, env, "max_body_bytes", int, None),
+        request_timeout=_value(ns, env, "request_timeout", float, 600.0),
+        log_prompts=_value(ns, env, "log_prompts", _bool, False),
+        reasoning_parser=_value(ns, env, "reasoning_parser", str, "auto"),
+        reasoning_alias=_value(ns, env, "reasoning_alias", _bool, False),
+        workers=_value(ns, env, "workers", int, 1),
+        extra_models=tuple(parse_model_spec(text) for text in getattr(ns, "served_model", None) or []),
     )
-
-
-def _env(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
-    return env.get(ENV_PREFIX + name, default)
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value else None

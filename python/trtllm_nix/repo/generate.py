@@ -17,7 +17,7 @@ from tritonclient.grpc import model_config_pb2 as pb
 from trtllm_nix import __version__
 from trtllm_nix.engine.engine_config import EngineInfo
 from trtllm_nix.errors import UserError
-from trtllm_nix.proxy.model_files import ModelFiles
+from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.repo.tensorrt_llm_model import (
     ReferenceBackend,
     TensorrtLlmOptions,

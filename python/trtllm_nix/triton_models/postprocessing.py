@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from trtllm_nix.proxy.model_files import ModelFiles
+from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.triton_models.common import Inputs, model_parameters, resolve_path, string_tensor
 
 

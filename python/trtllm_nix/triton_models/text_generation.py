@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from trtllm_nix.proxy.generation import Outcome, generate_text
-from trtllm_nix.proxy.model_files import ModelFiles
-from trtllm_nix.proxy.upstream import TritonUpstream, UpstreamRequest
+from trtllm_nix.llm.generation import Outcome, generate_text
+from trtllm_nix.llm.model_files import ModelFiles
+from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamRequest
 from trtllm_nix.triton_models.common import Inputs, model_parameters, resolve_path, string_tensor
 
 GRPC_URL_ENV = "TRTLLM_NIX_TRITON_GRPC_URL"

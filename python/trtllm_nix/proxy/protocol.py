@@ -1,10 +1,15 @@
-"""Request bodies of the OpenAI API as far as we honour them. Unknown fields are ignored, never rejected."""
+"""Request bodies of the OpenAI API as far as we honour them. Unknown fields are ignored, never rejected.
+Integers are bounded by the int32 tensors they are sent in (nothing wraps)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trtllm_nix.llm.sampling import Sampling
+
+INT32_MAX = 2**31 - 1
 
 
 class _Lenient(BaseModel):
@@ -53,10 +58,10 @@ class StreamOptions(_Lenient):
 
 class SamplingFields(_Lenient):
     model: str
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    top_k: int | None = Field(default=None, ge=-1)
+    top_k: int | None = Field(default=None, ge=-1, le=INT32_MAX)
     seed: int | None = Field(default=None, ge=0, lt=2**64)
     presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
@@ -64,7 +69,7 @@ class SamplingFields(_Lenient):
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    n: int = Field(default=1, ge=1)
+    n: int = Field(default=1, ge=1, le=INT32_MAX)
     user: Any = None  # a string per OpenAI; some clients (OpenWebUI) send an object: accepted, unused
     ignore_eos: bool = False  # vLLM's extension: generate max_tokens whatever the model says (benchmarks)
 
@@ -80,10 +85,24 @@ class SamplingFields(_Lenient):
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
+    def sampling(self, max_tokens: int | None, logprobs: bool) -> Sampling:
+        return Sampling(
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            seed=self.seed,
+            repetition_penalty=self.repetition_penalty,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+            ignore_eos=self.ignore_eos,
+            logprobs=logprobs,
+        )
+
 
 class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     tools: list[dict[str, Any]] | None = None

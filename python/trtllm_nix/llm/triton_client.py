@@ -14,7 +14,15 @@ import grpc
 import numpy as np
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
+from trtllm_nix.llm.events import GuidedDecoding
+
 _MAX_MESSAGE = 64 * 1024 * 1024
+INT32_MAX = 2**31 - 1
+_KEEPALIVE = [  # a half-open connection to a remote Triton is noticed in about a minute, not at the deadline
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
 
 
 class UpstreamUnavailable(Exception):
@@ -46,6 +54,25 @@ class UpstreamRequest:
     return_log_probs: bool = False
     request_id: str = ""
     parameters: dict[str, int | float | str | bool] = field(default_factory=dict)
+    guided: GuidedDecoding | None = None
+
+    def __post_init__(self) -> None:
+        """Every value fits the tensor it is sent in: nothing wraps silently to int32 (or a negative uint64)."""
+        checks: list[tuple[str, int | None, int, int]] = [
+            ("max_new_tokens", self.max_new_tokens, 0, INT32_MAX),  # 0: the backend says why not
+            ("end_id", self.end_id, -1, INT32_MAX),
+            ("pad_id", self.pad_id, 0, INT32_MAX),
+            ("top_k", self.top_k, 0, INT32_MAX),
+            ("seed", self.seed, 0, 2**64 - 1),
+        ]
+        for name, value, low, high in checks:
+            if value is not None and not low <= value <= high:
+                raise ValueError(f"{name} is {value}; it must be in [{low}, {high}]")
+        if len(self.input_ids) > INT32_MAX or any(not 0 <= t <= INT32_MAX for t in self.input_ids):
+            raise ValueError("input_ids must be token ids in [0, 2**31 - 1]")
+        for word in self.stop_token_sequences:
+            if any(not 0 <= t <= INT32_MAX for t in word):
+                raise ValueError("stop_token_sequences must hold token ids in [0, 2**31 - 1]")
 
 
 @dataclass(frozen=True)
@@ -73,7 +100,11 @@ class TritonUpstream:
         self.timeout = timeout
         self._channel = grpc.aio.insecure_channel(
             url,
-            options=[("grpc.max_send_message_length", _MAX_MESSAGE), ("grpc.max_receive_message_length", _MAX_MESSAGE)],
+            options=[
+                ("grpc.max_send_message_length", _MAX_MESSAGE),
+                ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                *_KEEPALIVE,
+            ],
         )
         self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
 
@@ -148,6 +179,12 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
         tensors.append(("seed", "UINT64", np.asarray([[request.seed]], dtype=np.uint64)))
     if request.return_log_probs:
         tensors.append(("return_log_probs", "BOOL", np.asarray([[True]], dtype=np.bool_)))
+    strings: list[tuple[str, str]] = []
+    if request.guided is not None:
+        strings += [
+            ("guided_decoding_guide_type", request.guided.guide_type),
+            ("guided_decoding_guide", request.guided.guide),
+        ]
 
     message = service_pb2.ModelInferRequest(model_name=model, id=request.request_id)
     for name, datatype, array in tensors:
@@ -155,6 +192,10 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
             service_pb2.ModelInferRequest.InferInputTensor(name=name, datatype=datatype, shape=list(array.shape))
         )
         message.raw_input_contents.append(array.tobytes())
+    for name, text in strings:  # BYTES, [1, 1] like every per-request scalar: a 4-byte length, then the bytes
+        data = text.encode("utf-8")
+        message.inputs.append(service_pb2.ModelInferRequest.InferInputTensor(name=name, datatype="BYTES", shape=[1, 1]))
+        message.raw_input_contents.append(len(data).to_bytes(4, "little") + data)
     outputs = ["output_ids", "sequence_length"] + (["output_log_probs"] if request.return_log_probs else [])
     for name in outputs:
         message.outputs.append(service_pb2.ModelInferRequest.InferRequestedOutputTensor(name=name))

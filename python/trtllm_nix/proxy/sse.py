@@ -1,25 +1,19 @@
-"""Server-sent events with keep-alive comments, and request work that stops when the client goes away."""
+"""Server-sent events with keep-alive comments. The response starts (status and headers) at once and keep-alives
+run from the first moment, so a long queue or prefill never looks dead to a reverse proxy or a client."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Callable
 
-from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-T = TypeVar("T")
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
 DONE = b"data: [DONE]\n\n"
-
-
-class ClientDisconnected(Exception):
-    """The client closed the connection before the answer was complete."""
 
 
 class _EventStream(StreamingResponse):
@@ -27,13 +21,19 @@ class _EventStream(StreamingResponse):
 
     def __init__(self, events: AsyncIterator[bytes], headers: dict[str, str], on_close: Callable[[], None]) -> None:
         super().__init__(events, media_type="text/event-stream", headers=headers)
+        self._events = events
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._on_close()
+            try:  # closed explicitly (not left to the garbage collector), so the upstream request ends now
+                aclose = getattr(self._events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            finally:
+                self._on_close()
 
 
 def sse_response(
@@ -65,7 +65,7 @@ async def with_keepalive(events: AsyncIterator[bytes], interval: float) -> Async
 
     async def ticker() -> None:
         while True:
-            await asyncio.sleep(max(interval - (time.monotonic() - last_sent), 0.001))
+            await asyncio.sleep(max(interval - (time.monotonic() - last_sent), interval / 10))
             if time.monotonic() - last_sent >= interval and queue.empty():
                 queue.put_nowait(KEEPALIVE)
 
@@ -95,30 +95,3 @@ async def with_keepalive(events: AsyncIterator[bytes], interval: float) -> Async
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Run ``work``; if the client disconnects first, cancel it and raise :class:`ClientDisconnected`."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_wait_for_disconnect(request))
-    try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        raise ClientDisconnected()
-    finally:
-        for pending in (task, watcher):
-            if not pending.done():
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ClientDisconnected):
-                    await pending
-
-
-async def _wait_for_disconnect(request: Request) -> None:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return

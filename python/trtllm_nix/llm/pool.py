@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
-from trtllm_nix.proxy.upstream import TritonUpstream, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
+from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
 
 
 @dataclass

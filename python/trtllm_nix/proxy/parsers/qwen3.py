@@ -1,9 +1,10 @@
-"""Turn the generated text of a chat answer into message deltas: content, reasoning and tool calls.
+"""Qwen3's output markup as typed events: reasoning, content and Hermes tool calls.
 
 ``Qwen3OutputParser`` reads Qwen3's ``<think>…</think>`` and Hermes-style ``<tool_call>{json}</tool_call>`` markup
 from text that may arrive split anywhere (even inside a tag): it holds back only what could still become a tag,
 so any split of the same text gives the same merged message. A tool call is checked as a whole before anything of
-it is sent; a malformed one stays visible as content. The non-streamed message is merged from the same deltas.
+it is sent; a malformed one stays visible as content. This class sees text only; ``parsers.base.SpanParser`` gives
+each event the tokens it came from.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any, Literal, Protocol
+from typing import Literal
+
+from trtllm_nix.proxy.output_events import ContentText, ReasoningText, ToolCall
+
+TextEvent = ReasoningText | ContentText | ToolCall
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
@@ -19,25 +24,10 @@ ToolMode = Literal["off", "parse", "drop"]
 _ARGUMENTS = re.compile(r'"arguments"\s*:\s*')
 
 
-class ChatOutputParser(Protocol):
-    def feed(self, text: str) -> list[dict[str, Any]]: ...
-
-    def finish(self) -> list[dict[str, Any]]: ...
-
-
-class ContentOnly:
-    """Everything the model says is content."""
-
-    def feed(self, text: str) -> list[dict[str, Any]]:
-        return [{"content": text}] if text else []
-
-    def finish(self) -> list[dict[str, Any]]:
-        return []
-
-
-def thinking_open_in_prompt(prompt: str) -> bool:
-    """True when the rendered prompt ends inside a think block (the template opened it for the model)."""
-    return prompt.rfind(THINK_OPEN) > prompt.rfind(THINK_CLOSE)
+def thinking_open_in_prompt(generation_prompt: str) -> bool:
+    """True when the generation prompt (what the template adds for the answer, never the users' messages: a user's
+    ``<think>`` must not turn the answer into reasoning) ends inside a think block."""
+    return generation_prompt.rfind(THINK_OPEN) > generation_prompt.rfind(THINK_CLOSE)
 
 
 def _held_prefix(text: str, tags: tuple[str, ...]) -> int:
@@ -54,11 +44,9 @@ class Qwen3OutputParser:
         reasoning: bool = True,
         thinking_open: bool = False,
         tools: ToolMode = "off",
-        reasoning_alias: bool = False,
     ) -> None:
         self._reasoning = reasoning
         self._tools = tools
-        self._alias = reasoning_alias
         self._mode = "reasoning" if reasoning and thinking_open else "start"
         self._buffer = ""
         self._at_section_start = True  # leading whitespace of a reasoning or content section is dropped
@@ -67,19 +55,19 @@ class Qwen3OutputParser:
         self._space_before_call = ""
         self._content_seen = False
 
-    def feed(self, text: str) -> list[dict[str, Any]]:
+    def feed(self, text: str) -> list[TextEvent]:
         self._buffer += text
         return self._drain(final=False)
 
-    def finish(self) -> list[dict[str, Any]]:
+    def finish(self) -> list[TextEvent]:
         out = self._drain(final=True)
         if self._mode == "call":  # an unclosed call: it was not a call
             out += self._malformed(self._space_before_call + CALL_OPEN + "".join(self._call_pieces))
             self._call_pieces = []
         return out
 
-    def _drain(self, final: bool) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def _drain(self, final: bool) -> list[TextEvent]:
+        out: list[TextEvent] = []
         while True:
             before = (self._mode, len(self._buffer))
             step = {
@@ -92,7 +80,7 @@ class Qwen3OutputParser:
             if (self._mode, len(self._buffer)) == before:
                 return out
 
-    def _start(self, final: bool) -> list[dict[str, Any]]:
+    def _start(self, final: bool) -> list[TextEvent]:
         stripped = self._buffer.lstrip()
         if self._reasoning and stripped.startswith(THINK_OPEN):
             self._buffer = stripped[len(THINK_OPEN) :]
@@ -103,7 +91,7 @@ class Qwen3OutputParser:
             self._mode, self._at_section_start = "content", True
         return []
 
-    def _in_reasoning(self, final: bool) -> list[dict[str, Any]]:
+    def _in_reasoning(self, final: bool) -> list[TextEvent]:
         end = self._buffer.find(THINK_CLOSE)
         if end >= 0:
             text = self._section(self._buffer[:end]).rstrip()
@@ -115,7 +103,7 @@ class Qwen3OutputParser:
             return self._reasoning_delta(text)
         return self._reasoning_delta(self._emit_safe((THINK_CLOSE,)))
 
-    def _in_content(self, final: bool) -> list[dict[str, Any]]:
+    def _in_content(self, final: bool) -> list[TextEvent]:
         if self._tools != "off":
             start = self._buffer.find(CALL_OPEN)
             if start >= 0:
@@ -131,13 +119,13 @@ class Qwen3OutputParser:
         tags = (CALL_OPEN,) if self._tools != "off" else ()
         return self._content(self._emit_safe(tags))
 
-    def _content(self, text: str) -> list[dict[str, Any]]:
+    def _content(self, text: str) -> list[TextEvent]:
         if not text:
             return []
         self._content_seen = True
-        return [{"content": text}]
+        return [ContentText(text)]
 
-    def _in_call(self, final: bool) -> list[dict[str, Any]]:
+    def _in_call(self, final: bool) -> list[TextEvent]:
         end = self._buffer.find(CALL_CLOSE)
         if end < 0:
             keep = _held_prefix(self._buffer, (CALL_CLOSE,))
@@ -168,15 +156,12 @@ class Qwen3OutputParser:
             self._at_section_start = not text
         return text
 
-    def _reasoning_delta(self, text: str) -> list[dict[str, Any]]:
+    def _reasoning_delta(self, text: str) -> list[TextEvent]:
         if not text:
             return []
-        delta = {"reasoning_content": text}
-        if self._alias:
-            delta["reasoning"] = text
-        return [delta]
+        return [ReasoningText(text)]
 
-    def _tool_call(self, pieces: list[str]) -> list[dict[str, Any]]:
+    def _tool_call(self, pieces: list[str]) -> list[TextEvent]:
         body = "".join(pieces)
         parsed = _parse_call(body)
         if parsed is None:
@@ -187,18 +172,12 @@ class Qwen3OutputParser:
             return []
         name, arguments = parsed
         index, self._calls = self._calls, self._calls + 1
-        head = {
-            "index": index,
-            "id": f"call_{uuid.uuid4().hex[:24]}",
-            "type": "function",
-            "function": {"name": name, "arguments": ""},
-        }
-        out: list[dict[str, Any]] = [{"tool_calls": [head]}]
-        for piece in _argument_pieces(body, pieces, arguments):
-            out.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-        return out
+        call_id = f"call_{uuid.uuid4().hex[:24]}"
+        return [
+            ToolCall(index, call_id, name, arguments, argument_pieces=tuple(_argument_pieces(body, pieces, arguments)))
+        ]
 
-    def _malformed(self, text: str) -> list[dict[str, Any]]:
+    def _malformed(self, text: str) -> list[TextEvent]:
         return [] if self._tools == "drop" else self._content(text)
 
 
@@ -241,33 +220,3 @@ def _argument_pieces(body: str, pieces: list[str], canonical: str) -> list[str]:
             out.append(body[lo:hi])
         offset += len(piece)
     return out
-
-
-def merge_deltas(deltas: list[dict[str, Any]]) -> dict[str, Any]:
-    """The non-streamed message that the deltas add up to."""
-    content: list[str] = []
-    reasoning: list[str] = []
-    alias = False
-    calls: dict[int, dict[str, Any]] = {}
-    for delta in deltas:
-        if delta.get("content"):
-            content.append(delta["content"])
-        if delta.get("reasoning_content"):
-            reasoning.append(delta["reasoning_content"])
-            alias = alias or "reasoning" in delta
-        for call in delta.get("tool_calls", []):
-            merged = calls.setdefault(
-                call["index"], {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
-            )
-            merged["id"] = call.get("id") or merged["id"]
-            function = call.get("function", {})
-            merged["function"]["name"] += function.get("name") or ""
-            merged["function"]["arguments"] += function.get("arguments") or ""
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(content) if content or not calls else None}
-    if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
-        if alias:
-            message["reasoning"] = message["reasoning_content"]
-    if calls:
-        message["tool_calls"] = [calls[index] for index in sorted(calls)]
-    return message

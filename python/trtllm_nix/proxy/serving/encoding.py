@@ -1,4 +1,4 @@
-"""Response bodies and SSE chunks for chat and text completions, serialized with as little work per token as
+"""Wire encoding of chat and text completion bodies and SSE chunks, serialized with as little work per token as
 possible: the constant head of every chunk is encoded once per request."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import time
 import uuid
 from typing import Any, Literal
 
-from trtllm_nix.proxy.generation import Outcome
-from trtllm_nix.proxy.model_files import ModelFiles
+from trtllm_nix.llm.events import Finish
+from trtllm_nix.llm.model_files import ModelFiles
+from trtllm_nix.proxy.output_events import Tokens
 
 
 def _dumps(value: Any) -> bytes:
@@ -84,30 +85,34 @@ class ResponseIdentity:
         return b"data: " + _dumps(body) + b"\n\n"
 
 
-def usage(outcome: Outcome) -> dict[str, int]:
+def usage(finish: Finish) -> dict[str, int]:
     return {
-        "prompt_tokens": outcome.prompt_tokens,
-        "completion_tokens": outcome.completion_tokens,
-        "total_tokens": outcome.prompt_tokens + outcome.completion_tokens,
+        "prompt_tokens": finish.prompt_tokens,
+        "completion_tokens": finish.completion_tokens,
+        "total_tokens": finish.prompt_tokens + finish.completion_tokens,
     }
 
 
-def chat_logprobs(files: ModelFiles, outcome: Outcome, start: int) -> dict[str, Any]:
-    """OpenAI chat logprobs for the tokens from ``start`` on: the chosen token only (no alternatives)."""
-    content = []
-    for token, logprob in zip(outcome.token_ids[start:], outcome.logprobs[start:], strict=False):
-        text = files.tokenizer.decode([token], skip_special_tokens=False)
-        content.append({"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []})
-    return {"content": content}
+def token_text(files: ModelFiles, token: int) -> str:
+    return str(files.tokenizer.decode([token], skip_special_tokens=False))
 
 
-def text_logprobs(files: ModelFiles, outcome: Outcome, start: int, offset: int) -> dict[str, Any]:
-    """Legacy completions logprobs: tokens, their logprobs and text offsets."""
-    tokens, values, offsets = [], [], []
-    for token, logprob in zip(outcome.token_ids[start:], outcome.logprobs[start:], strict=False):
-        text = files.tokenizer.decode([token], skip_special_tokens=False)
-        tokens.append(text)
+def chat_logprob_entries(files: ModelFiles, tokens: Tokens) -> list[dict[str, Any]]:
+    """OpenAI chat logprobs entries for ``tokens``: the chosen token only (no alternatives)."""
+    entries = []
+    for token, logprob in zip(tokens.ids, tokens.logprobs or (), strict=False):
+        text = token_text(files, token)
+        entries.append({"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []})
+    return entries
+
+
+def text_logprobs(files: ModelFiles, tokens: Tokens, offset: int) -> dict[str, Any]:
+    """Legacy completions logprobs: tokens, their logprobs and text offsets (from ``offset`` in the choice text)."""
+    texts, values, offsets = [], [], []
+    for token, logprob in zip(tokens.ids, tokens.logprobs or (), strict=False):
+        text = token_text(files, token)
+        texts.append(text)
         values.append(logprob)
         offsets.append(offset)
         offset += len(text)
-    return {"tokens": tokens, "token_logprobs": values, "top_logprobs": None, "text_offset": offsets}
+    return {"tokens": texts, "token_logprobs": values, "top_logprobs": None, "text_offset": offsets}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
-from trtllm_nix.proxy.text_stream import IncrementalDetokenizer, StopMatcher
+from trtllm_nix.llm.decoders import IncrementalDetokenizer, StopMatcher
 
 # Byte-level tokens (many are parts of multi-byte characters), common words, emoji pieces and specials.
 IDS = st.lists(

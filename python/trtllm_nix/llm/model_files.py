@@ -1,4 +1,5 @@
-"""What the proxy reads from a model's tokenizer folder: tokenizer, chat template, end ids, sampling defaults."""
+"""What the engine client reads from a model's tokenizer folder: tokenizer, chat template, end ids, sampling
+defaults, and the tokenizer's own idea of the context length (the engine's limit wins: see ``limits``)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class ModelFiles:
         generation_eos = generation.get("eos_token_id", [])
         generation_eos = generation_eos if isinstance(generation_eos, list) else [generation_eos]
         end_ids = tuple(dict.fromkeys([eos, *[int(x) for x in generation_eos]]))
-        limit = context_length or int(config.get("model_max_length") or 0) or 4096
+        limit = context_length or tokenizer_context_length(config) or 4096
         return cls(
             tokenizer=tokenizer,
             chat_template=template if isinstance(template, str) else None,
@@ -78,7 +79,9 @@ class ModelFiles:
         )
 
     def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        """Token ids of ``text``. ``encode_batch`` releases the GIL (``encode`` does not), so a long prompt
+        tokenized in a worker thread does not freeze the event loop."""
+        return list(self.tokenizer.encode_batch([text], add_special_tokens=False)[0].ids)
 
     def decode(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
@@ -96,10 +99,26 @@ class ChatTemplate:
         self._template = env.from_string(source)
 
     def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, **kwargs: Any) -> str:
+        return self._render(messages, tools, True, kwargs)
+
+    def generation_prompt(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, prompt: str, **kwargs: Any
+    ) -> str:
+        """What the template added for the answer (``prompt`` minus the rendering without the generation prompt):
+        the only text that says whether the model starts inside a think block."""
+        without = self._render(messages, tools, False, kwargs)
+        return prompt[len(without) :] if prompt.startswith(without) else prompt[-64:]
+
+    def _render(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, generation: bool, kwargs: Any
+    ) -> str:
         try:
-            return str(self._template.render(messages=messages, tools=tools, add_generation_prompt=True, **kwargs))
-        except TemplateError as error:
-            raise ValueError(f"the chat template rejected the messages: {error}") from error
+            return str(
+                self._template.render(messages=messages, tools=tools, add_generation_prompt=generation, **kwargs)
+            )
+        except (TemplateError, TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
+            # Real templates concatenate message fields (content: null is a TypeError): the messages' fault, a 400
+            raise ValueError(f"the chat template rejected the messages: {type(error).__name__}: {error}") from error
 
 
 def _tojson(
@@ -114,6 +133,17 @@ def _tojson(
 
 def _raise(message: str) -> None:
     raise TemplateError(message)
+
+
+PLACEHOLDER_CONTEXT = 10**9  # transformers writes int(1e30) into model_max_length when a tokenizer has no limit
+
+
+def tokenizer_context_length(config: dict[str, Any]) -> int | None:
+    """``model_max_length`` when it is a real limit (not transformers' ``1e30`` placeholder), else None."""
+    value = config.get("model_max_length")
+    if isinstance(value, (int, float)) and 0 < value < PLACEHOLDER_CONTEXT:
+        return int(value)
+    return None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

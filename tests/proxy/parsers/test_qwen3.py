@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trtllm_nix.proxy.chat_output import Qwen3OutputParser, ToolMode, merge_deltas, thinking_open_in_prompt
+from trtllm_nix.proxy.parsers.qwen3 import Qwen3OutputParser, ToolMode, thinking_open_in_prompt
+from trtllm_nix.proxy.serving.chat import ChatRenderer, merge_deltas
+from trtllm_nix.proxy.serving.encoding import ResponseIdentity
 
 THINK = "<think>\nThe user greets me.\nI greet back.\n</think>\n\nHello 世界 🎉!"
 CALLS = (
@@ -18,10 +20,16 @@ CALLS = (
 SAMPLES = [THINK, CALLS, '<tool_call>\n{"name": broken}\n</tool_call> visible', "plain answer, no tags"]
 
 
-def _run(pieces: list[str], tools: ToolMode = "parse", **options: Any) -> dict[str, Any]:
+def _deltas(pieces: list[str], tools: ToolMode = "parse", reasoning_alias: bool = False, **options: Any) -> list[Any]:
+    """The chat deltas the renderer makes of the parser's events."""
     parser = Qwen3OutputParser(tools=tools, **options)
-    deltas = [d for piece in pieces for d in parser.feed(piece)] + parser.finish()
-    message = merge_deltas(deltas)
+    events = [e for piece in pieces for e in parser.feed(piece)] + parser.finish()
+    renderer = ChatRenderer(None, ResponseIdentity("chat", "m"), logprobs=False, alias=reasoning_alias)  # type: ignore[arg-type]
+    return [p.delta for event in events for p in renderer.pieces(event)]
+
+
+def _run(pieces: list[str], tools: ToolMode = "parse", **options: Any) -> dict[str, Any]:
+    message = merge_deltas(_deltas(pieces, tools, **options))
     for call in message.get("tool_calls", []):
         assert call.pop("id").startswith("call_")
     return message
@@ -52,8 +60,7 @@ def test_any_split_gives_the_same_message(text: str, cuts: list[int]) -> None:
 
 
 def test_two_calls_with_ids_names_then_argument_pieces() -> None:
-    parser = Qwen3OutputParser(tools="parse")
-    deltas = [d for ch in CALLS for d in parser.feed(ch)] + parser.finish()
+    deltas = _deltas(list(CALLS))
     calls = [d["tool_calls"][0] for d in deltas if "tool_calls" in d]
     heads = [c for c in calls if "id" in c]
     assert [(h["index"], h["function"]["name"], h["function"]["arguments"]) for h in heads] == [

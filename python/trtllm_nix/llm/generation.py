@@ -1,0 +1,92 @@
+"""One generation: token ids from Triton become ``Delta`` events (text, token ids, logprobs), then one ``Finish``.
+
+Stop strings cut the text (and cancel the rest of the request); end ids are dropped, and the stream is read to
+its final response, never cancelled once Triton has finished it (cancelling a finished stream leaks in Triton 2.51).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from trtllm_nix.llm.decoders import IncrementalDetokenizer, StopMatcher
+from trtllm_nix.llm.events import Delta, Finish, FinishReason, GenerationEvent
+from trtllm_nix.llm.model_files import ModelFiles
+from trtllm_nix.llm.triton_client import TokenSource, UpstreamRequest
+
+
+async def generate(
+    upstream: TokenSource, request: UpstreamRequest, files: ModelFiles, stops: list[str]
+) -> AsyncIterator[GenerationEvent]:
+    """``Delta`` for every step that produced tokens (its text may be empty while a character or a possible stop
+    string is incomplete), then exactly one ``Finish``. Closing the iterator early cancels the upstream request."""
+    detokenizer = IncrementalDetokenizer(files.tokenizer)
+    matcher = StopMatcher(stops)
+    end_ids = set(files.end_token_ids) if request.end_id >= 0 else set()
+    ended_by_end_id = False
+    completion = 0
+    stream = upstream.generate(request)
+    try:
+        async for chunk in stream:
+            if ended_by_end_id:
+                continue  # drain to the final response: the request is finished in Triton, never cancel it
+            ids = chunk.token_ids
+            cut = next((i for i, token in enumerate(ids) if token in end_ids), None)
+            if cut is not None:
+                ids, ended_by_end_id = ids[:cut], True
+            if not ids:
+                continue
+            completion += len(ids)
+            logprobs = tuple(chunk.logprobs[: len(ids)]) if chunk.logprobs is not None else None
+            text = matcher.feed(detokenizer.push(ids))
+            yield Delta(text, tuple(ids), logprobs)
+            if matcher.matched is not None:
+                yield Finish("stop", len(request.input_ids), completion, matcher.matched)
+                return  # closing the stream below cancels the rest of the request
+    finally:
+        await stream.aclose()
+    tail = matcher.feed(detokenizer.finish())
+    if matcher.matched is None:
+        tail += matcher.flush()
+    if tail:
+        yield Delta(tail, ())
+    reason: FinishReason = "stop"
+    if matcher.matched is None and completion >= request.max_new_tokens and not ended_by_end_id:
+        reason = "length"
+    yield Finish(reason, len(request.input_ids), completion, matcher.matched)
+
+
+@dataclass
+class Outcome:
+    """What ``generate_text`` found, complete once its iterator is exhausted (kept for the Triton-side ensemble
+    model, which reads a generation as plain text)."""
+
+    prompt_tokens: int
+    arrived: float = field(default_factory=time.perf_counter)
+    completion_tokens: int = 0
+    finish_reason: FinishReason | None = None
+    stop_string: str | None = None
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+
+
+async def generate_text(
+    upstream: TokenSource, request: UpstreamRequest, files: ModelFiles, stops: list[str], outcome: Outcome
+) -> AsyncIterator[str]:
+    """The non-empty texts of ``generate``, with the finish recorded in ``outcome``."""
+    events = generate(upstream, request, files, stops)
+    try:
+        async for event in events:
+            if isinstance(event, Finish):
+                outcome.finish_reason, outcome.stop_string = event.reason, event.stop
+                outcome.completion_tokens = event.completion_tokens
+                continue
+            outcome.token_ids.extend(event.token_ids)
+            outcome.completion_tokens += len(event.token_ids)
+            if event.logprobs is not None:
+                outcome.logprobs.extend(event.logprobs)
+            if event.text:
+                yield event.text
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,135 @@
+"""The HTTP routes, thin: check the key, find the model, prepare, then hand over to the lifecycle and a renderer.
+Everything under ``/v1`` needs the API key (a router dependency, so a new route cannot forget it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from trtllm_nix.llm.generation import generate
+from trtllm_nix.llm.triton_client import UpstreamRequest
+from trtllm_nix.proxy.admission import ApiKey
+from trtllm_nix.proxy.lifecycle import Lifecycle
+from trtllm_nix.proxy.metrics import ProxyMetrics
+from trtllm_nix.proxy.output_events import OutputEvent
+from trtllm_nix.proxy.parsers.base import SpanParser, parse
+from trtllm_nix.proxy.protocol import ChatCompletionRequest, CompletionRequest
+from trtllm_nix.proxy.served import ServedModel, ServedModels
+from trtllm_nix.proxy.serving.chat import ChatRenderer, prepare_chat
+from trtllm_nix.proxy.serving.completion import TextRenderer, prepare_completion
+from trtllm_nix.proxy.serving.encoding import ResponseIdentity
+from trtllm_nix.proxy.settings import ProxySettings
+
+
+@dataclass
+class AppState:
+    settings: ProxySettings
+    models: ServedModels
+    lifecycle: Lifecycle
+    api_key: ApiKey
+    metrics: ProxyMetrics
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.proxy
+    return state
+
+
+def require_api_key(request: Request, authorization: str | None = Header(default=None)) -> None:
+    get_state(request).api_key.check(authorization)
+
+
+def request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+def arrived(request: Request) -> float:
+    value = request.scope.get("state", {}).get("arrived")
+    return float(value) if value is not None else time.perf_counter()
+
+
+v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+meta = APIRouter()
+
+
+def _events(
+    state: AppState, model: ServedModel, upstream: UpstreamRequest, stops: list[str], parser: SpanParser, since: float
+) -> AsyncIterator[OutputEvent]:
+    state.metrics.prompt_tokens.inc(len(upstream.input_ids))
+    generation = generate(model.upstream, upstream, model.files, stops)
+    return parse(state.lifecycle.metered(generation, since), parser)
+
+
+@v1.post("/chat/completions", response_model=None)
+async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+    state = get_state(request)
+    model = state.models.get(body.model)
+    rid = request_id(request)
+    job = await prepare_chat(model, body, rid, state.settings.log_prompts)
+    renderer = ChatRenderer(model.files, ResponseIdentity("chat", model.name), body.logprobs, model.reasoning_alias)
+    since = arrived(request)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        events = _events(state, model, job.upstream, job.stops, job.parser(), since)
+        return state.lifecycle.respond_stream(rid, renderer.stream(events, include_usage))
+    return await state.lifecycle.respond_once(
+        request, rid, lambda: renderer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since))
+    )
+
+
+@v1.post("/completions", response_model=None)
+async def completions(body: CompletionRequest, request: Request) -> Response:
+    state = get_state(request)
+    model = state.models.get(body.model)
+    rid = request_id(request)
+    job = await prepare_completion(model, body, rid, state.settings.log_prompts)
+    renderer = TextRenderer(model.files, ResponseIdentity("text", model.name), body.logprobs is not None, job.echo)
+    since = arrived(request)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        events = _events(state, model, job.upstream, job.stops, job.parser(), since)
+        return state.lifecycle.respond_stream(rid, renderer.stream(events, include_usage))
+    return await state.lifecycle.respond_once(
+        request, rid, lambda: renderer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since))
+    )
+
+
+@v1.get("/models")
+async def list_models(request: Request) -> JSONResponse:
+    return JSONResponse({"object": "list", "data": [model.card() for model in get_state(request).models]})
+
+
+@v1.get("/models/{model_id:path}")
+async def get_model(model_id: str, request: Request) -> JSONResponse:
+    return JSONResponse(get_state(request).models.get(model_id).card())
+
+
+@meta.get("/health")
+async def health() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@meta.get("/health/ready")
+async def ready(request: Request) -> JSONResponse:
+    """Ready when every served model has a ready upstream."""
+    state = get_state(request)
+    ready_now = True
+    upstreams: list[Any] = []
+    for model in state.models:
+        check = getattr(model.upstream, "ready", None)
+        ready_now = (await check() if check is not None else True) and ready_now
+        status = getattr(model.upstream, "status", None)
+        upstreams += [{**s, "model": model.name} for s in status()] if status is not None else []
+    body = {"status": "ready" if ready_now else "not ready", "upstreams": upstreams}
+    return JSONResponse(body, status_code=200 if ready_now else 503)
+
+
+@meta.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(get_state(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,73 @@
+"""The models this proxy serves, by the id clients send as ``model``: each with its tokenizer, chat template,
+parsers, context length and upstreams."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
+from trtllm_nix.llm.triton_client import TokenSource
+from trtllm_nix.proxy.api_errors import APIError
+
+_STARTED = int(time.time())
+
+
+@dataclass
+class ServedModel:
+    name: str
+    files: ModelFiles
+    template: ChatTemplate | None
+    context_length: int  # the engine's max_seq_len when known (see proxy.limits), never more
+    upstream: TokenSource
+    reasoning: bool  # split <think> reasoning into reasoning_content
+    reasoning_alias: bool = False
+    default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_prompt_chars(self) -> int:
+        """Longer prompt text cannot fit the context (no tokenizer packs 16 characters into a token): refused
+        before the tokenizer spends seconds on it."""
+        return 16 * self.context_length
+
+    def card(self) -> dict[str, object]:
+        return {
+            "id": self.name,
+            "object": "model",
+            "created": _STARTED,
+            "owned_by": "trtllm-nix",
+            "max_model_len": self.context_length,
+        }
+
+
+class ServedModels:
+    def __init__(self, models: list[ServedModel]) -> None:
+        if not models:
+            raise ValueError("a proxy serves at least one model")
+        self._by_name = {model.name: model for model in models}
+        if len(self._by_name) != len(models):
+            raise ValueError("served model names must be unique")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_name.values())
+
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def get(self, name: str) -> ServedModel:
+        model = self._by_name.get(name)
+        if model is None:
+            served = ", ".join(repr(n) for n in self._by_name)
+            raise APIError(
+                404,
+                f"the model {name!r} does not exist; this server serves {served}",
+                type_="not_found_error",
+                param="model",
+                code="model_not_found",
+            )
+        return model
+
+    @property
+    def max_context(self) -> int:
+        return max(model.context_length for model in self._by_name.values())

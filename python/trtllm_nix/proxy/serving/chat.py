@@ -1,0 +1,229 @@
+"""``/v1/chat/completions``: the prompt from the model's chat template, the output parsers, and the renderer that
+turns output events into chunks. Streamed and non-streamed answers come from the same chunks (merged for the
+latter), so they cannot disagree."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from trtllm_nix.llm.events import Finish
+from trtllm_nix.llm.model_files import ModelFiles
+from trtllm_nix.llm.triton_client import UpstreamRequest
+from trtllm_nix.proxy.api_errors import bad_request
+from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningText, ToolCall
+from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser, TextParser
+from trtllm_nix.proxy.parsers.qwen3 import Qwen3OutputParser, ToolMode, thinking_open_in_prompt
+from trtllm_nix.proxy.protocol import ChatCompletionRequest
+from trtllm_nix.proxy.served import ServedModel
+from trtllm_nix.proxy.serving.common import check_prompt_size, check_sampling, off_loop, to_upstream
+from trtllm_nix.proxy.serving.encoding import ResponseIdentity, chat_logprob_entries, usage
+from trtllm_nix.proxy.sse import DONE
+
+LOG = logging.getLogger("trtllm_nix.proxy")
+
+
+@dataclass(frozen=True)
+class ChatJob:
+    upstream: UpstreamRequest
+    stops: list[str]
+    reasoning: bool
+    thinking_open: bool
+    tools: ToolMode
+
+    def parser(self) -> SpanParser:
+        text: TextParser = ContentOnly()
+        if self.reasoning or self.tools != "off":
+            text = Qwen3OutputParser(reasoning=self.reasoning, thinking_open=self.thinking_open, tools=self.tools)
+        return SpanParser(text)
+
+
+def chat_messages(body: ChatCompletionRequest) -> list[dict[str, Any]]:
+    """Messages as the chat template expects them: text content, reasoning under one name, developer as system."""
+    messages = []
+    for index, message in enumerate(body.messages):
+        try:
+            text = message.text()
+        except ValueError as error:
+            raise bad_request(str(error), param=f"messages.{index}.content") from error
+        item: dict[str, Any] = {"role": "system" if message.role == "developer" else message.role, "content": text}
+        reasoning = message.reasoning_content if message.reasoning_content is not None else message.reasoning
+        if reasoning is not None:
+            item["reasoning_content"] = reasoning
+        if message.tool_calls:
+            item["tool_calls"] = [call.model_dump() for call in message.tool_calls]
+        if message.tool_call_id:
+            item["tool_call_id"] = message.tool_call_id
+        if message.name:
+            item["name"] = message.name
+        messages.append(item)
+    return messages
+
+
+def tool_mode(body: ChatCompletionRequest) -> ToolMode:
+    """How tool calls in the answer are handled: parsed (auto), dropped with their markup (none), or not looked
+    for (no tools). Forcing a call needs constrained decoding, which the engine path here does not offer yet."""
+    choice = body.tool_choice
+    if not body.tools:
+        if choice not in (None, "none", "auto"):
+            raise bad_request("tool_choice needs tools", param="tool_choice")
+        return "off"
+    if choice is None or choice == "auto":
+        return "parse"
+    if choice == "none":
+        return "drop"
+    if choice == "required" or isinstance(choice, dict):
+        raise bad_request(
+            "tool_choice 'required' or a named function needs constrained decoding, which this server does not "
+            "offer; send tool_choice 'auto' (the model decides) or 'none'",
+            param="tool_choice",
+            code="unsupported_value",
+        )
+    raise bad_request(
+        f"tool_choice must be 'auto', 'none', 'required' or a function, got {choice!r}", param="tool_choice"
+    )
+
+
+async def prepare_chat(
+    model: ServedModel, body: ChatCompletionRequest, request_id: str, log_prompts: bool = False
+) -> ChatJob:
+    """Every check that can fail before generation, so its failure is a status, not an error event."""
+    if body.top_logprobs:
+        raise bad_request(
+            "top_logprobs is not supported: the backend returns the chosen token's logprob only",
+            param="top_logprobs",
+            code="unsupported_value",
+        )
+    check_sampling(model, body)
+    template = model.template
+    if template is None:
+        raise bad_request("this model's tokenizer has no chat template; use /v1/completions")
+    kwargs = {**model.default_chat_template_kwargs, **(body.chat_template_kwargs or {})}
+    reserved = {"messages", "tools", "add_generation_prompt"} & kwargs.keys()
+    if reserved:
+        raise bad_request(f"chat_template_kwargs may not set {sorted(reserved)}", param="chat_template_kwargs")
+    tools = tool_mode(body)
+    messages = chat_messages(body)
+    check_prompt_size(model, sum(len(m["content"] or "") for m in messages), "messages")
+    tool_list = body.tools if tools != "drop" else None
+
+    def render() -> tuple[str, list[int], str]:
+        prompt = template.render(messages, tool_list, **kwargs)
+        generation = template.generation_prompt(messages, tool_list, prompt, **kwargs) if model.reasoning else ""
+        return prompt, model.files.encode(prompt), generation
+
+    try:
+        prompt, ids, generation_prompt = await off_loop(render)
+    except ValueError as error:
+        raise bad_request(str(error), param="messages") from error
+    if log_prompts:  # off by default: prompts are the users' data
+        LOG.info("request %s: chat prompt (%d tokens): %r", request_id, len(ids), prompt)
+    sampling = body.sampling(body.max_completion_tokens or body.max_tokens, body.logprobs)
+    return ChatJob(
+        upstream=to_upstream(model, ids, sampling, "messages", request_id),
+        stops=body.stop_list(),
+        reasoning=model.reasoning,
+        thinking_open=model.reasoning and thinking_open_in_prompt(generation_prompt),
+        tools=tools,
+    )
+
+
+@dataclass(frozen=True)
+class ChatPiece:
+    delta: dict[str, Any]
+    logprobs: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+
+
+class ChatRenderer:
+    """Output events to chat chunks (a pure mapping, apart from remembering whether a tool was called)."""
+
+    def __init__(self, files: ModelFiles, identity: ResponseIdentity, logprobs: bool, alias: bool) -> None:
+        self._files = files
+        self.identity = identity
+        self._logprobs = logprobs
+        self._alias = alias
+        self._called = False
+
+    def pieces(self, event: OutputEvent) -> list[ChatPiece]:
+        if isinstance(event, Finish):
+            return [ChatPiece({}, finish_reason="tool_calls" if self._called else event.reason)]
+        entries = chat_logprob_entries(self._files, event.tokens) if self._logprobs and event.tokens.ids else None
+        if isinstance(event, ContentText):
+            return [ChatPiece({"content": event.text} if event.text else {}, entries)]
+        if isinstance(event, ReasoningText):
+            delta = {"reasoning_content": event.text}
+            if self._alias:
+                delta["reasoning"] = event.text
+            return [ChatPiece(delta, entries)]
+        assert isinstance(event, ToolCall)
+        self._called = True
+        head = {"index": event.index, "id": event.call_id, "type": "function"}
+        out = [ChatPiece({"tool_calls": [{**head, "function": {"name": event.name, "arguments": ""}}]}, entries)]
+        for piece in event.argument_pieces or (event.arguments,):
+            out.append(ChatPiece({"tool_calls": [{"index": event.index, "function": {"arguments": piece}}]}))
+        return out
+
+    def chunk(self, piece: ChatPiece) -> bytes:
+        logprobs = {"content": piece.logprobs} if piece.logprobs is not None else None
+        return self.identity.chat_chunk(piece.delta, finish_reason=piece.finish_reason, logprobs=logprobs)
+
+    async def stream(self, events: AsyncIterator[OutputEvent], include_usage: bool) -> AsyncIterator[bytes]:
+        yield self.identity.chat_chunk({"role": "assistant", "content": ""})
+        try:
+            async for event in events:
+                for piece in self.pieces(event):
+                    yield self.chunk(piece)
+                if isinstance(event, Finish):
+                    if include_usage:
+                        yield self.identity.usage_chunk(usage(event))
+                    yield DONE
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
+        pieces: list[ChatPiece] = []
+        finish: Finish | None = None
+        async for event in events:
+            pieces.extend(self.pieces(event))
+            if isinstance(event, Finish):
+                finish = event
+        assert finish is not None
+        message = merge_deltas([p.delta for p in pieces])
+        logprobs = None
+        if self._logprobs:
+            logprobs = {"content": [entry for p in pieces for entry in p.logprobs or []]}
+        choice = {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": pieces[-1].finish_reason}
+        return self.identity.envelope([choice], usage(finish))
+
+
+def merge_deltas(deltas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The non-streamed message that the deltas add up to."""
+    content: list[str] = []
+    reasoning: list[str] = []
+    alias = False
+    calls: dict[int, dict[str, Any]] = {}
+    for delta in deltas:
+        if delta.get("content"):
+            content.append(delta["content"])
+        if delta.get("reasoning_content"):
+            reasoning.append(delta["reasoning_content"])
+            alias = alias or "reasoning" in delta
+        for call in delta.get("tool_calls", []):
+            merged = calls.setdefault(
+                call["index"], {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+            )
+            merged["id"] = call.get("id") or merged["id"]
+            function = call.get("function", {})
+            merged["function"]["name"] += function.get("name") or ""
+            merged["function"]["arguments"] += function.get("arguments") or ""
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(content) if content or not calls else None}
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+        if alias:
+            message["reasoning"] = message["reasoning_content"]
+    if calls:
+        message["tool_calls"] = [calls[index] for index in sorted(calls)]
+    return message

@@ -1,0 +1,52 @@
+"""What chat and text completions share before generation: checks of the sampling fields, the prompt size limit,
+work off the event loop, and the mapping to the upstream request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from trtllm_nix.llm.sampling import ContextTooLong, Sampling, upstream_request
+from trtllm_nix.llm.triton_client import UpstreamRequest
+from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.protocol import SamplingFields
+from trtllm_nix.proxy.served import ServedModel
+
+T = TypeVar("T")
+
+
+async def off_loop(work: Callable[[], T]) -> T:
+    """Template rendering and tokenization run in a worker thread (the tokenizer's batch call releases the GIL),
+    so one long prompt never freezes the streams of everybody else."""
+    return await asyncio.to_thread(work)
+
+
+def check_prompt_size(model: ServedModel, characters: int, param: str) -> None:
+    if characters > model.max_prompt_chars:
+        raise bad_request(
+            f"the prompt has {characters} characters, more than the {model.context_length}-token context can hold",
+            param=param,
+            code="context_length_exceeded",
+        )
+
+
+def check_sampling(model: ServedModel, body: SamplingFields) -> None:
+    if body.n != 1:
+        raise bad_request(
+            "n must be 1: this server returns one choice per request", param="n", code="unsupported_value"
+        )
+    vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
+    if body.top_k is not None and body.top_k > vocabulary:
+        raise bad_request(f"top_k is {body.top_k}; the vocabulary has {vocabulary} tokens", param="top_k")
+
+
+def to_upstream(
+    model: ServedModel, prompt_ids: list[int], sampling: Sampling, prompt_param: str, request_id: str
+) -> UpstreamRequest:
+    try:
+        return upstream_request(model.files, model.context_length, prompt_ids, sampling, prompt_param, request_id)
+    except ContextTooLong as error:
+        raise APIError(400, str(error), param=error.param, code="context_length_exceeded") from error
+    except ValueError as error:  # a value out of the range of its tensor
+        raise bad_request(str(error), code="invalid_value") from error

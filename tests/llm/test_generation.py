@@ -1,0 +1,60 @@
+"""``generate``: Delta events then one Finish; end ids drain the stream, stop strings cancel it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tokenizers import Tokenizer
+from trtllm_nix.assets.build import Assets
+from trtllm_nix.llm.events import Delta, Finish, GenerationEvent
+from trtllm_nix.llm.generation import generate
+from trtllm_nix.llm.model_files import ModelFiles
+
+from tests.helpers import request
+from tests.proxy.fake_upstream import FakeUpstream, pieces
+
+ENDOFTEXT = 151643  # a second end id (generation_config.json): sent as a stop word, returned in the final response
+
+
+def _run(files: ModelFiles, upstream: FakeUpstream, stops: list[str] | None = None) -> list[GenerationEvent]:
+    async def collect() -> list[GenerationEvent]:
+        return [event async for event in generate(upstream, request([1, 2], 50), files, stops or [])]
+
+    return asyncio.run(collect())
+
+
+def test_an_end_id_in_the_final_response_drains_the_stream(assets: Assets, tokenizer: Tokenizer) -> None:
+    files = ModelFiles.load(assets.tokenizer)
+    upstream = FakeUpstream(lambda _: pieces(tokenizer, ["Hello", " there"], final_ids=(ENDOFTEXT,)))
+    events = _run(files, upstream)
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == "Hello there"
+    assert events[-1] == Finish("stop", 2, 2, None)
+    assert upstream.endings == ["drained"], "a finished stream is read to its end, never cancelled"
+
+
+def test_an_end_id_mid_answer_drops_the_rest_but_still_drains(assets: Assets, tokenizer: Tokenizer) -> None:
+    files = ModelFiles.load(assets.tokenizer)
+    script = pieces(tokenizer, ["Hello"])[:-1] + pieces(tokenizer, [" x"], final_ids=(ENDOFTEXT,))
+    script.insert(1, type(script[0])([ENDOFTEXT, 99], None, False))  # type: ignore[call-arg]
+    events = _run(files, FakeUpstream(lambda _: script))
+    assert [e.text for e in events if isinstance(e, Delta)] == ["Hello"]
+    assert isinstance(events[-1], Finish)
+    assert events[-1].completion_tokens == 1
+
+
+def test_a_stop_string_cancels_the_rest(assets: Assets, tokenizer: Tokenizer) -> None:
+    files = ModelFiles.load(assets.tokenizer)
+    upstream = FakeUpstream(lambda _: pieces(tokenizer, ["one", " two", " three", " four"]))
+    events = _run(files, upstream, stops=["three"])
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == "one two "
+    assert events[-1] == Finish("stop", 2, 3, "three")
+    assert upstream.endings == ["cancelled"]
+
+
+def test_every_delta_carries_its_tokens_and_logprobs(assets: Assets, tokenizer: Tokenizer) -> None:
+    files = ModelFiles.load(assets.tokenizer)
+    events = _run(files, FakeUpstream(lambda _: pieces(tokenizer, ["a", "é", "🎉"], logprob=-1.0)))
+    deltas = [e for e in events if isinstance(e, Delta)]
+    assert sum(len(d.token_ids) for d in deltas) == len(tokenizer.encode("aé🎉", add_special_tokens=False).ids)
+    assert all(d.logprobs is not None and len(d.logprobs) == len(d.token_ids) for d in deltas)
+    assert "".join(d.text for d in deltas) == "aé🎉"

@@ -1,0 +1,71 @@
+"""Proxy settings: flags, then ``TRTLLM_NIX_PROXY_*`` variables, each value checked with a one-line error."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from trtllm_nix.errors import UserError
+from trtllm_nix.proxy.settings import add_arguments, from_namespace
+
+
+def _settings(args: list[str], env: dict[str, str]):  # type: ignore[no-untyped-def]
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return from_namespace(parser.parse_args(args), env)
+
+
+def test_a_malformed_variable_does_not_break_other_subcommands() -> None:
+    env = {**os.environ, "TRTLLM_NIX_PROXY_PORT": "nine", "TRTLLM_NIX_PROXY_KEEPALIVE_SECONDS": "soon"}
+    result = subprocess.run(
+        [sys.executable, "-m", "trtllm_nix.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_variable_is_one_line_naming_it(tmp_path: Path) -> None:
+    env = {**os.environ, "TRTLLM_NIX_PROXY_PORT": "nine"}
+    result = subprocess.run(
+        [sys.executable, "-m", "trtllm_nix.cli", "proxy", "--tokenizer", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "trtllm-nix proxy: error: TRTLLM_NIX_PROXY_PORT must be an integer, got 'nine'"
+
+
+def test_variables_come_from_the_given_environment() -> None:
+    env = {"TRTLLM_NIX_PROXY_TOKENIZER": "/t", "TRTLLM_NIX_PROXY_PORT": "9123", "TRTLLM_NIX_PROXY_MAX_IN_FLIGHT": "7"}
+    settings = _settings([], env)
+    assert (settings.tokenizer, settings.port, settings.max_in_flight) == (Path("/t"), 9123, 7)
+    assert _settings(["--port", "9200"], env).port == 9200, "a flag wins over its variable"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--keepalive-seconds", "0"], "--keepalive-seconds must be at least 0.01"),
+        (["--request-timeout", "0"], "--request-timeout must be more than 0 seconds"),
+        (["--max-body-bytes", "0"], "--max-body-bytes must be at least 1024"),
+        (["--port", "70000"], "--port must be in 1..65535"),
+        (["--max-in-flight", "0"], "--max-in-flight must be at least 1"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--max-model-len", "many"], "--max-model-len must be an integer, got 'many'"),
+    ],
+)
+def test_values_out_of_range_are_refused(args: list[str], message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        _settings(["--tokenizer", "/t", *args], {})
