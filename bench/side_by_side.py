@@ -41,8 +41,8 @@ from frontends import (
 from side_by_side_report import key_ratios, table
 from stats import summarize
 from trtllm_nix.assets.build import ensure_assets
-from trtllm_nix.proxy.model_files import ChatTemplate, ModelFiles
-from trtllm_nix.proxy.upstream import TritonUpstream
+from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
+from trtllm_nix.llm.triton_client import TritonUpstream
 from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.runtime import TritonRuntime
 from trtllm_nix.triton.server import TritonServer

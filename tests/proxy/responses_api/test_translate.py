@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from trtllm_nix.llm.events import GuidedDecoding
+from trtllm_nix.llm.model_files import ChatTemplate
 from trtllm_nix.proxy.api_errors import APIError
-from trtllm_nix.proxy.model_files import ChatTemplate
 from trtllm_nix.proxy.responses_api.protocol import parse_request
 from trtllm_nix.proxy.responses_api.translate import thinking_switch, to_chat
 
