@@ -11,12 +11,12 @@ from typing import Any
 from trtllm_nix.repo.tensorrt_llm_model import TensorrtLlmOptions
 
 OPTION_HELP = {
-    "batching_strategy": "gpt_model_type: in-flight fused batching, in-flight batching, or V1 (static)",
+    "batching_strategy": "gpt_model_type: in-flight fused or in-flight batching (static V1 is deprecated upstream)",
     "batch_scheduler_policy": "guaranteed_no_evict reserves KV cache for whole requests; max_utilization packs more",
     "kv_cache_free_gpu_mem_fraction": "fraction of free GPU memory (after the engine loads) given to the KV cache",
     "max_tokens_in_paged_kv_cache": "cap on KV cache tokens (unset: what the fraction allows)",
     "enable_kv_cache_reuse": "reuse KV blocks of shared prompt prefixes (needs paged context FMHA in the engine)",
-    "enable_chunked_context": "split long prompts into chunks (needs paged context FMHA in the engine)",
+    "enable_chunked_context": "chunk long prompts (needs paged context FMHA; unset: on where the engine has it)",
     "exclude_input_in_output": "do not echo the prompt in output_ids",
     "decoding_mode": "force a decoding mode (unset: TensorRT-LLM picks top_k_top_p)",
     "max_beam_width": "beams per request",
@@ -30,6 +30,8 @@ OPTION_HELP = {
     "max_queue_delay_microseconds": "dynamic batcher queue delay",
     "max_queue_size": "dynamic batcher queue size (0: unbounded)",
     "executor_worker_path": "trtllmExecutorWorker inside the runtime",
+    "guided_decoding_backend": "guided decoding backend (empty: off; xgrammar needs --xgrammar-tokenizer-info-path)",
+    "xgrammar_tokenizer_info_path": "xgrammar tokenizer-info JSON (encoded_vocab, tokenizer_str, stop_token_ids)",
 }
 
 
@@ -60,7 +62,7 @@ def _add_options(group: argparse._ArgumentGroup) -> None:
         kind = hints[option.name]
         help_text = f"{OPTION_HELP.get(option.name, '')} (default: {option.default})"
         choices = _literal_choices(kind)
-        if kind is bool:
+        if kind is bool or kind == (bool | None):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=option.default, help=help_text)
         elif choices:
             group.add_argument(flag, choices=choices, default=option.default, help=help_text)

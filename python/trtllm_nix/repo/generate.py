@@ -70,7 +70,7 @@ def build_models(spec: RepositorySpec) -> dict[str, tuple[pb.ModelConfig, dict[s
         raise UserError(str(error)) from error
     tokenizer = str(spec.tokenizer_path)
     reference = spec.reference if spec.backend == "reference" else None
-    generator = tensorrt_llm_config(batch, spec.engine_path, spec.options, reference)
+    generator = tensorrt_llm_config(batch, spec.engine_path, resolved_options(spec), reference)
     if spec.guided_decoding:
         generator.parameters["guided_decoding_backend"].string_value = "xgrammar"
         generator.parameters["xgrammar_tokenizer_info_path"].string_value = spec.xgrammar_tokenizer_info_path
@@ -89,6 +89,29 @@ def build_models(spec: RepositorySpec) -> dict[str, tuple[pb.ModelConfig, dict[s
             {"model.py": model_py("trtllm_nix.triton_models.text_generation")},
         ),
     }
+
+
+def resolved_options(spec: RepositorySpec) -> TensorrtLlmOptions:
+    """Chunked context on where the engine allows it (paged context FMHA); refused where it does not."""
+    chunked = spec.options.enable_chunked_context
+    if chunked and not spec.engine.paged_context_fmha:
+        raise UserError(
+            "--enable-chunked-context needs an engine built with paged context FMHA (trtllm-build "
+            "--use_paged_context_fmha enable, as trtllm-nix engine build does); rebuild or drop the flag"
+        )
+    if chunked is None:
+        chunked = spec.engine.paged_context_fmha
+    return replace(spec.options, enable_chunked_context=chunked)
+
+
+def serving_limits(spec: RepositorySpec) -> dict[str, int]:
+    """What the server can run, from the engine built: without chunked context a prompt must fit one context
+    step (max_num_tokens), so the proxy must refuse longer prompts."""
+    engine = spec.engine
+    max_input = engine.max_input_len
+    if not resolved_options(spec).enable_chunked_context:
+        max_input = min(max_input, engine.max_num_tokens)
+    return {"max_seq_len": engine.max_seq_len, "max_input_len": max_input, "max_num_tokens": engine.max_num_tokens}
 
 
 def render_tree(spec: RepositorySpec) -> dict[str, str]:
@@ -119,7 +142,8 @@ def render_tree(spec: RepositorySpec) -> dict[str, str]:
             "pad_id": files.pad_token_id,
             "end_token_ids": list(files.end_token_ids),
         },
-        "options": asdict(spec.options),
+        "options": asdict(resolved_options(spec)),
+        "limits": serving_limits(spec),
         "reference": asdict(spec.reference) if spec.backend == "reference" and spec.reference else None,
         "models": {name: {"config_sha256": digest} for name, digest in sorted(digests.items())},
     }

@@ -15,7 +15,9 @@ from trtllm_nix.repo.tensors import TENSORRT_LLM_INPUTS, TENSORRT_LLM_OUTPUTS
 
 EXECUTOR_WORKER = "/opt/tritonserver/backends/tensorrtllm/trtllmExecutorWorker"
 SchedulerPolicy = Literal["guaranteed_no_evict", "max_utilization"]
-BatchingStrategy = Literal["inflight_fused_batching", "inflight_batching", "V1"]
+# "V1" (static batching) is still parsed by the C++ backend, but deprecated upstream (TensorRT-LLM PR #5562).
+BatchingStrategy = Literal["inflight_fused_batching", "inflight_batching"]
+GuidedDecodingBackend = Literal["", "xgrammar"]
 DecodingMode = Literal["top_k", "top_p", "top_k_top_p", "beam_search", "medusa", "redrafter", "lookahead", "eagle"]
 
 
@@ -28,7 +30,8 @@ class TensorrtLlmOptions:
     kv_cache_free_gpu_mem_fraction: float = 0.9
     max_tokens_in_paged_kv_cache: int | None = None
     enable_kv_cache_reuse: bool = True
-    enable_chunked_context: bool = False
+    # None: on where the engine allows it (paged context FMHA), so prompts longer than max_num_tokens still run.
+    enable_chunked_context: bool | None = None
     exclude_input_in_output: bool = True  # upstream default false echoes the prompt; nobody wants that
     decoding_mode: DecodingMode | None = None  # unset: TensorRT-LLM picks top_k_top_p
     max_beam_width: int = 1
@@ -42,6 +45,10 @@ class TensorrtLlmOptions:
     max_queue_delay_microseconds: int = 0
     max_queue_size: int = 0
     executor_worker_path: str = EXECUTOR_WORKER
+    # Guided decoding: off (empty backend), as upstream's template leaves it; "xgrammar" needs the tokenizer-info
+    # JSON (keys encoded_vocab, tokenizer_str, stop_token_ids) at xgrammar_tokenizer_info_path.
+    guided_decoding_backend: GuidedDecodingBackend = ""
+    xgrammar_tokenizer_info_path: str = ""
 
     def validate(self) -> None:
         if not 0.0 < self.kv_cache_free_gpu_mem_fraction <= 1.0:
@@ -58,6 +65,8 @@ class TensorrtLlmOptions:
         for name in ("kv_cache_host_memory_bytes", "max_queue_delay_microseconds", "max_queue_size"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.guided_decoding_backend and not self.xgrammar_tokenizer_info_path:
+            raise ValueError("guided_decoding_backend xgrammar needs xgrammar_tokenizer_info_path")
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ def tensorrt_llm_config(
         "batch_scheduler_policy": options.batch_scheduler_policy,
         "kv_cache_free_gpu_mem_fraction": _number(options.kv_cache_free_gpu_mem_fraction),
         "enable_kv_cache_reuse": _flag(options.enable_kv_cache_reuse),
-        "enable_chunked_context": _flag(options.enable_chunked_context),
+        "enable_chunked_context": _flag(bool(options.enable_chunked_context)),
         "exclude_input_in_output": _flag(options.exclude_input_in_output),
         "max_beam_width": str(options.max_beam_width),
         "cancellation_check_period_ms": str(options.cancellation_check_period_ms),
@@ -107,6 +116,10 @@ def tensorrt_llm_config(
         "kv_cache_host_memory_bytes": str(options.kv_cache_host_memory_bytes),
         "executor_worker_path": options.executor_worker_path,
         "FORCE_CPU_ONLY_INPUT_TENSORS": "no",
+        # Read with no default by model_instance_state.cc: a missing key fails the load on every rank.
+        "tokenizer_dir": "",  # the C++ guided-decoding path ignores it (and logs so when it is set)
+        "guided_decoding_backend": options.guided_decoding_backend,
+        "xgrammar_tokenizer_info_path": options.xgrammar_tokenizer_info_path,
     }
     if options.decoding_mode:
         params["decoding_mode"] = options.decoding_mode

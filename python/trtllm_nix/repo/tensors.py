@@ -39,21 +39,23 @@ def _scalar(name: str, data_type: int, optional: bool = True) -> Tensor:
 
 
 I32, F32, U64, BOOL, U8, F16 = pb.TYPE_INT32, pb.TYPE_FP32, pb.TYPE_UINT64, pb.TYPE_BOOL, pb.TYPE_UINT8, pb.TYPE_FP16
-STRING = pb.TYPE_STRING
+STRING, I64 = pb.TYPE_STRING, pb.TYPE_INT64
 
 TENSORRT_LLM_INPUTS: Final = (
-    Tensor("input_ids", I32, (-1,), optional=False, ragged=True),
+    Tensor("input_ids", I32, (-1,), ragged=True),  # optional upstream too (encoder-decoder models)
     _scalar("input_lengths", I32, optional=False),
     _scalar("request_output_len", I32, optional=False),
     _scalar("end_id", I32),
     _scalar("pad_id", I32),
     _scalar("streaming", BOOL),
     _scalar("exclude_input_in_output", BOOL),
-    Tensor("stop_words_list", I32, (2, -1)),
-    Tensor("bad_words_list", I32, (2, -1)),
-    Tensor("embedding_bias", F32, (-1,)),
+    Tensor("stop_words_list", I32, (2, -1), ragged=True),
+    Tensor("bad_words_list", I32, (2, -1), ragged=True),
+    Tensor("embedding_bias", F32, (-1,), ragged=True),
     _scalar("runtime_top_k", I32),
     _scalar("runtime_top_p", F32),
+    # Upstream quirk: utils.h reads this input as "runtime_top_k_min" (InputFieldsNames::topPMin), so the real
+    # backend accepts runtime_top_p_min and ignores it (upstream_facts.json cpp_backend.input_field_names).
     _scalar("runtime_top_p_min", F32),
     _scalar("runtime_top_p_decay", F32),
     _scalar("runtime_top_p_reset_ids", I32),
@@ -78,8 +80,8 @@ TENSORRT_LLM_INPUTS: Final = (
     _scalar("lora_task_id", U64),
     Tensor("lora_weights", F16, (-1, -1), ragged=True),
     Tensor("lora_config", I32, (-1, 3), ragged=True),
-    _scalar("guided_decoding_guide_type", STRING),
-    _scalar("guided_decoding_guide", STRING),
+    Tensor("guided_decoding_guide_type", STRING, (1,), ragged=True),  # no reshape upstream
+    Tensor("guided_decoding_guide", STRING, (1,), ragged=True),
 )
 
 TENSORRT_LLM_OUTPUTS: Final = (
@@ -87,10 +89,22 @@ TENSORRT_LLM_OUTPUTS: Final = (
     Tensor("sequence_length", I32, (-1,)),
     Tensor("cum_log_probs", F32, (-1,)),
     Tensor("output_log_probs", F32, (-1, -1)),
+    # ${logits_datatype} upstream: the engine's logits dtype, float32 as trtllm-build gets no --logits_dtype.
     Tensor("context_logits", F32, (-1, -1)),
     Tensor("generation_logits", F32, (-1, -1, -1)),
     Tensor("batch_index", I32, (1,)),
     Tensor("sequence_index", I32, (1,)),
     Tensor("num_input_tokens", I32, (1,)),
     Tensor("num_output_tokens", I32, (1,)),
+    # Written whenever a request sets return_perf_metrics (fillTritonResponse), so they must be declared.
+    Tensor("kv_cache_alloc_new_blocks", I32, (1,)),
+    Tensor("kv_cache_reused_blocks", I32, (1,)),
+    Tensor("kv_cache_alloc_total_blocks", I32, (1,)),
+    Tensor("arrival_time_ns", I64, (1,)),
+    Tensor("first_scheduled_time_ns", I64, (1,)),
+    Tensor("first_token_time_ns", I64, (1,)),
+    Tensor("last_token_time_ns", I64, (1,)),
+    Tensor("acceptance_rate", F32, (1,)),
+    Tensor("total_accepted_draft_tokens", I32, (1,)),
+    Tensor("total_draft_tokens", I32, (1,)),
 )
