@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -96,7 +97,11 @@ def ensure_real_models(root: Path) -> RealModels:
     wanted = _real_fingerprint()
     if real.stamp.exists() and json.loads(real.stamp.read_text("utf-8")) == wanted:
         return real
-    with staged_folder(root) as staging:
+    # Third-party libraries warn while they build (ModelOpt on import, transformers on GGUF loading); those
+    # warnings are theirs, not ours, and must not turn into errors when a rebuild runs under pytest's
+    # filterwarnings=error.
+    with staged_folder(root) as staging, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         built = RealModels(staging)
         gguf = smollm2.fetch_gguf(staging / "gguf")
         smollm2.build_smollm2(built.smollm2, gguf)
@@ -119,7 +124,8 @@ def ensure_assets(cache_dir: Path | None = None, *, real_models: bool = True) ->
     wanted = _fingerprint()
     if assets.stamp.exists() and json.loads(assets.stamp.read_text("utf-8")) == wanted:
         return assets
-    with staged_folder(root) as staging:
+    with staged_folder(root) as staging, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         built = Assets(staging)
         qwen_tokenizer.build_qwen3_tokenizer(built.tokenizer)
         tiny_model.build_tiny_qwen3(built.tiny_model, built.tokenizer)
