@@ -65,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
     with triton:
         print(f"tritonserver ready: HTTP {triton.http_url}, gRPC {triton.grpc_url}", flush=True)
         settings = ProxySettings(
-            tokenizer=tokenizer_dir, triton=triton.grpc_url, model_name=served, host=args.host, port=args.port
+            tokenizer=tokenizer_dir,
+            triton=triton.grpc_url,
+            model_name=served,
+            host=args.host,
+            port=args.port,
+            model_repository=repo,  # its tensorrt_llm config turns guided decoding on (structured outputs)
         )
         base = f"http://{args.host}:{args.port}"
         prompt = "#reply: Hello from trtllm-nix!" if args.backend == "scripted" else QUESTION
