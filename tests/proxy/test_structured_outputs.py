@@ -65,9 +65,7 @@ def guided_proxy(scripted_triton: RunningTriton, assets: Assets) -> Iterator[Pro
 
 @pytest.fixture(scope="module")
 def guided_hf_proxy(hf_triton: RunningTriton, assets: Assets) -> Iterator[ProxyThread]:
-    proxy = start_proxy(
-        hf_triton, assets, reasoning_parser="none", model_repository=hf_triton.server.model_repository
-    )
+    proxy = start_proxy(hf_triton, assets, reasoning_parser="none", model_repository=hf_triton.server.model_repository)
     yield proxy
     proxy.stop()
 
@@ -76,6 +74,11 @@ def guided_hf_proxy(hf_triton: RunningTriton, assets: Assets) -> Iterator[ProxyT
 def sdk(guided_proxy: ProxyThread) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=guided_proxy.base_url + "/v1", api_key="unused", max_retries=0) as client:
         yield client
+
+
+# Off-script answers with thinking off: the scripted stand-in, off its script, would wander inside the (unconstrained)
+# think block; a prompt that closes the block is constrained from its first token (see proxy.structured).
+NO_THINK: Any = {"chat_template_kwargs": {"enable_thinking": False}}
 
 
 def _user(reply: str) -> list[Any]:
@@ -121,10 +124,12 @@ def _person_format() -> Any:
 @pytest.mark.parametrize("stream", [False, True])
 def test_json_schema_off_script_output_still_fits_a_nested_schema(sdk: openai.OpenAI, stream: bool) -> None:
     content, calls, finish = _chat(
-        sdk, stream, messages=_user("Sure, here you go."), response_format=_person_format()
+        sdk, stream, messages=_user("Sure, here you go."), response_format=_person_format(), extra_body=NO_THINK
     )
     person = _valid(PERSON, content)
-    assert person["role"] in ("admin", "user", "guest") and calls == [] and finish == "stop"
+    assert person["role"] in ("admin", "user", "guest")
+    assert calls == []
+    assert finish == "stop"
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -136,8 +141,11 @@ def test_json_schema_a_fitting_answer_is_kept_exactly(sdk: openai.OpenAI, stream
 
 
 def test_json_object_turns_prose_into_json(sdk: openai.OpenAI) -> None:
-    content, _, finish = _chat(sdk, False, messages=_user("not json at all"), response_format={"type": "json_object"})
-    assert isinstance(json.loads(content), (dict, list, str, int, float, bool, type(None))) and finish == "stop"
+    content, _, finish = _chat(
+        sdk, False, messages=_user("not json at all"), response_format={"type": "json_object"}, extra_body=NO_THINK
+    )
+    assert isinstance(json.loads(content), (dict, list, str, int, float, bool, type(None)))
+    assert finish == "stop"
 
 
 def test_completions_honour_response_format(sdk: openai.OpenAI) -> None:
@@ -151,14 +159,18 @@ def test_completions_honour_response_format(sdk: openai.OpenAI) -> None:
 
 
 def test_vllm_guided_choice_extra(sdk: openai.OpenAI) -> None:
-    content, _, _ = _chat(sdk, False, messages=_user("maybe"), extra_body={"guided_choice": ["yes", "no"]})
+    content, _, _ = _chat(sdk, False, messages=_user("maybe"), extra_body={"guided_choice": ["yes", "no"], **NO_THINK})
     assert content in ("yes", "no")
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_tool_choice_required_forces_valid_calls(sdk: openai.OpenAI, stream: bool) -> None:
-    content, calls, finish = _chat(sdk, stream, messages=_user("I'd rather chat."), tools=TOOLS, tool_choice="required")
-    assert calls and finish == "tool_calls" and content == ""
+    content, calls, finish = _chat(
+        sdk, stream, messages=_user("I'd rather chat."), tools=TOOLS, tool_choice="required", extra_body=NO_THINK
+    )
+    assert calls
+    assert finish == "tool_calls"
+    assert content == ""
     for call in calls:
         _valid(PARAMS[call["name"]], call["arguments"])
         assert call["id"]
@@ -168,7 +180,8 @@ def test_tool_choice_required_forces_valid_calls(sdk: openai.OpenAI, stream: boo
 def test_a_named_tool_choice_calls_that_tool(sdk: openai.OpenAI, stream: bool) -> None:
     choice: Any = {"type": "function", "function": {"name": "get_time"}}
     _, calls, finish = _chat(sdk, stream, messages=_user(TWO_CALLS), tools=TOOLS, tool_choice=choice)
-    assert [call["name"] for call in calls] == ["get_time"] and finish == "tool_calls"
+    assert [call["name"] for call in calls] == ["get_time"]
+    assert finish == "tool_calls"
     _valid(TIME_PARAMS, calls[0]["arguments"])
 
 
@@ -177,7 +190,8 @@ def test_a_named_tool_choice_calls_that_tool(sdk: openai.OpenAI, stream: bool) -
 def test_parallel_tool_calls_false_gives_at_most_one_call(sdk: openai.OpenAI, choice: str, stream: bool) -> None:
     fields: Any = {"tools": TOOLS, "tool_choice": choice, "parallel_tool_calls": False}
     _, calls, finish = _chat(sdk, stream, messages=_user(TWO_CALLS), **fields)
-    assert [call["name"] for call in calls] == ["get_weather"] and finish == "tool_calls"
+    assert [call["name"] for call in calls] == ["get_weather"]
+    assert finish == "tool_calls"
     assert json.loads(calls[0]["arguments"]) == {"city": "Oslo", "unit": "c"}
 
 
@@ -192,7 +206,8 @@ def test_a_random_model_forced_to_call_a_tool_calls_it_validly(guided_hf_proxy: 
         _, calls, finish = _chat(
             client, False, messages=[{"role": "user", "content": "hi"}], tools=TOOLS, tool_choice=choice, temperature=0
         )
-    assert [call["name"] for call in calls] == ["get_weather"] and finish == "tool_calls"
+    assert [call["name"] for call in calls] == ["get_weather"]
+    assert finish == "tool_calls"
     _valid(WEATHER_PARAMS, calls[0]["arguments"])
 
 
@@ -215,7 +230,8 @@ def test_guided_decoding_off_is_a_400_never_a_silent_fallback(
     client: openai.OpenAI, fields: dict[str, Any], param: str, words: str
 ) -> None:
     body = _refused(client, **fields)  # the session's scripted proxy: started without --model-repository
-    assert body["param"] == param and words in body["message"]
+    assert body["param"] == param
+    assert words in body["message"]
 
 
 @pytest.mark.parametrize(
@@ -239,7 +255,8 @@ def test_structured_requests_that_cannot_be_honoured_are_400s(
     sdk: openai.OpenAI, fields: dict[str, Any], param: str, words: str
 ) -> None:
     body = _refused(sdk, **fields)
-    assert body["param"] == param and words in body["message"]
+    assert body["param"] == param
+    assert words in body["message"]
 
 
 def test_the_model_card_says_whether_guided_decoding_is_on(sdk: openai.OpenAI, client: openai.OpenAI) -> None:
