@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
         "qwen3-tiny": (assets.tiny_model, assets.tokenizer),
     }[model]
     served = SERVED_NAMES[model]
-    repo = write_reference_repository(workdir / "repo", args.backend, tokenizer_dir, model_dir)
+    from trtllm_nix.repo.tokenizer_info import guided_decoding_possible
+
+    guided = guided_decoding_possible(tokenizer_dir)  # structured outputs where the tokenizer allows them
+    repo = write_reference_repository(workdir / "repo", args.backend, tokenizer_dir, model_dir, guided_decoding=guided)
     triton = TritonServer(TritonRuntime.from_wheel(), repo, workdir / "triton")
     print(f"starting tritonserver (reference backend, {args.backend}, {model}) ...", flush=True)
     with triton:
