@@ -66,8 +66,9 @@ soak: setup
 # endpoint (own virtualenv; not part of `make test`): make clients-structured CLIENTS_URL=http://127.0.0.1:9000/v1 CLIENTS_MODEL=...
 CLIENTS_URL ?= http://127.0.0.1:9000/v1
 CLIENTS_MODEL ?= qwen3
-clients-structured:
-	@test -x .venv-clients/bin/python || { python3 -m venv .venv-clients && .venv-clients/bin/pip install -q openai instructor langchain-openai openai-agents pydantic; }
+clients-structured: setup
+	@test -x .venv-clients/bin/python || $(PYTHON) -m venv .venv-clients
+	.venv-clients/bin/pip install -q 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'instructor==1.17.0'
 	.venv-clients/bin/python tests/clients/structured_clients.py $(CLIENTS_URL) $(CLIENTS_MODEL)
 
 # Re-pin every Python dependency from a fresh resolve (run by hand, commit the result).

@@ -59,13 +59,21 @@ def run(args: argparse.Namespace) -> int:
         "qwen3-tiny": (assets.tiny_model, assets.tokenizer),
     }[model]
     served = SERVED_NAMES[model]
-    repo = write_reference_repository(workdir / "repo", args.backend, tokenizer_dir, model_dir)
+    from trtllm_nix.repo.tokenizer_info import guided_decoding_possible
+
+    guided = guided_decoding_possible(tokenizer_dir)  # structured outputs where the tokenizer allows them
+    repo = write_reference_repository(workdir / "repo", args.backend, tokenizer_dir, model_dir, guided_decoding=guided)
     triton = TritonServer(TritonRuntime.from_wheel(), repo, workdir / "triton")
     print(f"starting tritonserver (reference backend, {args.backend}, {model}) ...", flush=True)
     with triton:
         print(f"tritonserver ready: HTTP {triton.http_url}, gRPC {triton.grpc_url}", flush=True)
         settings = ProxySettings(
-            tokenizer=tokenizer_dir, triton=triton.grpc_url, model_name=served, host=args.host, port=args.port
+            tokenizer=tokenizer_dir,
+            triton=triton.grpc_url,
+            model_name=served,
+            host=args.host,
+            port=args.port,
+            model_repository=repo,  # its tensorrt_llm config turns guided decoding on (structured outputs)
         )
         base = f"http://{args.host}:{args.port}"
         prompt = "#reply: Hello from trtllm-nix!" if args.backend == "scripted" else QUESTION

@@ -73,7 +73,9 @@ class Answer:
     error: str | None
 
 
-def _start(tmp: Path, runtime: TritonRuntime, assets: Assets, mode: str) -> Iterator[RunningTriton]:
+def _start(
+    tmp: Path, runtime: TritonRuntime, assets: Assets, mode: str, guided: bool = True
+) -> Iterator[RunningTriton]:
     stats = tmp / "stats.json"
     repo = write_reference_repository(
         tmp / "repo",
@@ -81,7 +83,7 @@ def _start(tmp: Path, runtime: TritonRuntime, assets: Assets, mode: str) -> Iter
         assets.tokenizer,
         assets.tiny_model,
         stats,
-        guided_decoding=True,
+        guided_decoding=guided,
     )
     with TritonServer(runtime, repo, tmp / "work") as server:
         yield RunningTriton(server, stats)
@@ -99,6 +101,13 @@ def guided_hf(
     tmp_path_factory: pytest.TempPathFactory, runtime: TritonRuntime, assets: Assets
 ) -> Iterator[RunningTriton]:
     yield from _start(tmp_path_factory.mktemp("guided-hf"), runtime, assets, "hf")
+
+
+@pytest.fixture(scope="module")
+def unguided_scripted(
+    tmp_path_factory: pytest.TempPathFactory, runtime: TritonRuntime, assets: Assets
+) -> Iterator[RunningTriton]:
+    yield from _start(tmp_path_factory.mktemp("unguided-scripted"), runtime, assets, "scripted", guided=False)
 
 
 def _prompt(tokenizer: Tokenizer, reply: str | None) -> list[int]:
@@ -251,9 +260,9 @@ def test_a_guide_type_tensorrt_llm_does_not_know_is_ignored_as_upstream_does(
 
 
 def test_a_guided_request_to_a_model_without_guided_decoding_fails_clearly(
-    scripted_triton: RunningTriton, tokenizer: Tokenizer
+    unguided_scripted: RunningTriton, tokenizer: Tokenizer
 ) -> None:
-    answer = ask(scripted_triton.server.grpc_url, _prompt(tokenizer, "x"), 20, GuidedDecoding("json", ""))
+    answer = ask(unguided_scripted.server.grpc_url, _prompt(tokenizer, "x"), 20, GuidedDecoding("json", ""))
     assert answer.error is not None
     assert "guided decoding is off for this model" in answer.error
 

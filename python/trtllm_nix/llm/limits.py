@@ -8,6 +8,7 @@ while the catalog's engines are built for 16-32k), so it only matters when nothi
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,18 @@ def read_engine_limits(repository: Path) -> EngineLimits:
         raise UserError(f"cannot read {path}: {error.strerror}; generate it with `trtllm-nix repo generate`") from error
     except (ValueError, KeyError, TypeError) as error:
         raise UserError(f"{path} does not record the engine's max_seq_len; regenerate the repository") from error
+
+
+def guided_decoding_enabled(repository: Path) -> bool:
+    """Whether the served ``tensorrt_llm`` model does guided decoding: its config's ``guided_decoding_backend``
+    parameter is ``xgrammar`` (the only value TensorRT-LLM's backend accepts; empty or absent means off)."""
+    path = repository / "tensorrt_llm" / "config.pbtxt"
+    try:
+        text = path.read_text("utf-8")
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}; generate it with `trtllm-nix repo generate`") from error
+    found = re.search(r'key:\s*"guided_decoding_backend"\s*value:?\s*\{\s*string_value:\s*"([^"]*)"', text)
+    return found is not None and found.group(1) == "xgrammar"
 
 
 def context_length(requested: int | None, engine: EngineLimits | None, tokenizer: int) -> int:

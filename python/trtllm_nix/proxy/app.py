@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from trtllm_nix import __version__
-from trtllm_nix.llm.limits import context_length, read_engine_limits
+from trtllm_nix.llm.limits import context_length, guided_decoding_enabled, read_engine_limits
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.pool import UpstreamPool
 from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
@@ -53,6 +53,7 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
         reasoning=reasoning_enabled(settings.reasoning_parser, files),
         reasoning_alias=settings.reasoning_alias,
         default_chat_template_kwargs=settings.default_chat_template_kwargs,
+        guided_decoding=guided_decoding_enabled(spec.model_repository) if spec.model_repository else False,
     )
     return model, spec
 

@@ -100,17 +100,37 @@ class SamplingFields(_Lenient):
         )
 
 
-class ChatCompletionRequest(SamplingFields):
+class StructuredFields(_Lenient):
+    """The fields that constrain the output (proxy.structured maps them to one guide)."""
+
+    response_format: Any = None
+    guided_json: Any = None  # vLLM's extras, as vLLM accepts them
+    guided_regex: Any = None
+    guided_grammar: Any = None
+    guided_choice: Any = None
+    structured_outputs: Any = None
+
+    def structured_body(self) -> dict[str, Any]:
+        """The fields ``guided_decoding_for`` reads, as the client sent them (unset ones left out)."""
+        names = ("response_format", "tools", "tool_choice", "parallel_tool_calls", *STRUCTURED_EXTRAS)
+        return {name: getattr(self, name) for name in names if getattr(self, name, None) is not None}
+
+
+STRUCTURED_EXTRAS = ("guided_json", "guided_regex", "guided_grammar", "guided_choice", "structured_outputs")
+
+
+class ChatCompletionRequest(SamplingFields, StructuredFields):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
     chat_template_kwargs: dict[str, Any] | None = None
 
 
-class CompletionRequest(SamplingFields):
+class CompletionRequest(SamplingFields, StructuredFields):
     prompt: str | list[str] | list[int]
     logprobs: int | None = Field(default=None, ge=0, le=5)
     echo: bool = False

@@ -72,7 +72,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     model = state.models.get(body.model)
     rid = request_id(request)
     job = await prepare_chat(model, body, rid, state.settings.log_prompts)
-    renderer = ChatRenderer(model.files, ResponseIdentity("chat", model.name), body.logprobs, model.reasoning_alias)
+    renderer = ChatRenderer(
+        model.files, ResponseIdentity("chat", model.name), body.logprobs, model.reasoning_alias, job.single_call
+    )
     since = arrived(request)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -24,6 +24,9 @@ class ServedModel:
     reasoning: bool  # split <think> reasoning into reasoning_content
     reasoning_alias: bool = False
     default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+    # The served tensorrt_llm model's guided_decoding_backend is xgrammar (read from --model-repository; without
+    # one the proxy cannot know, and refuses structured outputs rather than send guides that may be ignored).
+    guided_decoding: bool = False
 
     @property
     def max_prompt_chars(self) -> int:
@@ -38,6 +41,7 @@ class ServedModel:
             "created": _STARTED,
             "owned_by": "trtllm-nix",
             "max_model_len": self.context_length,
+            "capabilities": {"guided_decoding": self.guided_decoding},
         }
 
 

@@ -50,6 +50,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--reference-mode", choices=("scripted", "hf"), default="scripted")
     parser.add_argument("--reference-model", type=Path, help="HF model folder for --reference-mode hf")
     parser.add_argument("--reference-stats-file", type=Path, help="JSON counters the reference backend writes")
+    parser.add_argument(
+        "--guided-decoding",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="xgrammar guided decoding (structured outputs, forced tool calls): writes the tokenizer-info file and "
+        "sets guided_decoding_backend (default: on when the tokenizer has an eos_token and contiguous ids)",
+    )
     group = parser.add_argument_group("tensorrt_llm model options (defaults are TensorRT-LLM's)")
     _add_options(group)
     parser.set_defaults(handler=run)
@@ -89,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from trtllm_nix.errors import UserError
     from trtllm_nix.repo.generate import RepositorySpec, write_repository
     from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend
+    from trtllm_nix.repo.tokenizer_info import guided_decoding_possible
 
     engine = read_engine(args.engine)
     options = TensorrtLlmOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TensorrtLlmOptions)})
@@ -111,7 +119,14 @@ def run(args: argparse.Namespace) -> int:
         max_batch_size=args.max_batch_size,
         preprocessing_instances=args.preprocessing_instances,
         reference=reference,
+        guided_decoding=guided_decoding_possible(args.tokenizer)
+        if args.guided_decoding is None
+        else args.guided_decoding,
     )
     out = write_repository(spec, args.out, force=args.force)
-    print(f"wrote {out} (world size {engine.world_size}, max_batch_size {spec.triton_max_batch_size})")
+    guided = "on" if spec.guided_decoding else "off"
+    print(
+        f"wrote {out} (world size {engine.world_size}, max_batch_size {spec.triton_max_batch_size}, "
+        f"guided decoding {guided})"
+    )
     return 0

@@ -38,7 +38,7 @@ def write_reference_repository(
     stats_file: Path | None = None,
     max_batch_size: int = 64,
     tp_size: int = 1,
-    guided_decoding: bool = False,
+    guided_decoding: bool = True,  # the tests and the demo serve structured outputs
 ) -> Path:
     tokenizer_dir = tokenizer_dir.resolve()
     model_dir = model_dir.resolve() if model_dir else None

@@ -37,6 +37,15 @@ def tokenizer_info(tokenizer_dir: Path) -> dict[str, Any]:
     }
 
 
+def guided_decoding_possible(tokenizer_dir: Path) -> bool:
+    """Whether a tokenizer-info file can be written for this tokenizer (``repo generate``'s default)."""
+    try:
+        tokenizer_info(tokenizer_dir)
+    except UserError:
+        return False
+    return True
+
+
 def tokenizer_info_text(tokenizer_dir: Path) -> str:
     return json.dumps(tokenizer_info(tokenizer_dir), ensure_ascii=False)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from trtllm_nix.llm.events import Finish
@@ -18,9 +18,16 @@ from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser, TextParser
 from trtllm_nix.proxy.parsers.qwen3 import Qwen3OutputParser, ToolMode, thinking_open_in_prompt
 from trtllm_nix.proxy.protocol import ChatCompletionRequest
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.common import check_prompt_size, check_sampling, off_loop, to_upstream
+from trtllm_nix.proxy.serving.common import (
+    check_prompt_size,
+    check_sampling,
+    off_loop,
+    structured_guide,
+    to_upstream,
+)
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity, chat_logprob_entries, usage
 from trtllm_nix.proxy.sse import DONE
+from trtllm_nix.proxy.structured import THINK_CLOSE
 
 LOG = logging.getLogger("trtllm_nix.proxy")
 
@@ -32,6 +39,7 @@ class ChatJob:
     reasoning: bool
     thinking_open: bool
     tools: ToolMode
+    single_call: bool = False  # parallel_tool_calls false: at most one call reaches the client
 
     def parser(self) -> SpanParser:
         text: TextParser = ContentOnly()
@@ -64,7 +72,7 @@ def chat_messages(body: ChatCompletionRequest) -> list[dict[str, Any]]:
 
 def tool_mode(body: ChatCompletionRequest) -> ToolMode:
     """How tool calls in the answer are handled: parsed (auto), dropped with their markup (none), or not looked
-    for (no tools). Forcing a call needs constrained decoding, which the engine path here does not offer yet."""
+    for (no tools). ``required`` and a named function are parsed as usual: guided decoding forces the call."""
     choice = body.tool_choice
     if not body.tools:
         if choice not in (None, "none", "auto"):
@@ -75,12 +83,7 @@ def tool_mode(body: ChatCompletionRequest) -> ToolMode:
     if choice == "none":
         return "drop"
     if choice == "required" or isinstance(choice, dict):
-        raise bad_request(
-            "tool_choice 'required' or a named function needs constrained decoding, which this server does not "
-            "offer; send tool_choice 'auto' (the model decides) or 'none'",
-            param="tool_choice",
-            code="unsupported_value",
-        )
+        return "parse"
     raise bad_request(
         f"tool_choice must be 'auto', 'none', 'required' or a function, got {choice!r}", param="tool_choice"
     )
@@ -120,13 +123,18 @@ async def prepare_chat(
         raise bad_request(str(error), param="messages") from error
     if log_prompts:  # off by default: prompts are the users' data
         LOG.info("request %s: chat prompt (%d tokens): %r", request_id, len(ids), prompt)
-    sampling = body.sampling(body.max_completion_tokens or body.max_tokens, body.logprobs)
+    # Reasoning models: the answer after the think block is constrained, not the reasoning (proxy.structured); a
+    # prompt that already closed the block (enable_thinking false) needs no think prefix in the grammar.
+    reasoning = model.reasoning and THINK_CLOSE not in generation_prompt
+    guide = await structured_guide(model, body.structured_body(), reasoning)
+    sampling = replace(body.sampling(body.max_completion_tokens or body.max_tokens, body.logprobs), guided=guide)
     return ChatJob(
         upstream=to_upstream(model, ids, sampling, "messages", request_id),
         stops=body.stop_list(),
         reasoning=model.reasoning,
         thinking_open=model.reasoning and thinking_open_in_prompt(generation_prompt),
         tools=tools,
+        single_call=body.parallel_tool_calls is False,
     )
 
 
@@ -140,8 +148,11 @@ class ChatPiece:
 class ChatRenderer:
     """Output events to chat chunks (a pure mapping, apart from remembering whether a tool was called)."""
 
-    def __init__(self, files: ModelFiles, identity: ResponseIdentity, logprobs: bool, alias: bool) -> None:
+    def __init__(
+        self, files: ModelFiles, identity: ResponseIdentity, logprobs: bool, alias: bool, single_call: bool = False
+    ) -> None:
         self._files = files
+        self._single_call = single_call
         self.identity = identity
         self._logprobs = logprobs
         self._alias = alias
@@ -159,6 +170,8 @@ class ChatRenderer:
                 delta["reasoning"] = event.text
             return [ChatPiece(delta, entries)]
         assert isinstance(event, ToolCall)
+        if self._single_call and self._called:  # parallel_tool_calls false: calls after the first are dropped
+            return []
         self._called = True
         head = {"index": event.index, "id": event.call_id, "type": "function"}
         out = [ChatPiece({"tool_calls": [{**head, "function": {"name": event.name, "arguments": ""}}]}, entries)]

@@ -4,14 +4,16 @@ work off the event loop, and the mapping to the upstream request."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.llm.sampling import ContextTooLong, Sampling, upstream_request
 from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.protocol import SamplingFields
 from trtllm_nix.proxy.served import ServedModel
+from trtllm_nix.proxy.structured import StructuredOutputError, guided_decoding_for
 
 T = TypeVar("T")
 
@@ -39,6 +41,26 @@ def check_sampling(model: ServedModel, body: SamplingFields) -> None:
     vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
     if body.top_k is not None and body.top_k > vocabulary:
         raise bad_request(f"top_k is {body.top_k}; the vocabulary has {vocabulary} tokens", param="top_k")
+
+
+async def structured_guide(model: ServedModel, body: Mapping[str, Any], reasoning: bool) -> GuidedDecoding | None:
+    """The guide the request's structured-output fields ask for, compiled off the loop; a 400 naming the field when
+    it cannot be honoured exactly, or when the served model does not do guided decoding (never a silent fallback:
+    trtllm-serve 1.2.1 drops response_format without a backend, we refuse)."""
+    try:
+        guide = await off_loop(lambda: guided_decoding_for(body, reasoning=reasoning))
+    except StructuredOutputError as error:
+        raise bad_request(str(error), param=error.param) from error
+    if guide is not None and not model.guided_decoding:
+        param = next((name for name in body if name not in ("tools", "parallel_tool_calls")), "response_format")
+        raise bad_request(
+            f"{param} needs guided decoding, which the served model {model.name!r} does not have (its tensorrt_llm "
+            "config sets no guided_decoding_backend, or the proxy was started without --model-repository); "
+            "regenerate the repository with `trtllm-nix repo generate --guided-decoding` and pass it to the proxy",
+            param=param,
+            code="unsupported_value",
+        )
+    return guide
 
 
 def to_upstream(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from trtllm_nix.llm.events import Finish
@@ -15,7 +15,13 @@ from trtllm_nix.proxy.output_events import ContentText, OutputEvent
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser
 from trtllm_nix.proxy.protocol import CompletionRequest
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.common import check_prompt_size, check_sampling, off_loop, to_upstream
+from trtllm_nix.proxy.serving.common import (
+    check_prompt_size,
+    check_sampling,
+    off_loop,
+    structured_guide,
+    to_upstream,
+)
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity, text_logprobs, usage
 from trtllm_nix.proxy.sse import DONE
 
@@ -74,7 +80,8 @@ async def prepare_completion(
     prompt, ids = await _prompt(model, body)
     if log_prompts:  # off by default: prompts are the users' data
         LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), prompt)
-    sampling = body.sampling(body.max_tokens, body.logprobs is not None)
+    guide = await structured_guide(model, body.structured_body(), reasoning=False)
+    sampling = replace(body.sampling(body.max_tokens, body.logprobs is not None), guided=guide)
     upstream = to_upstream(model, ids, sampling, "prompt", request_id)
     return CompletionJob(upstream, body.stop_list(), prompt if body.echo else "")
 
