@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -15,15 +15,21 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from trtllm_nix.llm.generation import generate
 from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.admission import ApiKey
+from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.lifecycle import Lifecycle
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.output_events import OutputEvent
 from trtllm_nix.proxy.parsers.base import SpanParser, parse
 from trtllm_nix.proxy.protocol import ChatCompletionRequest, CompletionRequest
+from trtllm_nix.proxy.responses_api.protocol import parse_request
+from trtllm_nix.proxy.responses_api.render import new_meta
+from trtllm_nix.proxy.responses_api.store import ResponseStore, delete_response, get_response, previous_conversation
+from trtllm_nix.proxy.responses_api.translate import to_chat
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.serving.chat import ChatRenderer, prepare_chat
 from trtllm_nix.proxy.serving.completion import TextRenderer, prepare_completion
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity
+from trtllm_nix.proxy.serving.responses import ResponsesJob, prepare_responses
 from trtllm_nix.proxy.settings import ProxySettings
 
 
@@ -34,6 +40,7 @@ class AppState:
     lifecycle: Lifecycle
     api_key: ApiKey
     metrics: ProxyMetrics
+    responses: ResponseStore = field(default_factory=ResponseStore)  # per process: see responses_api.store
 
 
 def get_state(request: Request) -> AppState:
@@ -100,6 +107,40 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
     return await state.lifecycle.respond_once(
         request, rid, lambda: renderer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since))
     )
+
+
+@v1.post("/responses", response_model=None)
+async def responses(request: Request) -> Response:
+    state = get_state(request)
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise APIError(400, "the request body is not valid JSON", code="invalid_json") from None
+    body = parse_request(raw)
+    model = state.models.get(body.model)
+    rid = request_id(request)
+    plan = to_chat(body, previous_conversation(state.responses, body.previous_response_id))
+    job = await prepare_responses(model, body, plan, rid, state.settings.log_prompts)
+    answer = ResponsesJob(
+        new_meta(model.name, body), plan, state.responses, body.store, lambda e: state.lifecycle.error(e, rid)
+    )
+    since = arrived(request)
+    if body.stream:
+        events = _events(state, model, job.upstream, job.stops, job.parser(), since)
+        return state.lifecycle.respond_stream(rid, answer.stream(events))
+    return await state.lifecycle.respond_once(
+        request, rid, lambda: answer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since))
+    )
+
+
+@v1.get("/responses/{response_id}")
+async def fetch_response(response_id: str, request: Request) -> JSONResponse:
+    return JSONResponse(get_response(get_state(request).responses, response_id))
+
+
+@v1.delete("/responses/{response_id}")
+async def remove_response(response_id: str, request: Request) -> JSONResponse:
+    return JSONResponse(delete_response(get_state(request).responses, response_id))
 
 
 @v1.get("/models")

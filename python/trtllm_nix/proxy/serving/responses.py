@@ -1,0 +1,95 @@
+"""``/v1/responses``: a Responses request translated onto the chat path (the same chat template, checks, upstream
+request and output parsers as ``/v1/chat/completions``), and its output events rendered as a ``Response`` object
+or the Responses SSE event grammar. The lifecycle (admission, deadline, client leaving) is the chat one.
+
+Choices written down here:
+- ``text.format`` (json_schema/json_object) is refused with a 400: the served models here declare no guided
+  decoding, and an unconstrained answer presented as schema-valid would be a silent lie.
+- ``parallel_tool_calls: false`` is accepted but not enforced (the model may still emit several calls), as the
+  chat path offers no way to stop after one call.
+- A failure after the stream started ends it with ``response.failed`` (the response's own error), then nothing
+  more: the Responses grammar has no ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.output_events import OutputEvent
+from trtllm_nix.proxy.protocol import ChatCompletionRequest
+from trtllm_nix.proxy.responses_api.options import ChatPlan
+from trtllm_nix.proxy.responses_api.protocol import ResponsesRequest
+from trtllm_nix.proxy.responses_api.render import ResponseMeta, StreamRenderer, render_response
+from trtllm_nix.proxy.responses_api.store import ResponseStore, remember
+from trtllm_nix.proxy.served import ServedModel
+from trtllm_nix.proxy.serving.chat import ChatJob, prepare_chat
+
+
+def chat_request(request: ResponsesRequest, plan: ChatPlan) -> ChatCompletionRequest:
+    """The chat request that ``plan`` stands for, so the chat path's checks and template rendering apply as is."""
+    if plan.options.guided_decoding is not None:
+        raise APIError(
+            400,
+            "text.format needs guided decoding: the served model has no structured-output backend enabled; send "
+            "text.format {'type': 'text'} (or omit it) and describe the format in the instructions",
+            param="text.format",
+            code="unsupported_value",
+        )
+    options = plan.options
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": plan.messages,
+        "tools": plan.tools,
+        "tool_choice": options.tool_choice if plan.tools else None,
+        "max_completion_tokens": options.max_output_tokens,
+        "temperature": options.temperature,
+        "top_p": options.top_p,
+        "chat_template_kwargs": options.chat_template_kwargs or None,
+    }
+    try:
+        return ChatCompletionRequest.model_validate(body)
+    except ValidationError as error:  # the translation produced something the chat path does not take
+        raise bad_request(f"input cannot be rendered as a chat: {error.errors()[0]['msg']}", param="input") from None
+
+
+async def prepare_responses(
+    model: ServedModel, request: ResponsesRequest, plan: ChatPlan, request_id: str, log_prompts: bool
+) -> ChatJob:
+    """Every check that can fail before generation (a status, not a ``response.failed`` event)."""
+    return await prepare_chat(model, chat_request(request, plan), request_id, log_prompts)
+
+
+@dataclass(frozen=True)
+class ResponsesJob:
+    """One prepared Responses request: what to generate, how to render it and where to keep it."""
+
+    meta: ResponseMeta
+    plan: ChatPlan
+    store: ResponseStore
+    store_requested: bool
+    error_for: Callable[[BaseException], APIError]
+
+    async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
+        collected = [event async for event in events]
+        final = render_response(collected, self.meta)
+        remember(self.store, self.store_requested, self.plan.conversation, final)
+        return final
+
+    async def stream(self, events: AsyncIterator[OutputEvent]) -> AsyncIterator[bytes]:
+        renderer = StreamRenderer(self.meta)
+        yield renderer.start()
+        try:
+            async for event in events:
+                yield renderer.feed(event)
+        except Exception as error:
+            envelope = self.error_for(error)
+            yield renderer.fail(envelope.message, "server_error")
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        if renderer.final is not None:
+            remember(self.store, self.store_requested, self.plan.conversation, renderer.final)
