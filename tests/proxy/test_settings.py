@@ -63,6 +63,7 @@ def test_variables_come_from_the_given_environment() -> None:
         (["--port", "70000"], "--port must be in 1..65535"),
         (["--max-in-flight", "0"], "--max-in-flight must be at least 1"),
         (["--workers", "0"], "--workers must be at least 1"),
+        (["--workers", "4", "--max-in-flight", "3"], r"--max-in-flight \(3\) is split across --workers \(4\)"),
         (["--max-model-len", "many"], "--max-model-len must be an integer, got 'many'"),
     ],
 )

@@ -1,4 +1,6 @@
-"""The limit on requests in flight (429 past it), and the API key check."""
+"""The limit on requests in flight (429 past it), and the API key check.
+
+With ``--workers N`` each worker process holds its own share of the limit (see proxy/workers.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ class Admission:
         self.limit = limit
         self.in_flight = 0
         self._metrics = metrics
-        metrics.in_flight.set_function(lambda: self.in_flight)
 
     def admit(self) -> None:
         """Count one more request in flight, or refuse it with 429 when the limit is reached."""
@@ -27,9 +28,11 @@ class Admission:
                 headers={"Retry-After": "1"},
             )
         self.in_flight += 1
+        self._metrics.in_flight.inc()
 
     def release(self) -> None:
         self.in_flight -= 1
+        self._metrics.in_flight.dec()
 
 
 class ApiKey:

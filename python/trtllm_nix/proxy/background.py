@@ -90,6 +90,16 @@ class ProxyProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise ServerError("the proxy was not started")
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.returncode
+
     def start(self) -> None:
         command = [sys.executable, "-m", "trtllm_nix.cli", "proxy", "--port", str(self.port), *self._args]
         # a file, not a pipe: a full pipe would block the proxy's logging; closed in stop()

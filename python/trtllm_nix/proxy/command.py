@@ -26,6 +26,11 @@ def run(args: argparse.Namespace) -> int:
     settings = from_namespace(args)
     if not port_is_free(settings.port, settings.host):
         raise SetupError(f"port {settings.port} on {settings.host} is taken; pass --port with a free one")
+    if settings.workers > 1:
+        from trtllm_nix.proxy.workers import serve_workers
+
+        serve_workers(settings)
+        return 0
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
     return 0

@@ -67,6 +67,7 @@ class ProxyMiddleware:
             error = APIError(413, f"the request body exceeds {self.max_body_bytes} bytes", code="request_too_large")
             await error.response()(scope, receive, send_with_id)
             self.metrics.requests.labels(endpoint=endpoint, status="413").inc()
+            self.metrics.worker_requests.labels(pid=self.metrics.pid).inc()
             return
         try:
             await self.app(scope, body_receive, send_with_id)
@@ -77,6 +78,7 @@ class ProxyMiddleware:
             await internal_error(request_id).response()(scope, receive, send_with_id)
         finally:
             self.metrics.requests.labels(endpoint=endpoint, status=str(status["code"])).inc()
+            self.metrics.worker_requests.labels(pid=self.metrics.pid).inc()
 
     async def _buffered(self, receive: Receive) -> Receive:
         """Read a body of unknown length up front (at most the limit), then replay it to the app."""

@@ -94,6 +94,11 @@ class ProxySettings:
             (self.reasoning_parser in ("auto", "qwen3", "none"), "--reasoning-parser must be auto, qwen3 or none"),
             (self.workers >= 1, "--workers must be at least 1"),
             (
+                self.max_in_flight >= self.workers,
+                f"--max-in-flight ({self.max_in_flight}) is split across --workers ({self.workers}): "
+                "give each worker at least 1",
+            ),
+            (
                 len({self.model_name, *(m.name for m in self.extra_models)}) == 1 + len(self.extra_models),
                 "every served model needs its own name (--model-name and --served-model)",
             ),
@@ -118,7 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arg("--model-name", help="model id served at /v1/models (default qwen3)")
     arg("--host", help="listen address (loopback by default)")
     arg("--port", help="listen port (default 9000)")
-    arg("--workers", help="server processes sharing the port (default 1)")
+    arg("--workers", help="server processes sharing the port (default 1); each gets max-in-flight / N")
     arg("--max-model-len", help="context length (prompt + output); at most the engine's")
     arg("--model-repository", type=Path, help="the Triton model repository served: the engine's limits come from it")
     arg(

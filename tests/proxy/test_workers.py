@@ -1,0 +1,161 @@
+"""``trtllm-nix proxy --workers 2``: two real server processes on one port, real HTTP, a real tritonserver."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from trtllm_nix.assets.build import Assets
+from trtllm_nix.proxy.background import ProxyProcess
+from trtllm_nix.triton.ports import free_ports
+
+from tests.helpers import RunningTriton, wait_until
+from tests.proxy.sse import chat
+
+
+def _start(triton: RunningTriton, assets: Assets, *extra: str) -> ProxyProcess:
+    args = [
+        "--tokenizer",
+        str(assets.tokenizer),
+        "--triton",
+        triton.server.grpc_url,
+        "--workers",
+        "2",
+        *extra,
+    ]
+    proxy = ProxyProcess(args, free_ports(1)[0], start_timeout=180)
+    proxy.start()
+    return proxy
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def _workers(proxy: ProxyProcess) -> set[int]:
+    """The proxy's worker processes: its children that import our app (not multiprocessing's resource tracker)."""
+    return {pid for pid in _children(proxy.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+
+
+def _environ(pid: int) -> dict[str, str]:
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(pair.decode().partition("=")[::2] for pair in pairs if b"=" in pair)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _samples(proxy: ProxyProcess, name: str) -> list[tuple[dict[str, str], float]]:
+    text = httpx.get(proxy.base_url + "/metrics", timeout=10).text
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
+def _chat_ok_total(proxy: ProxyProcess) -> float:
+    return sum(
+        value
+        for labels, value in _samples(proxy, "trtllm_nix_requests_total")
+        if labels["endpoint"] == "/v1/chat/completions" and labels["status"] == "200"
+    )
+
+
+def test_both_workers_serve_and_metrics_add_up(scripted_triton: RunningTriton, assets: Assets) -> None:
+    proxy = _start(scripted_triton, assets)
+    try:
+        workers = _workers(proxy)
+        assert len(workers) == 2
+        sent = 0
+        while True:  # a fresh connection each time; the kernel spreads them over the two listeners
+            with httpx.Client(timeout=30) as client:
+                response = client.post(proxy.base_url + "/v1/chat/completions", json=chat("hello there"))
+            assert response.status_code == 200, response.text
+            sent += 1
+            served_by = {int(labels["pid"]) for labels, _ in _samples(proxy, "trtllm_nix_worker_requests_total")}
+            if served_by == workers or sent >= 300:
+                break
+        assert served_by == workers, f"{sent} requests all went to {served_by}"
+        assert _chat_ok_total(proxy) == sent  # whichever worker answers /metrics counts both
+        assert sum(value for _, value in _samples(proxy, "trtllm_nix_completion_tokens_total")) > 0
+    finally:
+        proxy.stop()
+
+
+def test_sigterm_stops_every_worker_and_removes_the_run_directory(
+    scripted_triton: RunningTriton, assets: Assets
+) -> None:
+    proxy = _start(scripted_triton, assets)
+    workers = _workers(proxy)
+    metrics_dir = Path(_environ(next(iter(workers)))["PROMETHEUS_MULTIPROC_DIR"])
+    assert metrics_dir.is_dir()
+    everything = _children(proxy.pid)
+    proxy.stop()  # SIGTERM, then wait
+    assert proxy.returncode == 0
+    assert not any(_alive(pid) for pid in workers)
+    # multiprocessing's resource tracker leaves when it sees its parent's pipe close
+    wait_until(
+        lambda: not any(_alive(pid) for pid in everything),
+        30,
+        "every child of the proxy to exit",
+    )
+    assert not metrics_dir.parent.exists()
+
+
+def test_sigkill_of_the_parent_takes_the_workers_with_it(scripted_triton: RunningTriton, assets: Assets) -> None:
+    proxy = _start(scripted_triton, assets)
+    workers = _workers(proxy)
+    try:
+        os.kill(proxy.pid, signal.SIGKILL)
+        wait_until(
+            lambda: not any(_alive(pid) for pid in workers),
+            30,
+            "the workers to die with their parent",
+        )
+    finally:
+        proxy.stop()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_in_flight_limit_holds_across_workers(scripted_triton: RunningTriton, assets: Assets) -> None:
+    proxy = _start(scripted_triton, assets, "--max-in-flight", "2")
+    slow = chat("one " + "word " * 200 + "#delay_ms:20", stream=True)  # four seconds an answer
+    try:
+        with httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            streams = [client.stream("POST", proxy.base_url + "/v1/chat/completions", json=slow) for _ in range(8)]
+            responses = [stream.__enter__() for stream in streams]
+            try:
+                statuses = sorted(r.status_code for r in responses)
+                admitted = statuses.count(200)
+                assert 1 <= admitted <= 2, statuses
+                assert statuses.count(429) == 8 - admitted, statuses
+                in_flight = sum(value for _, value in _samples(proxy, "trtllm_nix_requests_in_flight"))
+                assert in_flight == admitted
+                refused = next(r for r in responses if r.status_code == 429)
+                assert re.search(r"limit of 1 requests", refused.read().decode())
+            finally:
+                for stream in streams:
+                    stream.__exit__(None, None, None)
+        wait_until(
+            lambda: sum(v for _, v in _samples(proxy, "trtllm_nix_requests_in_flight")) == 0,
+            30,
+            "in flight to be 0",
+        )
+    finally:
+        proxy.stop()
