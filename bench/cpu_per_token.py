@@ -194,7 +194,9 @@ def main() -> int:
         input_ids=tokenizer.encode(prompt).ids, max_new_tokens=args.tokens, end_id=-1, pad_id=151643
     )
     work = Path(tempfile.mkdtemp(prefix="cpu-per-token-"))
-    repo = write_reference_repository(work / "repo", "scripted", assets.tokenizer, max_batch_size=256)
+    repo = write_reference_repository(
+        work / "repo", "scripted", assets.tokenizer, max_batch_size=256, guided_decoding=False
+    )
     results: dict[str, Any] = {"concurrency": args.concurrency, "requests": args.requests, "tokens": args.tokens}
     with TritonServer(TritonRuntime.from_wheel(), repo, work / "triton") as triton:
         runs: list[tuple[str, Callable[[], int]]] = [

@@ -230,7 +230,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="side-by-side-"))
     aiperf_input = work / "prompts.jsonl"
     aiperf_input.write_text(json.dumps({"text": REPLY}) + "\n")
-    repo = write_reference_repository(work / "repo", "scripted", assets.tokenizer, max_batch_size=256)
+    repo = write_reference_repository(
+        work / "repo", "scripted", assets.tokenizer, max_batch_size=256, guided_decoding=False
+    )
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]
     results: dict[str, Any] = {"machine": machine(), "tokens_per_request": args.tokens, "runs": {}}
     results["load_client"] = {"ours": f"bench/clients.py + frontends.py, asyncio, {args.client_processes} process(es)"}
