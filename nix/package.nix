@@ -25,7 +25,7 @@ python3Packages.buildPythonApplication {
   # nixpkgs carries numpy 2; the `<2` bound is for the Triton Python stub, which runs in the runtime image.
   pythonRelaxDeps = [ "numpy" ];
   # Modules that import tritonclient's generated protobuf code: a gencode/runtime mismatch fails the build here.
-  pythonImportsCheck = [ "trtllm_nix" "trtllm_nix.cli" "trtllm_nix.proxy.upstream" "trtllm_nix.repo.generate" ];
+  pythonImportsCheck = [ "trtllm_nix" "trtllm_nix.cli" "trtllm_nix.proxy.app" "trtllm_nix.repo.generate" ];
   meta = {
     description = project.description;
     license = lib.licenses.asl20;

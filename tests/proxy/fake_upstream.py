@@ -9,6 +9,7 @@ the rest of tests/proxy do that against a real tritonserver.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,17 @@ from trtllm_nix.proxy.app import create_app
 from trtllm_nix.proxy.settings import ProxySettings
 
 Script = list[UpstreamChunk | BaseException]
+
+
+def served_repository(folder: Path, max_seq_len: int) -> Path:
+    """The two files of a generated repository the proxy reads: the manifest (the engine's limits) and the
+    ``tensorrt_llm`` config (whether it does guided decoding; here it does not)."""
+    (folder / "manifest.json").write_text(json.dumps({"format": 1, "engine": {"max_seq_len": max_seq_len}}))
+    (folder / "tensorrt_llm").mkdir()
+    (folder / "tensorrt_llm" / "config.pbtxt").write_text(
+        'name: "tensorrt_llm"\nparameters { key: "guided_decoding_backend" value { string_value: "" } }\n'
+    )
+    return folder
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,11 @@ from trtllm_nix.errors import UserError
 from trtllm_nix.proxy.app import create_app
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings, parse_model_spec
 
-from tests.proxy.fake_upstream import FakeUpstream, client_for, pieces
+from tests.proxy.fake_upstream import FakeUpstream, client_for, pieces, served_repository
 
 
 def test_each_model_has_its_own_upstream_and_limits(assets: Assets, tokenizer: Tokenizer, tmp_path: Path) -> None:
-    (tmp_path / "manifest.json").write_text(json.dumps({"engine": {"max_seq_len": 1024}}))
-    small = ModelSpec("small", assets.tokenizer, "127.0.0.1:1", model_repository=tmp_path)
+    small = ModelSpec("small", assets.tokenizer, "127.0.0.1:1", model_repository=served_repository(tmp_path, 1024))
     settings = ProxySettings(tokenizer=assets.tokenizer, extra_models=(small,))
     big_up = FakeUpstream(lambda _: pieces(tokenizer, ["from qwen3"]))
     small_up = FakeUpstream(lambda _: pieces(tokenizer, ["from small"]))

@@ -4,7 +4,6 @@ freeze everybody else's streams."""
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import string
 import threading
@@ -20,17 +19,12 @@ from trtllm_nix.proxy.background import ProxyThread
 from trtllm_nix.proxy.settings import ProxySettings
 from trtllm_nix.triton.ports import free_ports
 
-from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces
-
-
-def _repository(tmp_path: Path, max_seq_len: int) -> Path:
-    (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "engine": {"max_seq_len": max_seq_len}}))
-    return tmp_path
+from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces, served_repository
 
 
 def test_the_context_is_the_served_engines(assets: Assets, tokenizer: Tokenizer, tmp_path: Path) -> None:
     upstream = FakeUpstream(lambda _: pieces(tokenizer, ["x"]))
-    app = app_with(assets.tokenizer, upstream, model_repository=_repository(tmp_path, 2048))
+    app = app_with(assets.tokenizer, upstream, model_repository=served_repository(tmp_path, 2048))
     with client_for(app) as client:
         assert client.get("/v1/models").json()["data"][0]["max_model_len"] == 2048
         long = {"model": "qwen3", "prompt": [100] * 2048}
@@ -47,7 +41,7 @@ def test_a_max_model_len_beyond_the_engine_refuses_to_start(assets: Assets, tmp_
         app_with(
             assets.tokenizer,
             FakeUpstream(lambda _: []),
-            model_repository=_repository(tmp_path, 2048),
+            model_repository=served_repository(tmp_path, 2048),
             max_model_len=4096,
         )
 

@@ -21,6 +21,8 @@ TOKENIZER_INFO_FILE = "xgrammar_tokenizer_info.json"
 def tokenizer_info(tokenizer_dir: Path) -> dict[str, Any]:
     from tokenizers import Tokenizer
 
+    if not (tokenizer_dir / "tokenizer.json").is_file():
+        raise UserError(f"{tokenizer_dir} has no tokenizer.json; pass the model's tokenizer folder")
     tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
     vocab = tokenizer.get_vocab(with_added_tokens=True)
     by_id = sorted(vocab.items(), key=lambda item: item[1])

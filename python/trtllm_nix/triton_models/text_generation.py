@@ -10,7 +10,7 @@ can cancel a decoupled request it started only from Triton 2.57 (container 25.04
 iterator ``cancel()``); users' image (25.12) carries 2.64 and has it, but the tritonserver our tests run (2.51, the
 nvidia-pytriton wheel) does not, so a BLS path could not be shown to cancel here. A gRPC stream cancels on every
 version we meet, so it is the one path, tested where it runs. Its cost: inside the image this model needs grpcio
-and tritonclient's generated protos (through ``trtllm_nix.proxy.upstream``), which the image's Python lacks
+and tritonclient's generated protos (through ``trtllm_nix.llm.triton_client``), which the image's Python lacks
 (TensorRT-LLM's requirements.txt lists neither tritonclient nor grpcio directly); see docs/runtime.md.
 """
 
