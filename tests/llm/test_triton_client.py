@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import numpy as np
 import pytest
 from trtllm_nix.llm.events import GuidedDecoding
-from trtllm_nix.llm.triton_client import build_infer_request
+from trtllm_nix.llm.triton_client import KEEPALIVE_PERMIT_WITHOUT_CALLS, KEEPALIVE_TIME_MS, build_infer_request
+from trtllm_nix.triton.runtime import TritonRuntime
 
 from tests.helpers import request
 
@@ -41,3 +45,21 @@ def test_guided_decoding_is_sent_as_two_string_tensors() -> None:
         assert int(np.frombuffer(raw[:4], dtype="<u4")[0]) == len(text)
         assert raw[4:].decode() == text
     assert "guided_decoding_guide" not in {t.name for t in build_infer_request("m", request([1], 5)).inputs}
+
+
+def _server_default(help_text: str, flag: str) -> int:
+    found = re.search(re.escape(flag) + r" <\w+>.*?Default is (\d+)", help_text, re.DOTALL)
+    assert found, flag
+    return int(found.group(1))
+
+
+def test_keepalive_pings_stay_within_what_a_default_tritonserver_accepts() -> None:
+    """A ping sooner than the server's minimum interval is a strike; two strikes and the server sends GOAWAY
+    ("too_many_pings"), failing every stream in flight with a 503 (seen in CI during a long guided prefill)."""
+    runtime = TritonRuntime.from_wheel()
+    result = subprocess.run(
+        [str(runtime.binary), "--help"], env=runtime.environment(), capture_output=True, text=True, timeout=60
+    )
+    help_text = result.stdout + result.stderr
+    assert KEEPALIVE_TIME_MS >= _server_default(help_text, "--grpc-http2-min-recv-ping-interval-without-data")
+    assert KEEPALIVE_PERMIT_WITHOUT_CALLS <= _server_default(help_text, "--grpc-keepalive-permit-without-calls")

@@ -18,10 +18,15 @@ from trtllm_nix.llm.events import GuidedDecoding
 
 _MAX_MESSAGE = 64 * 1024 * 1024
 INT32_MAX = 2**31 - 1
-_KEEPALIVE = [  # a half-open connection to a remote Triton is noticed in about a minute, not at the deadline
-    ("grpc.keepalive_time_ms", 30_000),
+# Keepalive within what tritonserver accepts by default (its --help: pings no closer than 300000 ms while it sends
+# nothing, none on an idle connection, GOAWAY "too_many_pings" after 2 strikes, which kills the streams in flight).
+# A half-open connection to a remote Triton is noticed about 5 min 20 s into a silent call, not at the deadline.
+KEEPALIVE_TIME_MS = 300_000
+KEEPALIVE_PERMIT_WITHOUT_CALLS = 0
+_KEEPALIVE = [
+    ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
     ("grpc.keepalive_timeout_ms", 20_000),
-    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.keepalive_permit_without_calls", KEEPALIVE_PERMIT_WITHOUT_CALLS),
 ]
 
 
