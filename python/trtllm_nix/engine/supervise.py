@@ -8,7 +8,6 @@ engine is complete and the build's process group is ended. A tool that exits wit
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from trtllm_nix.engine.engine_config import complete_files
 from trtllm_nix.errors import UserError
 
 
@@ -32,18 +32,7 @@ class Outcome:
 
 def engine_files(folder: Path) -> dict[str, int] | None:
     """Sizes of config.json and every rank file, once the config names the world size; else None."""
-    try:
-        config = json.loads((folder / "config.json").read_text("utf-8"))
-        mapping = config["pretrained_config"].get("mapping", {})
-        world = int(mapping.get("world_size", int(mapping.get("tp_size", 1)) * int(mapping.get("pp_size", 1))))
-        config["build_config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    names = ["config.json", *[f"rank{r}.engine" for r in range(world)]]
-    try:
-        return {name: (folder / name).stat().st_size for name in names}
-    except FileNotFoundError:
-        return None
+    return complete_files(folder)
 
 
 def run_supervised(
