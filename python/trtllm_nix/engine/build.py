@@ -66,6 +66,8 @@ def build_engine(
         raise UserError(f"architecture {architecture} is not supported; supported: {', '.join(sorted(MODEL_CLASSES))}")
     quant = read_quant_spec(model_dir)
     check_consistent(quant.algo, summarize(model_dir), quant.source)
+    if request.strategy == "bench":
+        refuse_for_bench(quant)
     plan = BuildPlan(
         request.model,
         quant.algo,
@@ -111,6 +113,30 @@ def _validate(request: BuildRequest) -> None:
         raise UserError("--max-batch-size, --max-seq-len and --max-num-tokens must be at least 1")
     if request.out.exists() and any(request.out.iterdir()) and not request.force:
         raise UserError(f"--out {request.out} is not empty; pass --force to replace it")
+
+
+def refuse_for_bench(quant: QuantSpec) -> None:
+    """What ``trtllm-bench build`` of the pinned TensorRT-LLM (1.1.0) cannot do, refused before anything runs.
+
+    It reads ``hf_quant_config.json`` as ``["quantization"]`` (the nested shape) only: a flat ModelOpt 1.0 file
+    raises KeyError, and a ``config.json`` ``quantization_config`` (NVIDIA's newer releases) raises
+    NotImplementedError. Those shapes need ``--strategy checkpoint`` (an explicit QuantConfig per rank).
+    Facts: upstream_facts.json ``trtllm_bench``.
+    """
+    from trtllm_nix.upstream import bench_quantizations
+
+    if quant.algo is not None and quant.source != "hf_quant_config.json":
+        raise UserError(
+            f"--strategy bench: trtllm-bench 1.1 reads only the nested hf_quant_config.json "
+            f'({{"quantization": {{...}}}}); this checkpoint\'s quantization is in {quant.source}. Use '
+            "--strategy checkpoint (the default), which passes an explicit QuantConfig"
+        )
+    choices = bench_quantizations()
+    if quant.algo is not None and quant.algo not in choices:
+        raise UserError(
+            f"--strategy bench: trtllm-bench 1.1 --quantization accepts {', '.join(choices)}, not {quant.algo}; "
+            "use --strategy checkpoint"
+        )
 
 
 def _read_hf_config(model_dir: Path) -> dict[str, Any]:
