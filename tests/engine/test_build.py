@@ -95,10 +95,15 @@ def test_bench_build_that_saves_nothing_fails_and_writes_nothing(
 ) -> None:
     monkeypatch.setenv("FAKE_BENCH_MODE", "save_nothing")
     request = _request(tmp_path, assets, strategy="bench")
-    with pytest.raises(BuildFailed, match="trtllm-bench exited with code 1 without writing an engine"):
+    with pytest.raises(BuildFailed, match="trtllm-bench exited with code 1 without writing an engine") as error:
         build_engine(request, inventory=B200)
     assert not request.out.exists()
     assert _leftovers(request) == []
+    kept = request.out.parent / "engine.failed-build"
+    log = request.out.parent / "engine.build.log"
+    assert f"(log: {log}); the staging folder is kept at {kept}" in str(error.value)
+    assert "out of memory during engine build" in log.read_text()  # what the tool said, readable after it failed
+    assert (kept / "engine").is_dir()
 
 
 def test_failed_conversion_leaves_no_partial_output(tmp_path: Path, assets: Assets, seam_record: Path) -> None:

@@ -18,20 +18,23 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from trtllm_nix import __version__
 from trtllm_nix.engine.check import BUILD_INFO, TOKENIZER_DIR, check_engine
 from trtllm_nix.engine.download import BUILD_PATTERNS, copy_tokenizer, resolve_model
 from trtllm_nix.engine.preflight import BuildPlan, check_preflight
 from trtllm_nix.engine.quant import QuantSpec, read_quant_spec
-from trtllm_nix.engine.seam import MODEL_CLASSES, BuildLimits, ConvertJob, TensorrtLlmSeam, load_seam, seam_spec
+from trtllm_nix.engine.seam import MODEL_CLASSES, BuildLimits, ConvertJob, TensorrtLlmSeam, load_seam
 from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes
 from trtllm_nix.engine.supervise import BuildFailed, run_supervised
 from trtllm_nix.engine.weights import check_consistent, summarize
 from trtllm_nix.errors import UserError
 from trtllm_nix.gpus import GpuInventory, read_inventory
 from trtllm_nix.staging import replace_folder
+
+if TYPE_CHECKING:
+    from trtllm_nix.runtime.seam import RuntimeSpec
 
 Strategy = Literal["checkpoint", "bench"]
 
@@ -50,6 +53,11 @@ class BuildRequest:
     timeout: float = 4 * 3600.0
     parallel_conversions: int | None = None
     cache_dir: Path | None = None
+    # Where the staging folder and the build log go (default: beside --out, or $TMPDIR when --out is in the Nix
+    # store, which only the final engine may enter). A failed build keeps both there.
+    work_dir: Path | None = None
+    # --runtime ROOT: conversion and trtllm-build run inside the image root (trtllm_nix.runtime.seam).
+    runtime: RuntimeSpec | None = None
 
 
 def build_engine(
@@ -83,7 +91,13 @@ def build_engine(
             print(f"preflight: {line}")
     seam = seam or load_seam()
     request.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.building-", dir=request.out.parent))
+    work = work_dir(request)
+    if request.runtime is not None:
+        from trtllm_nix.runtime.seam import runtime_seam
+
+        seam = runtime_seam(request.runtime, seam, (model_dir.resolve(), work))
+    staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.building-", dir=work))
+    done = False
     try:
         engine = staging / "engine"
         engine.mkdir()
@@ -99,10 +113,46 @@ def build_engine(
         failed = [f for f in check_engine(engine) if not f.ok]
         if failed:
             raise BuildFailed("the built engine failed its checks: " + "; ".join(f.line() for f in failed))
-        replace_folder(engine, request.out)
+        _place(engine, request.out)
+        done = True
+    except BuildFailed as error:
+        raise BuildFailed(f"{error}; the staging folder is kept at {_kept(request, work)}") from error
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if done:
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            shutil.rmtree(_kept(request, work), ignore_errors=True)
+            staging.rename(_kept(request, work))
     return request.out
+
+
+def work_dir(request: BuildRequest) -> Path:
+    """Staging and log folder: outside the Nix store, readable after a failed build."""
+    if request.work_dir is not None:
+        request.work_dir.mkdir(parents=True, exist_ok=True)
+        return request.work_dir.resolve()
+    parent = request.out.parent.resolve()
+    if parent.is_relative_to("/nix/store") or not os.access(parent, os.W_OK):
+        return Path(tempfile.gettempdir()).resolve()
+    return parent
+
+
+def build_log(request: BuildRequest) -> Path:
+    return work_dir(request) / f"{request.out.name}.build.log"
+
+
+def _kept(request: BuildRequest, work: Path) -> Path:
+    return work / f"{request.out.name}.failed-build"
+
+
+def _place(engine: Path, out: Path) -> None:
+    """Rename into place where staging and --out share a filesystem; else copy (--out in the Nix store)."""
+    if out.parent.stat().st_dev == engine.stat().st_dev:
+        replace_folder(engine, out)
+        return
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(engine, out)
 
 
 def _validate(request: BuildRequest) -> None:
@@ -178,30 +228,22 @@ def _checkpoint_strategy(
     started = time.monotonic()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        for _ in pool.map(_convert, [(seam_spec(), job) for job in jobs]):
+        for _ in pool.map(_convert, [(seam, job) for job in jobs]):
             pass
     convert_s = time.monotonic() - started
     command = seam.build_command(
         checkpoint, staging / "engine", min(world, os.cpu_count() or 1), request.limits, quant.algo
     )
-    result = run_supervised(
-        command,
-        staging.parent / f"{request.out.name}.build.log",
-        lambda: staging / "engine",
-        request.timeout,
-        wait_for_exit=True,
-    )
+    log = build_log(request)
+    result = run_supervised(command, log, lambda: staging / "engine", request.timeout, wait_for_exit=True)
     if result.returncode != 0:
-        raise BuildFailed(
-            f"trtllm-build exited with code {result.returncode} (log: "
-            f"{staging.parent / f'{request.out.name}.build.log'})"
-        )
+        raise BuildFailed(f"trtllm-build exited with code {result.returncode} (log: {log})")
     return {"convert_s": convert_s}
 
 
-def _convert(item: tuple[str, ConvertJob]) -> None:
-    spec, job = item
-    load_seam(spec).convert_rank(job)
+def _convert(item: tuple[TensorrtLlmSeam, ConvertJob]) -> None:
+    seam, job = item
+    seam.convert_rank(job)
 
 
 def _parallel_conversions(world: int) -> int:
@@ -220,7 +262,7 @@ def _bench_strategy(
     workspace = staging / "workspace"
     name = Path(request.model).name if Path(request.model).is_dir() else request.model
     bench = seam.bench_build(name, model_dir, workspace, request.tp, request.pp, quant.algo, request.limits)
-    log = staging.parent / f"{request.out.name}.build.log"
+    log = build_log(request)
     result = run_supervised(bench.command, log, lambda: bench.engine_dir, request.timeout, env=bench.environment)
     if (bench.engine_dir / "config.json").is_file() is False or not any(bench.engine_dir.glob("rank*.engine")):
         raise BuildFailed(f"trtllm-bench exited with code {result.returncode} without writing an engine (log: {log})")

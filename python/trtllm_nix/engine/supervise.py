@@ -11,6 +11,8 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,18 +49,21 @@ def run_supervised(
 ) -> Outcome:
     """Run ``command`` until it exits or (unless ``wait_for_exit``) its engine is complete and settled."""
     started = time.monotonic()
-    with log.open("ab") as output:
-        try:
-            process = subprocess.Popen(
-                command,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, **(env or {})},
-            )
-        except FileNotFoundError as error:
-            raise BuildFailed(f"{command[0]} not found: run inside the TensorRT-LLM runtime (nix develop)") from error
+    try:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    except FileNotFoundError as error:
+        raise BuildFailed(
+            f"{command[0]} not found: pass --runtime ROOT (the unpacked TensorRT-LLM image) or run inside it"
+        ) from error
+    tee = threading.Thread(target=_tee, args=(process, log), daemon=True)
+    tee.start()
     last: dict[str, int] | None = None
     stable_since = 0.0
     try:
@@ -79,6 +84,23 @@ def run_supervised(
             time.sleep(poll)
     finally:
         _end_group(process)
+        tee.join(timeout=30)
+
+
+def _tee(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Copy the tool's output to the build log and to our stdout as it comes."""
+    pipe = process.stdout
+    assert pipe is not None
+    out = getattr(sys.stdout, "buffer", None)
+    with log.open("ab") as output, pipe:
+        for chunk in iter(lambda: os.read(pipe.fileno(), 65536), b""):
+            output.write(chunk)
+            output.flush()
+            if out is not None:
+                out.write(chunk)
+                out.flush()
+            else:
+                sys.stdout.write(chunk.decode("utf-8", "replace"))
 
 
 def _end_group(process: subprocess.Popen[bytes]) -> None:

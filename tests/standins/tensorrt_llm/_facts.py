@@ -39,4 +39,5 @@ def record(call: str, **fields: Any) -> None:
     path = os.environ.get("TRTLLM_STANDIN_RECORD")
     if path:
         with open(path, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"call": call, "pid": os.getpid(), **fields}, default=str, sort_keys=True) + "\n")
+            where = {"pid": os.getpid(), "in_image": Path("/opt/tritonserver/bin/tritonserver").exists()}
+            out.write(json.dumps({"call": call, **where, **fields}, default=str, sort_keys=True) + "\n")
