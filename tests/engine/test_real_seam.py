@@ -89,3 +89,33 @@ except SystemExit as exit:
         "exit 2",
     ]
     assert "invalid choice: 'fp4'" in result.stderr
+
+
+def test_bench_strategy_through_the_real_seam(tmp_path: Path, assets: Assets) -> None:
+    model = make_checkpoint(tmp_path / "ckpt", "FP8", "legacy", tokenizer=assets.tokenizer)
+    out, record = tmp_path / "engine", tmp_path / "calls.jsonl"
+    command = [sys.executable, "-m", "trtllm_nix.cli", "engine", "build", "--model", str(model), "--tp", "2"]
+    command += ["--out", str(out), "--skip-preflight", "--strategy", "bench", "--max-seq-len", "4096"]
+    result = subprocess.run(command, env=standin_env(record), capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    argv = next(c["argv"] for c in _calls(record) if c["call"] == "trtllm-bench")
+    assert argv[:6] == ["--model", "ckpt", "--model_path", str(model), "--workspace", argv[5]]  # type: ignore[index]
+    assert "ENGINE SAVED" in result.stdout  # the tool's output is teed
+    engine = json.loads((out / "config.json").read_text())
+    assert engine["pretrained_config"]["quantization"] == {"quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}
+    checked = subprocess.run(
+        [sys.executable, "-m", "trtllm_nix.cli", "engine", "check", str(out)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout
+
+
+def test_the_standin_bench_reads_only_the_nested_shape(tmp_path: Path, assets: Assets) -> None:
+    model = make_checkpoint(tmp_path / "ckpt", "NVFP4", "flat", tokenizer=assets.tokenizer)
+    command = [str(STANDINS / "bin" / "trtllm-bench"), "--model", "m", "--model_path", str(model)]
+    command += ["--workspace", str(tmp_path / "w"), "build", "--max_seq_len", "64", "--max_batch_size", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "--max_batch_size and --max_num_tokens go together" in result.stderr
+    result = subprocess.run([*command, "--max_num_tokens", "64"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "KeyError: 'quantization'" in result.stderr
