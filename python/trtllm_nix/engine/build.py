@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from trtllm_nix import __version__
 from trtllm_nix.engine.check import BUILD_INFO, TOKENIZER_DIR, check_engine
 from trtllm_nix.engine.download import BUILD_PATTERNS, copy_tokenizer, resolve_model
+from trtllm_nix.engine.engine_config import complete_files
 from trtllm_nix.engine.preflight import BuildPlan, check_preflight
 from trtllm_nix.engine.quant import QuantSpec, read_quant_spec
 from trtllm_nix.engine.seam import MODEL_CLASSES, BuildLimits, ConvertJob, TensorrtLlmSeam, load_seam
@@ -264,7 +265,7 @@ def _bench_strategy(
     bench = seam.bench_build(name, model_dir, workspace, request.tp, request.pp, quant.algo, request.limits)
     log = build_log(request)
     result = run_supervised(bench.command, log, lambda: bench.engine_dir, request.timeout, env=bench.environment)
-    if (bench.engine_dir / "config.json").is_file() is False or not any(bench.engine_dir.glob("rank*.engine")):
+    if complete_files(bench.engine_dir) is None:
         raise BuildFailed(f"trtllm-bench exited with code {result.returncode} without writing an engine (log: {log})")
     for item in bench.engine_dir.iterdir():
         if item.name == "config.json" or (item.name.startswith("rank") and item.suffix == ".engine"):
