@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from trtllm_nix.engine.check import Finding, check_engine
-from trtllm_nix.engine.preflight import BLACKWELL_SMS
+from trtllm_nix.engine.engine_config import EngineInfo, read_engine
+from trtllm_nix.engine.preflight import MEMORY_HEADROOM, gpu_problems
 from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes, gigabytes
 from trtllm_nix.errors import UserError
 from trtllm_nix.gpus import GpuInventory, read_inventory
@@ -43,10 +44,13 @@ def diagnose(
     engine: Path | None, repo: Path | None, triton: str | None, inventory: GpuInventory | None
 ) -> list[Finding]:
     findings: list[Finding] = []
-    engine_config: dict[str, Any] | None = None
+    engine_config: EngineInfo | None = None
     if engine is not None:
         findings += check_engine(engine)
-        engine_config = _json(engine / "config.json")
+        try:
+            engine_config = read_engine(engine, require_ranks=False)
+        except UserError:
+            engine_config = None  # check_engine has said why
     manifest: dict[str, Any] | None = None
     if repo is not None:
         repo_findings, manifest = _repo(repo)
@@ -58,14 +62,6 @@ def diagnose(
     if not findings:
         raise UserError("nothing to check: pass --engine, --repo and/or --triton")
     return findings
-
-
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _repo(repo: Path) -> tuple[list[Finding], dict[str, Any] | None]:
@@ -127,17 +123,17 @@ def _repo(repo: Path) -> tuple[list[Finding], dict[str, Any] | None]:
     return out, manifest
 
 
-def _gpu_fit(inventory: GpuInventory, engine: dict[str, Any] | None, manifest: dict[str, Any] | None) -> list[Finding]:
+def _gpu_fit(inventory: GpuInventory, engine: EngineInfo | None, manifest: dict[str, Any] | None) -> list[Finding]:
     world = int(manifest["world_size"]) if manifest else 1
     quant = None
     rank_bytes = 0.0
-    if engine is not None and "pretrained_config" in engine:
-        pretrained = engine["pretrained_config"]
-        quant = (pretrained.get("quantization") or {}).get("quant_algo")
-        mapping = pretrained.get("mapping", {})
-        tp, pp = int(mapping.get("tp_size", 1)), int(mapping.get("pp_size", 1))
-        world = tp * pp
-        rank_bytes = expected_rank_bytes(Architecture.from_hf_config(pretrained), quant, tp, pp)
+    if engine is not None:
+        quant, world = engine.quant_algo, engine.world_size
+        try:
+            arch = Architecture.from_hf_config(engine.pretrained)
+            rank_bytes = expected_rank_bytes(arch, quant, engine.tp_size, engine.pp_size)
+        except UserError:
+            rank_bytes = 0.0  # the size check of check_engine names what is missing
     elif manifest is not None:
         quant = manifest["engine"].get("quant_algo")
     gpus = inventory.gpus
@@ -150,22 +146,24 @@ def _gpu_fit(inventory: GpuInventory, engine: dict[str, Any] | None, manifest: d
         )
     ]
     for gpu in gpus[:world]:
-        if quant == "NVFP4":
+        problems = dict(gpu_problems(gpu, quant, rank_bytes))
+        if quant in ("NVFP4", "FP8"):
             out.append(
                 Finding(
                     f"GPU {gpu.index} architecture",
-                    gpu.sm in BLACKWELL_SMS,
+                    "architecture" not in problems,
                     f"{gpu.name} SM{gpu.sm}",
-                    "NVFP4 engines run only on Blackwell (SM100/SM120): use an FP8 engine on this GPU",
+                    problems.get("architecture", ""),
                 )
             )
         if rank_bytes:
             out.append(
                 Finding(
                     f"GPU {gpu.index} memory",
-                    gpu.memory_free > rank_bytes * 1.1,
-                    f"{gigabytes(gpu.memory_free)} free for a {gigabytes(rank_bytes)} rank",
-                    "free the GPU or use more GPUs (higher TP)",
+                    "memory" not in problems,
+                    f"{gigabytes(gpu.memory_free)} free for a {gigabytes(rank_bytes)} rank "
+                    f"(x{MEMORY_HEADROOM} headroom)",
+                    problems.get("memory", ""),
                 )
             )
     return out

@@ -26,7 +26,9 @@ LIMITS = BuildLimits(max_batch_size=32, max_seq_len=4096, max_num_tokens=2048)
 
 
 def _request(tmp_path: Path, assets: Assets, tp: int = 1, **fields: object) -> BuildRequest:
-    model = make_checkpoint(tmp_path / "ckpt", "NVFP4", "inline", tokenizer=assets.tokenizer)
+    # trtllm-bench 1.1 reads only the nested hf_quant_config.json; the checkpoint strategy takes every shape.
+    shape = "legacy" if fields.get("strategy") == "bench" else "inline"
+    model = make_checkpoint(tmp_path / "ckpt", "NVFP4", shape, tokenizer=assets.tokenizer)
     return BuildRequest(
         **{"model": str(model), "out": tmp_path / "out" / "engine", "tp": tp, "limits": LIMITS, **fields}
     )  # type: ignore[arg-type]
@@ -93,10 +95,15 @@ def test_bench_build_that_saves_nothing_fails_and_writes_nothing(
 ) -> None:
     monkeypatch.setenv("FAKE_BENCH_MODE", "save_nothing")
     request = _request(tmp_path, assets, strategy="bench")
-    with pytest.raises(BuildFailed, match="trtllm-bench exited with code 1 without writing an engine"):
+    with pytest.raises(BuildFailed, match="trtllm-bench exited with code 1 without writing an engine") as error:
         build_engine(request, inventory=B200)
     assert not request.out.exists()
     assert _leftovers(request) == []
+    kept = request.out.parent / "engine.failed-build"
+    log = request.out.parent / "engine.build.log"
+    assert f"(log: {log}); the staging folder is kept at {kept}" in str(error.value)
+    assert "out of memory during engine build" in log.read_text()  # what the tool said, readable after it failed
+    assert (kept / "engine").is_dir()
 
 
 def test_failed_conversion_leaves_no_partial_output(tmp_path: Path, assets: Assets, seam_record: Path) -> None:
@@ -137,3 +144,18 @@ def test_cli_refuses_a_non_empty_out_and_unknown_variants(tmp_path: Path) -> Non
         [*run, "--variant", "qwen3-32b/tp3", "--out", str(tmp_path / "o2")], capture_output=True, text=True
     )
     assert "no catalog variant 'qwen3-32b/tp3'; known: qwen3-32b/tp1, qwen3-32b/tp2, qwen3-32b/tp4" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("shape", "said"), [("flat", "flat, ModelOpt 1.0"), ("inline", "config.json quantization_config")]
+)
+def test_bench_strategy_refuses_shapes_trtllm_bench_cannot_read(
+    tmp_path: Path, assets: Assets, seam_record: Path, shape: str, said: str
+) -> None:
+    model = make_checkpoint(tmp_path / "ckpt", "NVFP4", shape, tokenizer=assets.tokenizer)  # type: ignore[arg-type]
+    request = BuildRequest(model=str(model), out=tmp_path / "out" / "engine", tp=1, limits=LIMITS, strategy="bench")
+    with pytest.raises(UserError, match=r"reads only the nested hf_quant_config\.json") as error:
+        build_engine(request, inventory=B200)
+    assert said in str(error.value)
+    assert "--strategy checkpoint" in str(error.value)
+    assert calls(seam_record) == []

@@ -61,5 +61,5 @@ def test_keepalive_pings_stay_within_what_a_default_tritonserver_accepts() -> No
         [str(runtime.binary), "--help"], env=runtime.environment(), capture_output=True, text=True, timeout=60
     )
     help_text = result.stdout + result.stderr
-    assert KEEPALIVE_TIME_MS >= _server_default(help_text, "--grpc-http2-min-recv-ping-interval-without-data")
-    assert KEEPALIVE_PERMIT_WITHOUT_CALLS <= _server_default(help_text, "--grpc-keepalive-permit-without-calls")
+    assert _server_default(help_text, "--grpc-http2-min-recv-ping-interval-without-data") <= KEEPALIVE_TIME_MS
+    assert _server_default(help_text, "--grpc-keepalive-permit-without-calls") >= KEEPALIVE_PERMIT_WITHOUT_CALLS

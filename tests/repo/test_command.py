@@ -45,7 +45,7 @@ def _hf_config(folder: Path) -> Path:
 
 
 CASES = {
-    "no config.json": (lambda t: (t / "empty").mkdir() or t / "empty", [], "config.json not found"),
+    "no config.json": (lambda t: (t / "empty").mkdir() or t / "empty", [], "config.json is missing"),
     "a Hugging Face config": (lambda t: _hf_config(t / "hf"), [], "is a Hugging Face model config"),
     "missing ranks": (
         lambda t: make_engine(t / "e", engine_config(tp=4), skip_ranks=(2, 3)),

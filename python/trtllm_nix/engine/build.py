@@ -18,20 +18,24 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from trtllm_nix import __version__
 from trtllm_nix.engine.check import BUILD_INFO, TOKENIZER_DIR, check_engine
 from trtllm_nix.engine.download import BUILD_PATTERNS, copy_tokenizer, resolve_model
+from trtllm_nix.engine.engine_config import complete_files
 from trtllm_nix.engine.preflight import BuildPlan, check_preflight
 from trtllm_nix.engine.quant import QuantSpec, read_quant_spec
-from trtllm_nix.engine.seam import MODEL_CLASSES, BuildLimits, ConvertJob, TensorrtLlmSeam, load_seam, seam_spec
+from trtllm_nix.engine.seam import MODEL_CLASSES, BuildLimits, ConvertJob, TensorrtLlmSeam, load_seam
 from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes
 from trtllm_nix.engine.supervise import BuildFailed, run_supervised
 from trtllm_nix.engine.weights import check_consistent, summarize
 from trtllm_nix.errors import UserError
 from trtllm_nix.gpus import GpuInventory, read_inventory
 from trtllm_nix.staging import replace_folder
+
+if TYPE_CHECKING:
+    from trtllm_nix.runtime.seam import RuntimeSpec
 
 Strategy = Literal["checkpoint", "bench"]
 
@@ -50,6 +54,11 @@ class BuildRequest:
     timeout: float = 4 * 3600.0
     parallel_conversions: int | None = None
     cache_dir: Path | None = None
+    # Where the staging folder and the build log go (default: beside --out, or $TMPDIR when --out is in the Nix
+    # store, which only the final engine may enter). A failed build keeps both there.
+    work_dir: Path | None = None
+    # --runtime ROOT: conversion and trtllm-build run inside the image root (trtllm_nix.runtime.seam).
+    runtime: RuntimeSpec | None = None
 
 
 def build_engine(
@@ -66,6 +75,8 @@ def build_engine(
         raise UserError(f"architecture {architecture} is not supported; supported: {', '.join(sorted(MODEL_CLASSES))}")
     quant = read_quant_spec(model_dir)
     check_consistent(quant.algo, summarize(model_dir), quant.source)
+    if request.strategy == "bench":
+        refuse_for_bench(quant)
     plan = BuildPlan(
         request.model,
         quant.algo,
@@ -81,7 +92,13 @@ def build_engine(
             print(f"preflight: {line}")
     seam = seam or load_seam()
     request.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.building-", dir=request.out.parent))
+    work = work_dir(request)
+    if request.runtime is not None:
+        from trtllm_nix.runtime.seam import runtime_seam
+
+        seam = runtime_seam(request.runtime, seam, (model_dir.resolve(), work))
+    staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.building-", dir=work))
+    done = False
     try:
         engine = staging / "engine"
         engine.mkdir()
@@ -97,10 +114,46 @@ def build_engine(
         failed = [f for f in check_engine(engine) if not f.ok]
         if failed:
             raise BuildFailed("the built engine failed its checks: " + "; ".join(f.line() for f in failed))
-        replace_folder(engine, request.out)
+        _place(engine, request.out)
+        done = True
+    except BuildFailed as error:
+        raise BuildFailed(f"{error}; the staging folder is kept at {_kept(request, work)}") from error
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if done:
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            shutil.rmtree(_kept(request, work), ignore_errors=True)
+            staging.rename(_kept(request, work))
     return request.out
+
+
+def work_dir(request: BuildRequest) -> Path:
+    """Staging and log folder: outside the Nix store, readable after a failed build."""
+    if request.work_dir is not None:
+        request.work_dir.mkdir(parents=True, exist_ok=True)
+        return request.work_dir.resolve()
+    parent = request.out.parent.resolve()
+    if parent.is_relative_to("/nix/store") or not os.access(parent, os.W_OK):
+        return Path(tempfile.gettempdir()).resolve()
+    return parent
+
+
+def build_log(request: BuildRequest) -> Path:
+    return work_dir(request) / f"{request.out.name}.build.log"
+
+
+def _kept(request: BuildRequest, work: Path) -> Path:
+    return work / f"{request.out.name}.failed-build"
+
+
+def _place(engine: Path, out: Path) -> None:
+    """Rename into place where staging and --out share a filesystem; else copy (--out in the Nix store)."""
+    if out.parent.stat().st_dev == engine.stat().st_dev:
+        replace_folder(engine, out)
+        return
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(engine, out)
 
 
 def _validate(request: BuildRequest) -> None:
@@ -111,6 +164,30 @@ def _validate(request: BuildRequest) -> None:
         raise UserError("--max-batch-size, --max-seq-len and --max-num-tokens must be at least 1")
     if request.out.exists() and any(request.out.iterdir()) and not request.force:
         raise UserError(f"--out {request.out} is not empty; pass --force to replace it")
+
+
+def refuse_for_bench(quant: QuantSpec) -> None:
+    """What ``trtllm-bench build`` of the pinned TensorRT-LLM (1.1.0) cannot do, refused before anything runs.
+
+    It reads ``hf_quant_config.json`` as ``["quantization"]`` (the nested shape) only: a flat ModelOpt 1.0 file
+    raises KeyError, and a ``config.json`` ``quantization_config`` (NVIDIA's newer releases) raises
+    NotImplementedError. Those shapes need ``--strategy checkpoint`` (an explicit QuantConfig per rank).
+    Facts: upstream_facts.json ``trtllm_bench``.
+    """
+    from trtllm_nix.upstream import bench_quantizations
+
+    if quant.algo is not None and quant.source != "hf_quant_config.json":
+        raise UserError(
+            f"--strategy bench: trtllm-bench 1.1 reads only the nested hf_quant_config.json "
+            f'({{"quantization": {{...}}}}); this checkpoint\'s quantization is in {quant.source}. Use '
+            "--strategy checkpoint (the default), which passes an explicit QuantConfig"
+        )
+    choices = bench_quantizations()
+    if quant.algo is not None and quant.algo not in choices:
+        raise UserError(
+            f"--strategy bench: trtllm-bench 1.1 --quantization accepts {', '.join(choices)}, not {quant.algo}; "
+            "use --strategy checkpoint"
+        )
 
 
 def _read_hf_config(model_dir: Path) -> dict[str, Any]:
@@ -152,30 +229,22 @@ def _checkpoint_strategy(
     started = time.monotonic()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        for _ in pool.map(_convert, [(seam_spec(), job) for job in jobs]):
+        for _ in pool.map(_convert, [(seam, job) for job in jobs]):
             pass
     convert_s = time.monotonic() - started
     command = seam.build_command(
         checkpoint, staging / "engine", min(world, os.cpu_count() or 1), request.limits, quant.algo
     )
-    result = run_supervised(
-        command,
-        staging.parent / f"{request.out.name}.build.log",
-        lambda: staging / "engine",
-        request.timeout,
-        wait_for_exit=True,
-    )
+    log = build_log(request)
+    result = run_supervised(command, log, lambda: staging / "engine", request.timeout, wait_for_exit=True)
     if result.returncode != 0:
-        raise BuildFailed(
-            f"trtllm-build exited with code {result.returncode} (log: "
-            f"{staging.parent / f'{request.out.name}.build.log'})"
-        )
+        raise BuildFailed(f"trtllm-build exited with code {result.returncode} (log: {log})")
     return {"convert_s": convert_s}
 
 
-def _convert(item: tuple[str, ConvertJob]) -> None:
-    spec, job = item
-    load_seam(spec).convert_rank(job)
+def _convert(item: tuple[TensorrtLlmSeam, ConvertJob]) -> None:
+    seam, job = item
+    seam.convert_rank(job)
 
 
 def _parallel_conversions(world: int) -> int:
@@ -194,9 +263,9 @@ def _bench_strategy(
     workspace = staging / "workspace"
     name = Path(request.model).name if Path(request.model).is_dir() else request.model
     bench = seam.bench_build(name, model_dir, workspace, request.tp, request.pp, quant.algo, request.limits)
-    log = staging.parent / f"{request.out.name}.build.log"
+    log = build_log(request)
     result = run_supervised(bench.command, log, lambda: bench.engine_dir, request.timeout, env=bench.environment)
-    if (bench.engine_dir / "config.json").is_file() is False or not any(bench.engine_dir.glob("rank*.engine")):
+    if complete_files(bench.engine_dir) is None:
         raise BuildFailed(f"trtllm-bench exited with code {result.returncode} without writing an engine (log: {log})")
     for item in bench.engine_dir.iterdir():
         if item.name == "config.json" or (item.name.startswith("rank") and item.suffix == ".engine"):

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trtllm_nix.engine.engine_config import TOKENIZER_DIR, EngineInfo, NotAnEngine, engine_tokenizer, read_engine
 from trtllm_nix.engine.sizes import TOLERANCE, Architecture, expected_rank_bytes, gigabytes, within_tolerance
 from trtllm_nix.errors import UserError
 
 BUILD_INFO = "build-info.json"
-TOKENIZER_DIR = "tokenizer"
+__all__ = ["BUILD_INFO", "TOKENIZER_DIR", "Finding", "check_engine", "require_ok"]
 
 
 @dataclass(frozen=True)
@@ -42,23 +43,25 @@ def check_engine(
 ) -> list[Finding]:
     """Every check; expectations default to what build-info.json recorded from the checkpoint."""
     findings: list[Finding] = []
-    config = _load(folder / "config.json")
-    if config is None or "build_config" not in config or "pretrained_config" not in config:
-        detail = "missing" if config is None else "a Hugging Face config (no build_config)"
+    try:
+        engine = read_engine(folder, require_ranks=False)
+    except NotAnEngine as error:
         findings.append(
             Finding(
                 "engine config",
                 False,
-                f"{folder / 'config.json'} is {detail}",
+                str(error),
                 "seed symptom \"key 'builder_config' not found\": never copy the HF config.json into "
                 "the engine folder; rebuild with trtllm-nix engine build",
             )
         )
         return findings
-    findings.append(Finding("engine config", True, f"TensorRT-LLM {config.get('version', '?')} engine config"))
+    except UserError as error:
+        findings.append(Finding("engine config", False, str(error), "rebuild the engine"))
+        return findings
+    findings.append(Finding("engine config", True, f"TensorRT-LLM {engine.trtllm_version} engine config"))
     info = _load(folder / BUILD_INFO) or {}
-    pretrained = config["pretrained_config"]
-    quant = (pretrained.get("quantization") or {}).get("quant_algo")
+    quant = engine.quant_algo
     recorded = info.get("quant", {})
     want_quant = expected_quant if expected_quant is not None else recorded.get("quant_algo", quant)
     findings.append(
@@ -70,8 +73,7 @@ def check_engine(
             "checkpoint's quantization: pass the explicit QuantConfig (trtllm-nix engine build does)",
         )
     )
-    mapping = pretrained.get("mapping") or {}
-    tp, pp = int(mapping.get("tp_size", 1)), int(mapping.get("pp_size", 1))
+    tp, pp = engine.tp_size, engine.pp_size
     want_tp = expected_tp or int(info.get("tp_size", tp))
     want_pp = expected_pp or int(info.get("pp_size", pp))
     findings.append(
@@ -93,24 +95,26 @@ def check_engine(
         )
     )
     if not missing:
-        findings.append(_size_finding(pretrained, quant, tp, pp, ranks))
-    tokenizer = folder / TOKENIZER_DIR
-    has_tokenizer = (tokenizer / "tokenizer.json").is_file() or (tokenizer / "tokenizer.model").is_file()
+        findings.append(_size_finding(engine, ranks))
+    tokenizer = engine_tokenizer(folder)
     findings.append(
         Finding(
             "tokenizer",
-            has_tokenizer,
-            f"{tokenizer} {'has' if has_tokenizer else 'lacks'} a tokenizer",
-            "copy the checkpoint's tokenizer files into the engine's tokenizer/ folder (never the "
-            "whole 20 GB checkpoint, as the peer did)",
+            tokenizer is not None,
+            f"{tokenizer} has a tokenizer"
+            if tokenizer is not None
+            else f"neither {folder / TOKENIZER_DIR} nor {folder} has tokenizer.json or tokenizer.model",
+            "copy the checkpoint's tokenizer files into the engine's tokenizer/ folder or beside its config.json "
+            "(never the whole 20 GB checkpoint, as the peer did)",
         )
     )
     return findings
 
 
-def _size_finding(pretrained: dict[str, Any], quant: str | None, tp: int, pp: int, ranks: list[Path]) -> Finding:
+def _size_finding(engine: EngineInfo, ranks: list[Path]) -> Finding:
+    quant, tp, pp = engine.quant_algo, engine.tp_size, engine.pp_size
     try:
-        arch = Architecture.from_hf_config(pretrained)
+        arch = Architecture.from_hf_config(engine.pretrained)
         expected = expected_rank_bytes(arch, quant, tp, pp)
     except UserError as error:
         return Finding("engine size", False, str(error), "the engine config lacks architecture fields")

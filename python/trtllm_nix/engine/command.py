@@ -25,6 +25,17 @@ def register(commands: Any) -> None:
     build.add_argument("--skip-preflight", action="store_true", help="build on a machine without the target GPUs")
     build.add_argument("--force", action="store_true", help="replace a non-empty --out")
     build.add_argument("--timeout", type=float, default=4 * 3600.0, help="seconds without a complete engine")
+    build.add_argument(
+        "--runtime", type=Path, help="unpacked image root: convert and run trtllm-build inside it (bubblewrap)"
+    )
+    build.add_argument("--bwrap", help="bubblewrap binary for --runtime (default: bwrap on PATH)")
+    build.add_argument("--bind", type=Path, action="append", default=[], help="a folder visible inside --runtime")
+    build.add_argument(
+        "--runtime-env", action="append", default=[], metavar="NAME=VALUE", help="a variable set inside --runtime"
+    )
+    build.add_argument(
+        "--work-dir", type=Path, help="staging and build log (default: beside --out; $TMPDIR if --out is in /nix/store)"
+    )
     build.set_defaults(handler=run_build)
 
     check = actions.add_parser("check", help="verify an engine folder; exit 0 only when every check holds")
@@ -58,6 +69,15 @@ def run_build(args: argparse.Namespace) -> int:
         args.max_seq_len or base.max_seq_len,
         args.max_num_tokens or base.max_num_tokens,
     )
+    runtime = None
+    if args.runtime is not None:
+        from trtllm_nix.runtime.seam import RuntimeSpec
+
+        bad = [item for item in args.runtime_env if "=" not in item]
+        if bad:
+            raise UserError(f"--runtime-env takes NAME=VALUE, got {bad[0]!r}")
+        env = tuple(tuple(item.split("=", 1)) for item in args.runtime_env)
+        runtime = RuntimeSpec(args.runtime, args.bwrap, tuple(p.resolve() for p in args.bind), env)
     request = BuildRequest(
         model=model,
         out=args.out,
@@ -69,6 +89,8 @@ def run_build(args: argparse.Namespace) -> int:
         skip_preflight=args.skip_preflight,
         force=args.force,
         timeout=args.timeout,
+        work_dir=args.work_dir,
+        runtime=runtime,
     )
     out = build_engine(request)
     print(f"engine written to {out}")

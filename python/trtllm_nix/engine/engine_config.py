@@ -1,10 +1,16 @@
-"""An engine folder's ``config.json`` (written by TensorRT-LLM's builder), read into one typed record."""
+"""An engine folder's ``config.json`` (written by TensorRT-LLM's builder), read into one typed record.
+
+The only reader of an engine's ``config.json``: ``engine check``, ``repo generate``, ``doctor``, the build's
+supervisor and (through the repository) ``serve`` all go through here. Two folder layouts are accepted as they are:
+``trtllm-nix engine build``'s (tokenizer files in ``tokenizer/``) and the seed's flake's, which is what
+``trtllm-build --output_dir`` writes plus the tokenizer files copied beside ``config.json``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,8 @@ class EngineInfo:
     trtllm_version: str
     paged_context_fmha: bool
     config_sha256: str
+    # The pretrained_config section as written (architecture fields for the size model).
+    pretrained: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def world_size(self) -> int:
@@ -61,20 +69,28 @@ class EngineInfo:
         }
 
 
+TOKENIZER_DIR = "tokenizer"  # where trtllm-nix engine build puts the tokenizer files
+TOKENIZER_MARKERS = ("tokenizer.json", "tokenizer.model")
+
+
+class NotAnEngine(UserError):
+    """The folder has no engine config.json, or it is a Hugging Face config copied over."""
+
+
 def read_engine(folder: Path, require_ranks: bool = True) -> EngineInfo:
     """Read and check an engine folder; every problem is a :class:`UserError` naming the fix."""
     config_path = folder / "config.json"
     if not folder.is_dir():
-        raise UserError(f"engine folder {folder} does not exist")
+        raise NotAnEngine(f"engine folder {folder} does not exist")
     if not config_path.is_file():
-        raise UserError(f"{config_path} not found: --engine must be a folder written by trtllm-build")
+        raise NotAnEngine(f"{config_path} is missing: --engine must be a folder written by trtllm-build")
     raw = config_path.read_bytes()
     try:
         config = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise UserError(f"{config_path} is not valid JSON ({error.msg} at line {error.lineno})") from error
+        raise NotAnEngine(f"{config_path} is not valid JSON ({error.msg} at line {error.lineno})") from error
     if not isinstance(config, dict) or "build_config" not in config or "pretrained_config" not in config:
-        raise UserError(f"{config_path} {HF_CONFIG_HINT}")
+        raise NotAnEngine(f"{config_path} {HF_CONFIG_HINT}")
     info = parse_engine_config(config, hashlib.sha256(raw).hexdigest(), config_path)
     if require_ranks:
         missing = [name for name in info.rank_files() if not (folder / name).is_file()]
@@ -119,7 +135,31 @@ def parse_engine_config(config: dict[str, Any], sha256: str, where: Path | str =
         trtllm_version=str(config.get("version", "unknown")),
         paged_context_fmha=bool(plugins.get("use_paged_context_fmha", False)),
         config_sha256=sha256,
+        pretrained=dict(pretrained),
     )
+
+
+def complete_files(folder: Path) -> dict[str, int] | None:
+    """Sizes of config.json and every rank file once the config names the world size and all exist; else None
+    (a build in progress)."""
+    try:
+        info = read_engine(folder, require_ranks=False)
+    except UserError:
+        return None
+    names = ["config.json", *info.rank_files()]
+    try:
+        return {name: (folder / name).stat().st_size for name in names}
+    except FileNotFoundError:
+        return None
+
+
+def engine_tokenizer(folder: Path) -> Path | None:
+    """The engine's own tokenizer folder: ``tokenizer/`` (trtllm-nix's layout), else the engine folder itself when
+    the tokenizer files sit beside ``config.json`` (the seed's layout); None when neither has one."""
+    for candidate in (folder / TOKENIZER_DIR, folder):
+        if any((candidate / name).is_file() for name in TOKENIZER_MARKERS):
+            return candidate
+    return None
 
 
 def _section(config: dict[str, Any], name: str, where: Path | str) -> dict[str, Any]:

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from trtllm_nix.engine.sizes import gigabytes
 from trtllm_nix.errors import UserError
-from trtllm_nix.gpus import GpuInventory
+from trtllm_nix.gpus import Gpu, GpuInventory
 
 BLACKWELL_SMS = (100, 103, 120, 121)
-MEMORY_HEADROOM = 1.15  # the build holds a rank's weights plus workspace
+# One headroom for the build (weights plus workspace) and for serving (weights plus activations, before the KV
+# cache takes its fraction of what is left): preflight and doctor both call gpu_problems.
+MEMORY_HEADROOM = 1.15
 
 
 class PreflightError(UserError):
@@ -40,23 +42,9 @@ def check_preflight(inventory: GpuInventory, plan: BuildPlan) -> list[str]:
         )
     used = gpus[: plan.world_size]
     for gpu in used:
-        if plan.quant_algo == "NVFP4" and gpu.sm not in BLACKWELL_SMS:
-            raise PreflightError(
-                f"NVFP4 engines need a Blackwell GPU (SM100/SM120); GPU {gpu.index} is an {_short(gpu.name)} "
-                f"(SM{gpu.sm}). Use an FP8 checkpoint such as nvidia/Qwen3-32B-FP8, or build on the GPU that will "
-                "serve."
-            )
-        if plan.quant_algo == "FP8" and gpu.sm < 89:
-            raise PreflightError(
-                f"FP8 engines need SM89 or newer (Ada, Hopper, Blackwell); GPU {gpu.index} is an {_short(gpu.name)} "
-                f"(SM{gpu.sm}). Use a BF16 checkpoint, or build on the GPU that will serve."
-            )
-        needed = plan.rank_bytes * MEMORY_HEADROOM
-        if gpu.memory_free < needed:
-            raise PreflightError(
-                f"GPU {gpu.index} has {gigabytes(gpu.memory_free)} free, a rank of this engine needs about "
-                f"{gigabytes(needed)}; raise --tp to split it further or free the GPU"
-            )
+        problems = gpu_problems(gpu, plan.quant_algo, plan.rank_bytes)
+        if problems:
+            raise PreflightError(problems[0][1])
     return [
         f"GPU {g.index}: {g.name}, SM{g.sm}, {gigabytes(g.memory_free)} free of {gigabytes(g.memory_total)}"
         for g in used
@@ -68,3 +56,36 @@ def _short(name: str) -> str:
         name = name.removeprefix(prefix)
     first = name.split()[0] if name.split() else name
     return first.split("-")[0]
+
+
+def gpu_problems(gpu: Gpu, quant_algo: str | None, rank_bytes: float) -> list[tuple[str, str]]:
+    """What keeps one rank of this engine off ``gpu``, as (check, message naming what to do): the architecture the
+    quantization needs (NVFP4: Blackwell; FP8: SM89+) and free memory for a rank with :data:`MEMORY_HEADROOM`."""
+    problems: list[tuple[str, str]] = []
+    if quant_algo == "NVFP4" and gpu.sm not in BLACKWELL_SMS:
+        problems.append(
+            (
+                "architecture",
+                f"NVFP4 engines need a Blackwell GPU (SM100/SM120); GPU {gpu.index} is an {_short(gpu.name)} "
+                f"(SM{gpu.sm}). Use an FP8 checkpoint such as nvidia/Qwen3-32B-FP8, or build on the GPU that will "
+                "serve.",
+            )
+        )
+    if quant_algo == "FP8" and gpu.sm < 89:
+        problems.append(
+            (
+                "architecture",
+                f"FP8 engines need SM89 or newer (Ada, Hopper, Blackwell); GPU {gpu.index} is an {_short(gpu.name)} "
+                f"(SM{gpu.sm}). Use a BF16 checkpoint, or build on the GPU that will serve.",
+            )
+        )
+    needed = rank_bytes * MEMORY_HEADROOM
+    if rank_bytes and gpu.memory_free < needed:
+        problems.append(
+            (
+                "memory",
+                f"GPU {gpu.index} has {gigabytes(gpu.memory_free)} free, a rank of this engine needs about "
+                f"{gigabytes(needed)}; raise --tp to split it further or free the GPU",
+            )
+        )
+    return problems

@@ -55,7 +55,7 @@ def read_quant_spec(model_dir: Path) -> QuantSpec:
         section = data.get("quantization", data)
         if not isinstance(section, dict):
             raise UserError(f"{legacy}: 'quantization' must be an object")
-        return _spec(section, f"{legacy.name}")
+        return _spec(section, legacy.name if "quantization" in data else f"{legacy.name} (flat, ModelOpt 1.0)")
     config_path = model_dir / "config.json"
     if not config_path.is_file():
         raise UserError(f"{model_dir} has no config.json: not a Hugging Face checkpoint")

@@ -8,15 +8,17 @@ engine is complete and the build's process group is ended. A tool that exits wit
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from trtllm_nix.engine.engine_config import complete_files
 from trtllm_nix.errors import UserError
 
 
@@ -32,18 +34,7 @@ class Outcome:
 
 def engine_files(folder: Path) -> dict[str, int] | None:
     """Sizes of config.json and every rank file, once the config names the world size; else None."""
-    try:
-        config = json.loads((folder / "config.json").read_text("utf-8"))
-        mapping = config["pretrained_config"].get("mapping", {})
-        world = int(mapping.get("world_size", int(mapping.get("tp_size", 1)) * int(mapping.get("pp_size", 1))))
-        config["build_config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    names = ["config.json", *[f"rank{r}.engine" for r in range(world)]]
-    try:
-        return {name: (folder / name).stat().st_size for name in names}
-    except FileNotFoundError:
-        return None
+    return complete_files(folder)
 
 
 def run_supervised(
@@ -58,18 +49,21 @@ def run_supervised(
 ) -> Outcome:
     """Run ``command`` until it exits or (unless ``wait_for_exit``) its engine is complete and settled."""
     started = time.monotonic()
-    with log.open("ab") as output:
-        try:
-            process = subprocess.Popen(
-                command,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, **(env or {})},
-            )
-        except FileNotFoundError as error:
-            raise BuildFailed(f"{command[0]} not found: run inside the TensorRT-LLM runtime (nix develop)") from error
+    try:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    except FileNotFoundError as error:
+        raise BuildFailed(
+            f"{command[0]} not found: pass --runtime ROOT (the unpacked TensorRT-LLM image) or run inside it"
+        ) from error
+    tee = threading.Thread(target=_tee, args=(process, log), daemon=True)
+    tee.start()
     last: dict[str, int] | None = None
     stable_since = 0.0
     try:
@@ -90,6 +84,23 @@ def run_supervised(
             time.sleep(poll)
     finally:
         _end_group(process)
+        tee.join(timeout=30)
+
+
+def _tee(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Copy the tool's output to the build log and to our stdout as it comes."""
+    pipe = process.stdout
+    assert pipe is not None
+    out = getattr(sys.stdout, "buffer", None)
+    with log.open("ab") as output, pipe:
+        for chunk in iter(lambda: os.read(pipe.fileno(), 65536), b""):
+            output.write(chunk)
+            output.flush()
+            if out is not None:
+                out.write(chunk)
+                out.flush()
+            else:
+                sys.stdout.write(chunk.decode("utf-8", "replace"))
 
 
 def _end_group(process: subprocess.Popen[bytes]) -> None:

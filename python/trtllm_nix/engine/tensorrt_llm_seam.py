@@ -1,7 +1,13 @@
 """The real TensorRT-LLM seam: the only module of trtllm-nix that imports ``tensorrt_llm``.
 
-Pinned to a TensorRT-LLM release that still has the TensorRT engine path (1.1.x / 1.2.x): 1.3.0rc20 was the last
-to support it, and main has removed ``trtllm-build`` and ``tensorrt_llm.models``. Verified only on real GPUs.
+Which TensorRT-LLM lines still build TensorRT engines (``tensorrt_llm.models`` + ``trtllm-build``): 1.1.x and
+1.2.x. NVIDIA's Triton containers carry them as: 25.12 (the pin: Triton 2.64.0, TensorRT-LLM 1.1.0, Python 3.12.3)
+through 26.02 ship 1.1.0, 26.03 ships 1.2.0, 26.04-26.07 ship 1.2.1. TensorRT-LLM's main branch removed the engine
+path in mid-2026 (PRs #15763, #15767, #15918, #16369), so a later container cannot run this module
+(upstream_facts.json ``triton.containers``, ``trtllm_build.removed_on_main``). The keyword names used here are the
+pinned 1.1.0's (upstream_facts.json ``python_api``, ``trtllm_build``); tests run this module unchanged against
+the stand-in package of tests/standins generated from those facts. Inside the runtime (``engine build --runtime``)
+it runs in the image's own Python; verified against the real package only on real GPUs.
 """
 
 from __future__ import annotations

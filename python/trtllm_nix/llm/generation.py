@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from trtllm_nix.llm.decoders import IncrementalDetokenizer, StopMatcher
 from trtllm_nix.llm.events import Delta, Finish, FinishReason, GenerationEvent
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.llm.triton_client import TokenSource, UpstreamRequest
+from trtllm_nix.llm.upstream_types import TokenSource, UpstreamRequest
 
 
 async def generate(

@@ -28,7 +28,10 @@ def read_engine_limits(repository: Path) -> EngineLimits:
     try:
         manifest = json.loads(path.read_text("utf-8"))
         engine = manifest["engine"]
-        return EngineLimits(int(engine["max_seq_len"]), int(engine.get("max_input_len") or engine["max_seq_len"]))
+        # "limits": what the engine actually built can run (without chunked context a prompt must fit
+        # max_num_tokens); older manifests have only the engine's own max_input_len.
+        limits = manifest.get("limits") or engine
+        return EngineLimits(int(engine["max_seq_len"]), int(limits.get("max_input_len") or engine["max_seq_len"]))
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror}; generate it with `trtllm-nix repo generate`") from error
     except (ValueError, KeyError, TypeError) as error:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.llm.triton_client import UpstreamRequest
+from trtllm_nix.llm.upstream_types import UpstreamRequest
 
 
 class ContextTooLong(ValueError):

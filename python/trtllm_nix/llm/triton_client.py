@@ -7,17 +7,37 @@ its end is never cancelled (that leaks in Triton 2.51), a stream abandoned early
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import grpc
 import numpy as np
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
-from trtllm_nix.llm.events import GuidedDecoding
+from trtllm_nix.llm.upstream_types import (
+    INT32_MAX,
+    TokenSource,
+    UpstreamChunk,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    word_list,
+)
+
+__all__ = [
+    "INT32_MAX",
+    "TokenSource",
+    "TritonUpstream",
+    "UpstreamChunk",
+    "UpstreamError",
+    "UpstreamRequest",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+    "build_infer_request",
+    "parse_response",
+    "word_list",
+]
 
 _MAX_MESSAGE = 64 * 1024 * 1024
-INT32_MAX = 2**31 - 1
 # Keepalive within what tritonserver accepts by default (its --help: pings no closer than 300000 ms while it sends
 # nothing, none on an idle connection, GOAWAY "too_many_pings" after 2 strikes, which kills the streams in flight).
 # A half-open connection to a remote Triton is noticed about 5 min 20 s into a silent call, not at the deadline.
@@ -28,72 +48,6 @@ _KEEPALIVE = [
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.keepalive_permit_without_calls", KEEPALIVE_PERMIT_WITHOUT_CALLS),
 ]
-
-
-class UpstreamUnavailable(Exception):
-    """Triton cannot be reached, or the model is not loaded."""
-
-
-class UpstreamError(Exception):
-    """Triton answered the request with an error."""
-
-
-class UpstreamTimeout(Exception):
-    """The request outlived its deadline (a slow or hung Triton)."""
-
-
-@dataclass(frozen=True)
-class UpstreamRequest:
-    input_ids: list[int]
-    max_new_tokens: int
-    end_id: int
-    pad_id: int
-    stop_token_sequences: list[list[int]] = field(default_factory=list)
-    temperature: float | None = None
-    top_k: int | None = None
-    top_p: float | None = None
-    seed: int | None = None
-    repetition_penalty: float | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    return_log_probs: bool = False
-    request_id: str = ""
-    parameters: dict[str, int | float | str | bool] = field(default_factory=dict)
-    guided: GuidedDecoding | None = None
-
-    def __post_init__(self) -> None:
-        """Every value fits the tensor it is sent in: nothing wraps silently to int32 (or a negative uint64)."""
-        checks: list[tuple[str, int | None, int, int]] = [
-            ("max_new_tokens", self.max_new_tokens, 0, INT32_MAX),  # 0: the backend says why not
-            ("end_id", self.end_id, -1, INT32_MAX),
-            ("pad_id", self.pad_id, 0, INT32_MAX),
-            ("top_k", self.top_k, 0, INT32_MAX),
-            ("seed", self.seed, 0, 2**64 - 1),
-        ]
-        for name, value, low, high in checks:
-            if value is not None and not low <= value <= high:
-                raise ValueError(f"{name} is {value}; it must be in [{low}, {high}]")
-        if len(self.input_ids) > INT32_MAX or any(not 0 <= t <= INT32_MAX for t in self.input_ids):
-            raise ValueError("input_ids must be token ids in [0, 2**31 - 1]")
-        for word in self.stop_token_sequences:
-            if any(not 0 <= t <= INT32_MAX for t in word):
-                raise ValueError("stop_token_sequences must hold token ids in [0, 2**31 - 1]")
-
-
-@dataclass(frozen=True)
-class UpstreamChunk:
-    token_ids: list[int]
-    logprobs: list[float] | None
-    final: bool
-
-
-class TokenSource(Protocol):
-    """Anything that streams generated token ids for a request: one Triton, or a pool of them."""
-
-    @property
-    def url(self) -> str: ...
-
-    def generate(self, request: UpstreamRequest) -> AsyncGenerator[UpstreamChunk, None]: ...
 
 
 class TritonUpstream:
@@ -227,17 +181,6 @@ def parse_response(response: service_pb2.ModelInferResponse) -> UpstreamChunk:
         elif output.name == "output_log_probs":
             logprobs = np.frombuffer(raw, dtype=np.float32).tolist()
     return UpstreamChunk(token_ids=token_ids, logprobs=logprobs, final=final)
-
-
-def word_list(words: list[list[int]]) -> np.ndarray:  # type: ignore[type-arg]
-    """TensorRT-LLM's ``[1, 2, N]`` word list: flat ids, then cumulative end offsets padded with -1."""
-    flat = [token for word in words for token in word]
-    offsets = np.cumsum([len(word) for word in words]).tolist()
-    width = max(len(flat), 1)
-    out = np.full((1, 2, width), -1, dtype=np.int32)
-    out[0, 0, : len(flat)] = flat
-    out[0, 1, : len(offsets)] = offsets
-    return out
 
 
 def _set_parameter(parameter: service_pb2.InferParameter, value: int | float | str | bool) -> None:

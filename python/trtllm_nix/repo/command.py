@@ -40,7 +40,12 @@ def register(commands: Any) -> None:
     actions = repo.add_subparsers(dest="repo_command", required=True, metavar="ACTION")
     parser = actions.add_parser("generate", help="write a model repository for a TensorRT-LLM engine")
     parser.add_argument("--engine", type=Path, required=True, help="engine folder (config.json, rank*.engine)")
-    parser.add_argument("--tokenizer", type=Path, required=True, help="tokenizer folder (tokenizer.json)")
+    parser.add_argument(
+        "--tokenizer",
+        type=Path,
+        help="tokenizer folder (tokenizer.json; default: the engine's tokenizer/ folder, or the engine folder itself "
+        "when the tokenizer files sit beside its config.json)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write the repository")
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out")
     parser.add_argument("--backend", choices=("tensorrtllm", "reference"), default="tensorrtllm")
@@ -92,13 +97,20 @@ def _scalar_type(kind: Any) -> type:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trtllm_nix.engine.engine_config import read_engine
+    from trtllm_nix.engine.engine_config import engine_tokenizer, read_engine
     from trtllm_nix.errors import UserError
     from trtllm_nix.repo.generate import RepositorySpec, write_repository
     from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend
     from trtllm_nix.repo.tokenizer_info import guided_decoding_possible
 
     engine = read_engine(args.engine)
+    if args.tokenizer is None:
+        args.tokenizer = engine_tokenizer(args.engine)
+        if args.tokenizer is None:
+            raise UserError(
+                f"{args.engine} has no tokenizer (neither tokenizer/ nor tokenizer.json beside config.json); pass "
+                "--tokenizer"
+            )
     options = TensorrtLlmOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TensorrtLlmOptions)})
     reference = None
     if args.backend == "reference":

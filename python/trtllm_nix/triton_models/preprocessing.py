@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.llm.triton_client import word_list
+from trtllm_nix.llm.upstream_types import word_list
 from trtllm_nix.triton_models.common import Inputs, model_parameters, resolve_path
 
 

@@ -9,9 +9,11 @@ Why gRPC to our own server and not BLS (``pb_utils.InferenceRequest(...).stream_
 can cancel a decoupled request it started only from Triton 2.57 (container 25.04) on (``InferenceResponse``
 iterator ``cancel()``); users' image (25.12) carries 2.64 and has it, but the tritonserver our tests run (2.51, the
 nvidia-pytriton wheel) does not, so a BLS path could not be shown to cancel here. A gRPC stream cancels on every
-version we meet, so it is the one path, tested where it runs. Its cost: inside the image this model needs grpcio
-and tritonclient's generated protos (through ``trtllm_nix.llm.triton_client``), which the image's Python lacks
-(TensorRT-LLM's requirements.txt lists neither tritonclient nor grpcio directly); see docs/runtime.md.
+version we meet, so it is the one path, tested where it runs. Its cost: when it starts, this model needs grpcio and
+tritonclient's generated protos (``trtllm_nix.llm.triton_client``, imported in ``initialize`` only), which the
+image's Python may lack (TensorRT-LLM's requirements.txt lists neither directly); the module itself imports with
+numpy and tokenizers alone (tests/repo/test_models_import.py), and a missing grpcio is one log line naming it.
+See docs/runtime.md.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 
 from trtllm_nix.llm.generation import Outcome, generate_text
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamRequest
+from trtllm_nix.llm.upstream_types import UpstreamRequest
 from trtllm_nix.triton_models.common import Inputs, model_parameters, resolve_path, string_tensor
 
 GRPC_URL_ENV = "TRTLLM_NIX_TRITON_GRPC_URL"
@@ -65,10 +67,17 @@ class TritonPythonModel:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="text-generation", daemon=True)
         self._thread.start()
-        self._upstream: TritonUpstream = self._call(self._make_upstream(url, model))
+        self._upstream = self._call(self._make_upstream(url, model))
         pb.Logger.log_info(f"trtllm-nix ensemble: {model} over gRPC at {url}")
 
-    async def _make_upstream(self, url: str, model: str) -> TritonUpstream:
+    async def _make_upstream(self, url: str, model: str) -> Any:
+        try:
+            from trtllm_nix.llm.triton_client import TritonUpstream
+        except ImportError as error:
+            raise RuntimeError(
+                f"the trtllm-nix ensemble talks to {model} over gRPC and needs grpcio and tritonclient in the "
+                f"server's Python ({error}); serve without the ensemble (the OpenAI proxy does not use it)"
+            ) from error
         return TritonUpstream(url, model)
 
     def _call(self, coroutine: Any) -> Any:

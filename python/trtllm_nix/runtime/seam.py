@@ -1,0 +1,83 @@
+"""``engine build --runtime ROOT``: the TensorRT-LLM seam with every step entered into the image root.
+
+The build's orchestration (download, checks, preflight, staging, supervisor) stays in our package outside; what
+imports ``tensorrt_llm`` (version, per-rank conversion: ``runtime.seam_worker``) and the ``trtllm-build`` /
+``trtllm-bench`` command lines run inside through the entry program, in the image's Python and with its MPI.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from trtllm_nix.engine.seam import BenchBuild, BuildLimits, ConvertJob, TensorrtLlmSeam
+from trtllm_nix.engine.supervise import BuildFailed
+from trtllm_nix.runtime.entry import Sandbox
+from trtllm_nix.runtime.launch import PYTHON_INSIDE, entry_command, open_sandbox
+
+WORKER = [PYTHON_INSIDE, "-m", "trtllm_nix.runtime.seam_worker"]
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """``--runtime ROOT`` of ``engine build``: the image root, bubblewrap, extra folders and variables inside."""
+
+    root: Path
+    bwrap: str | None = None
+    binds: tuple[Path, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def runtime_seam(spec: RuntimeSpec, inner: TensorrtLlmSeam, folders: tuple[Path, ...]) -> RuntimeSeam:
+    """Enter ``spec.root`` with ``folders`` (checkpoint, staging) bound; a PYTHONPATH given is added after ours."""
+    sandbox = open_sandbox(spec.root, spec.bwrap, (*spec.binds, *folders))
+    extra = dict(sandbox.extra_env)
+    for name, value in spec.env:
+        extra[name] = f"{extra[name]}:{value}" if name == "PYTHONPATH" and name in extra else value
+    return RuntimeSeam(replace(sandbox, extra_env=extra), inner)
+
+
+@dataclass(frozen=True)
+class RuntimeSeam:
+    """A :class:`TensorrtLlmSeam` whose steps run inside ``sandbox``; ``inner`` gives the command lines."""
+
+    sandbox: Sandbox
+    inner: TensorrtLlmSeam
+
+    def version(self) -> str:
+        result = self._run([*WORKER, "version"], "tensorrt_llm version")
+        return result.stdout.strip().splitlines()[-1]
+
+    def convert_rank(self, job: ConvertJob) -> None:
+        self._run([*WORKER, "convert", json.dumps(asdict(job))], f"conversion of rank {job.rank}")
+
+    def build_command(
+        self, checkpoint_dir: Path, engine_dir: Path, workers: int, limits: BuildLimits, quant_algo: str | None
+    ) -> list[str]:
+        command = self.inner.build_command(checkpoint_dir, engine_dir, workers, limits, quant_algo)
+        return entry_command(self.sandbox, command, {})
+
+    def bench_build(
+        self,
+        model: str,
+        model_dir: Path,
+        workspace: Path,
+        tp_size: int,
+        pp_size: int,
+        quant_algo: str | None,
+        limits: BuildLimits,
+    ) -> BenchBuild:
+        bench = self.inner.bench_build(model, model_dir, workspace, tp_size, pp_size, quant_algo, limits)
+        return replace(bench, command=entry_command(self.sandbox, bench.command, bench.environment), environment={})
+
+    def _run(self, command: list[str], what: str) -> subprocess.CompletedProcess[str]:
+        full = entry_command(self.sandbox, command, {})
+        result = subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        if result.stdout:
+            print(result.stdout, end="", flush=True)
+        if result.returncode != 0:
+            tail = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+            raise BuildFailed(f"{what} inside the runtime {self.sandbox.root} exited with {result.returncode}: {tail}")
+        return result
