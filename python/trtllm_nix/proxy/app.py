@@ -87,9 +87,11 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
             pools.append(pool)
             model.upstream = pool
         app.state.loop = asyncio.get_running_loop()
+        metrics.workers_ready.set(1)
         try:
             yield
         finally:
+            metrics.workers_ready.set(0)
             for pool in pools:
                 await pool.close()
 
