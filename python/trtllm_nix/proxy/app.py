@@ -95,7 +95,15 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
             for pool in pools:
                 await pool.close()
 
-    app = FastAPI(title="trtllm-nix OpenAI proxy", version=__version__, lifespan=lifespan)
+    explorer = settings.api_key is None  # behind a key, /docs, /redoc and /openapi.json would be open to anyone
+    app = FastAPI(
+        title="trtllm-nix OpenAI proxy",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs" if explorer else None,
+        redoc_url="/redoc" if explorer else None,
+        openapi_url="/openapi.json" if explorer else None,
+    )
     app.state.proxy = routes.AppState(
         settings=settings,
         models=models,
