@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from trtllm_nix.assets.build import Assets
-from trtllm_nix.engine.build import BuildRequest, build_engine
+from trtllm_nix.engine.build import BuildRequest, build_engine, parallel_conversions
 from trtllm_nix.engine.seam import BuildLimits
 from trtllm_nix.engine.supervise import BuildFailed
 from trtllm_nix.errors import UserError
@@ -137,3 +137,19 @@ def test_cli_refuses_a_non_empty_out_and_unknown_variants(tmp_path: Path) -> Non
         [*run, "--variant", "qwen3-32b/tp3", "--out", str(tmp_path / "o2")], capture_output=True, text=True
     )
     assert "no catalog variant 'qwen3-32b/tp3'; known: qwen3-32b/tp1, qwen3-32b/tp2, qwen3-32b/tp4" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("world", "checkpoint_gb", "memory_gb", "parallel"),
+    [
+        (4, 1.2, 64, 4),  # a small model: every rank at once (the 32B guess allowed 3)
+        (4, 65.5, 128, 3),  # Qwen3-32B bf16: a rank's 16.4 GB (+25%) fits half of 128 GB three times (guess: 4)
+        (8, 20.7, 64, 8),  # NVFP4 32B (the guess: 6)
+        (2, 65.5, 64, 1),
+    ],
+)
+def test_parallel_conversions_follow_the_checkpoints_size(
+    world: int, checkpoint_gb: float, memory_gb: int, parallel: int
+) -> None:
+    """D18: it assumed a 32B model (40 GB) whatever was converted."""
+    assert parallel_conversions(world, int(checkpoint_gb * 1e9), int(memory_gb * 1e9)) == parallel
