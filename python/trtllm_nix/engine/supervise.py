@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,8 +57,33 @@ def run_supervised(
     env: dict[str, str] | None = None,
     wait_for_exit: bool = False,
 ) -> Outcome:
-    """Run ``command`` until it exits or (unless ``wait_for_exit``) its engine is complete and settled."""
+    """Run ``command`` until it exits or (unless ``wait_for_exit``) its engine is complete and settled.
+
+    Under ``nix build`` (``NIX_BUILD_TOP`` set) the log beside the output is in the sandbox and thrown away, so what
+    the tool wrote is copied to stderr once it ends, where ``nix log`` keeps it."""
     started = time.monotonic()
+    written = log.stat().st_size if log.exists() else 0
+    try:
+        return _supervise(command, log, engine_dir, timeout, settle, poll, env, wait_for_exit, started)
+    finally:
+        if os.environ.get("NIX_BUILD_TOP"):
+            with contextlib.suppress(OSError), log.open("rb") as output:
+                output.seek(written)
+                sys.stderr.buffer.write(output.read())
+                sys.stderr.flush()
+
+
+def _supervise(
+    command: list[str],
+    log: Path,
+    engine_dir: Callable[[], Path],
+    timeout: float,
+    settle: float,
+    poll: float,
+    env: dict[str, str] | None,
+    wait_for_exit: bool,
+    started: float,
+) -> Outcome:
     with log.open("ab") as output:
         try:
             process = subprocess.Popen(
