@@ -51,7 +51,26 @@ def start_our_proxy(triton_grpc: str, tokenizer: Path, workers: int | None) -> t
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     _wait_ready(process, base + "/health/ready", "our proxy")
+    if workers is not None:
+        wait_workers(process, base, workers)
     return process, base
+
+
+def workers_ready(base: str) -> float:
+    """How many of the proxy's worker processes serve (``trtllm_nix_workers_ready`` summed over live workers)."""
+    text = httpx.get(base + "/metrics", timeout=5).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("trtllm_nix_workers_ready "))
+
+
+def wait_workers(process: subprocess.Popen[bytes], base: str, workers: int, seconds: float = 180) -> None:
+    """/health/ready answers once one worker serves; a stage measured before the others start would run on
+    fewer workers than it says."""
+    deadline = time.monotonic() + seconds
+    while (ready := workers_ready(base)) < workers:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"our proxy --workers {workers}: {ready:.0f} serving after {seconds:.0f} s")
+        time.sleep(0.1)
 
 
 def start_peer_proxy(script: Path, triton_grpc: str, tokenizer: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -115,6 +134,8 @@ def openai_chat(
         sample = Sample(time.perf_counter())
         if not stream:
             response = await client.post(url, json=body)
+            if response.status_code != 200:
+                raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
             data = response.json()
             reported = (data.get("usage") or {}).get("completion_tokens") or -1
             text = data["choices"][0]["message"]["content"] or ""
@@ -123,10 +144,14 @@ def openai_chat(
         texts: list[str] = []
         reported = -1
         async with client.stream("POST", url, json=body) as response:
+            if response.status_code != 200:  # a 429 or 4xx is a failed request with its reason, not an empty answer
+                raise RuntimeError(f"HTTP {response.status_code}: {(await response.aread()).decode()[:300]}")
             async for line in response.aiter_lines():
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
                 event = json.loads(line[6:])
+                if event.get("error"):  # a failure after the headers: an error event, then [DONE]
+                    raise RuntimeError(f"error event: {json.dumps(event['error'])[:300]}")
                 if event.get("usage"):
                     reported = event["usage"].get("completion_tokens") or -1
                 elif event.get("choices") and event["choices"][0]["delta"].get("content"):

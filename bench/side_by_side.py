@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,7 @@ def measured(pids: dict[str, int], run: Callable[[], tuple[list[Sample], float]]
     errors = [s.error for s in samples if s.error]
     if errors:
         result["first_error"] = errors[0][:300]
+        result["error_kinds"] = dict(Counter(error[:120] for error in errors).most_common(5))
     return result
 
 
@@ -107,7 +109,7 @@ def run_ours(path: str, concurrency: int, requests: int, ctx: dict[str, Any]) ->
     if procs <= 1:
         return measured(ctx["pids"], lambda: asyncio.run(go()))
     shares = [(concurrency * (i + 1) // procs - concurrency * i // procs) for i in range(procs)]
-    loads = [(path, share, max(1, round(requests * share / concurrency))) for share in shares]
+    loads = [(path, share, max(1, round(requests * share / concurrency)), ctx["urls"]) for share in shares]
     return measured(ctx["pids"], lambda: _in_processes(loads, ctx))
 
 
@@ -120,9 +122,12 @@ def _start_child(ctx: dict[str, Any]) -> None:
     _SHARED.update(ctx, count=lambda text: len(files.encode(text)))
 
 
-def _one_share(job: tuple[str, int, int]) -> tuple[list[Sample], float]:
-    path, concurrency, requests = job
-    ctx = _SHARED
+Share = tuple[str, int, int, dict[str, str]]  # path, concurrency, requests, the front ends' URLs of this stage
+
+
+def _one_share(job: Share) -> tuple[list[Sample], float]:
+    path, concurrency, requests, urls = job
+    ctx = {**_SHARED, "urls": urls}  # the pool outlives a stage's proxy (the workers stage starts new ones)
 
     async def go() -> tuple[list[Sample], float]:
         limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
@@ -136,19 +141,26 @@ def _one_share(job: tuple[str, int, int]) -> tuple[list[Sample], float]:
     return asyncio.run(go())
 
 
-def _in_processes(loads: list[tuple[str, int, int]], ctx: dict[str, Any]) -> tuple[list[Sample], float]:
+def _in_processes(loads: list[Share], ctx: dict[str, Any]) -> tuple[list[Sample], float]:
     """The load split over several client processes, so that on a machine with cores to spare the load client is
     not the bottleneck. Wall time: from handing out the shares until the last process is done."""
     if not _POOL:
         picklable = {k: v for k, v in ctx.items() if k != "count"}
         spawn = multiprocessing.get_context("spawn")
         _POOL.append(spawn.Pool(ctx["client_processes"], initializer=_start_child, initargs=(picklable,)))
-        _POOL[0].map(_one_share, [(loads[0][0], 1, 1)] * ctx["client_processes"])  # started and warm
+        _POOL[0].map(_one_share, [(loads[0][0], 1, 1, ctx["urls"])] * ctx["client_processes"])  # started, warm
     pool = _POOL[0]
     started = time.perf_counter()
     parts = pool.map(_one_share, loads, chunksize=1)
     wall = time.perf_counter() - started
     return [sample for samples, _ in parts for sample in samples], wall
+
+
+def close_client_pool() -> None:
+    for pool in _POOL:
+        pool.terminate()
+        pool.join()
+    _POOL.clear()
 
 
 async def _warm(path: str, ctx: dict[str, Any]) -> None:
@@ -287,8 +299,7 @@ def main() -> int:
             processes.clear()
             results["workers"] = scale_workers(args, triton, assets.tokenizer, ctx, workers_flag, aiperf)
         finally:
-            for pool in _POOL:
-                pool.terminate()
+            close_client_pool()
             for process in processes:
                 process.terminate()
                 process.wait(30)
@@ -341,9 +352,10 @@ def progress(path: str, concurrency: int, result: dict[str, Any]) -> str:
     if "error" in result:
         return f"c={concurrency:<4} {path:<24} ERROR {result['error'][-200:]!r}"
     cpu = "  ".join(f"{k} {v:.0f} us/tok" for k, v in result["cpu_us_per_token"].items() if v is not None)
+    why = f"  first error: {result['first_error'][:160]!r}" if result.get("first_error") else ""
     return (
         f"c={concurrency:<4} {path:<24} {result['tokens_per_s']:9.0f} tok/s  ttft p50 {result['ttft_p50_ms'] or 0:7.1f}"
-        f" ms  errors {result.get('errors', 0)}  {cpu}"
+        f" ms  errors {result.get('errors', 0)}  {cpu}{why}"
     )
 
 

@@ -70,8 +70,11 @@ def key_ratios(results: dict[str, Any]) -> dict[str, float | None]:
     out.setdefault("proxy_stream_vs_direct_c64", None)
     out["proxy_cpu_us_per_token_c64"] = out.get("proxy_stream_cpu_us_per_token_c64")
     workers = results.get("workers") or {}
-    one, four = _tps(workers, "1"), _tps(workers, "4")
-    out["workers_scaling_4"] = four / one if one and four else None
+    one = _tps(workers, "1")
+    for count in (key for key in workers if key.isdigit() and key != "1"):
+        value = _tps(workers, count)
+        out[f"workers_scaling_{count}"] = value / one if one and value else None
+    out.setdefault("workers_scaling_4", None)  # tokens/s at 4 workers / at 1
     return out
 
 
@@ -110,8 +113,9 @@ def table(results: dict[str, Any]) -> str:
         for count, run in workers.items():
             if not count.isdigit():
                 continue
-            if "error" in run:
-                lines.append(f"| {count} | failed: {run['error'][-80:]} |")
+            if "error" in run or not run.get("tokens_per_s"):
+                why = run.get("error") or f"{run.get('errors')} errors, first: {run.get('first_error')}"
+                lines.append(f"| {count} | failed: {why[-120:]} |")
                 continue
             value = _tps(workers, count)
             cpu = (run.get("cpu_us_per_token") or {}).get("proxy")

@@ -6,10 +6,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import queue
 import signal
+import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -31,8 +36,53 @@ def die_with_parent() -> None:
     """In a child, before exec: receive SIGTERM when the process that started it dies, however it dies (Linux).
 
     Servers start in sessions of their own, so nothing else would stop them if their parent were killed outright
-    (or ended by a signal that a library re-raises after its own clean-up)."""
+    (or ended by a signal that a library re-raises after its own clean-up). The kernel sends the signal when the
+    *thread* that forked exits, so start children with ``spawn`` (one long-lived thread forks them all)."""
     _prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))  # resolved at import: the child only makes the call
+
+
+class _Spawner:
+    """One daemon thread that forks every child started with ``spawn``: it lives as long as this process, so a
+    child's death signal follows the process, not the (pool, fixture) thread that asked for the child."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], subprocess.Popen[bytes]], Future[subprocess.Popen[bytes]]]]
+        self._jobs = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def run(self, start: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="trtllm-nix-spawner", daemon=True)
+                self._thread.start()
+        done: Future[subprocess.Popen[bytes]] = Future()
+        self._jobs.put((start, done))
+        return done.result()
+
+    def _serve(self) -> None:
+        while True:
+            start, done = self._jobs.get()
+            try:
+                done.set_result(start())
+            except BaseException as error:  # handed to the caller, who raises it
+                done.set_exception(error)
+
+
+_SPAWNER = _Spawner()
+
+
+def spawn(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(command, **options)`` for a child that dies with this process (``die_with_parent``),
+    forked by the spawner thread. A child whose parent is already gone when it arms the signal ends at once."""
+    parent = os.getpid()
+
+    def arm() -> None:
+        die_with_parent()
+        if os.getppid() != parent:  # the parent died before prctl: no signal will ever come
+            os._exit(1)
+
+    return _SPAWNER.run(lambda: subprocess.Popen(command, preexec_fn=arm, **options))
 
 
 def session_members(sid: int) -> list[int]:

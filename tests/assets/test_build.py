@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from transformers import AutoConfig
 from trtllm_nix.assets import modelopt_export, smollm2
-from trtllm_nix.assets.build import Assets, ensure_assets, ensure_real_models
+from trtllm_nix.assets.build import Assets, ensure_assets, ensure_real_models, installed_versions
+from trtllm_nix.errors import UserError
 
 
 def _mtimes(assets: Assets) -> dict[str, int]:
@@ -59,3 +60,10 @@ def test_a_rebuild_under_filterwarnings_error_ignores_third_party_warnings(
     assert real.nvfp4.is_dir()
     assert real.fp8.is_dir()
     assert not (real.root / "gguf").exists()
+
+
+def test_a_missing_reference_package_is_one_line_naming_the_extra() -> None:
+    """D16: ``metadata.version("torch")`` raised PackageNotFoundError (a traceback) without the reference extra."""
+    with pytest.raises(UserError, match=r"need no-such-package-x: install trtllm-nix with its reference extra"):
+        installed_versions(("tokenizers", "no-such-package-x"))
+    assert installed_versions(("tokenizers",))["tokenizers"]

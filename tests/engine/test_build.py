@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from trtllm_nix.assets.build import Assets
-from trtllm_nix.engine.build import BuildRequest, build_engine
+from trtllm_nix.engine.build import BuildRequest, build_engine, parallel_conversions
 from trtllm_nix.engine.seam import BuildLimits
 from trtllm_nix.engine.supervise import BuildFailed
 from trtllm_nix.errors import UserError
@@ -159,3 +159,19 @@ def test_bench_strategy_refuses_shapes_trtllm_bench_cannot_read(
     assert said in str(error.value)
     assert "--strategy checkpoint" in str(error.value)
     assert calls(seam_record) == []
+
+
+@pytest.mark.parametrize(
+    ("world", "checkpoint_gb", "memory_gb", "parallel"),
+    [
+        (4, 1.2, 64, 4),  # a small model: every rank at once (the 32B guess allowed 3)
+        (4, 65.5, 128, 3),  # Qwen3-32B bf16: a rank's 16.4 GB (+25%) fits half of 128 GB three times (guess: 4)
+        (8, 20.7, 64, 8),  # NVFP4 32B (the guess: 6)
+        (2, 65.5, 64, 1),
+    ],
+)
+def test_parallel_conversions_follow_the_checkpoints_size(
+    world: int, checkpoint_gb: float, memory_gb: int, parallel: int
+) -> None:
+    """D18: it assumed a 32B model (40 GB) whatever was converted."""
+    assert parallel_conversions(world, int(checkpoint_gb * 1e9), int(memory_gb * 1e9)) == parallel

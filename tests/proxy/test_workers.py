@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import signal
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyProcess
+from trtllm_nix.proxy.background import ProxyProcess, ProxyThread
 from trtllm_nix.triton.ports import free_ports
 
 from tests.helpers import RunningTriton, wait_until
@@ -80,6 +83,11 @@ def test_both_workers_serve_and_metrics_add_up(scripted_triton: RunningTriton, a
     try:
         workers = _workers(proxy)
         assert len(workers) == 2
+        wait_until(
+            lambda: sum(value for _, value in _samples(proxy, "trtllm_nix_workers_ready")) == 2,
+            60,
+            "both workers to report themselves serving",
+        )
         sent = 0
         while True:  # a fresh connection each time; the kernel spreads them over the two listeners
             with httpx.Client(timeout=30) as client:
@@ -159,3 +167,38 @@ def test_in_flight_limit_holds_across_workers(scripted_triton: RunningTriton, as
         )
     finally:
         proxy.stop()
+
+
+def _bench_module() -> ModuleType:
+    bench = str(Path(__file__).resolve().parents[2] / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    return importlib.import_module("side_by_side")
+
+
+def test_bench_client_processes_load_the_proxy_of_each_stage(
+    scripted_triton: RunningTriton, scripted_proxy: ProxyThread, assets: Assets
+) -> None:
+    """bench/side_by_side.py starts its client processes once, then the workers stage starts a proxy per worker
+    count on a new port: every stage's requests must go to that stage's proxy (they went to the first, stopped
+    one: all 256 requests of every worker count failed on the GPU machine)."""
+    side_by_side = _bench_module()
+    ctx = {
+        "grpc": scripted_triton.server.grpc_url,
+        "messages": [{"role": "user", "content": side_by_side.REPLY}],
+        "tokens": 4,
+        "count": len,
+        "urls": {"proxy": f"http://127.0.0.1:{free_ports(1)[0]}"},  # nobody listens there
+        "pids": {},
+        "tokenizer": assets.tokenizer,
+        "client_processes": 2,
+    }
+    try:
+        gone = side_by_side.run_ours("proxy_stream", 2, 2, ctx)
+        assert gone["errors"] == 2
+        assert "ConnectError" in gone["first_error"]
+        live = side_by_side.run_ours("proxy_stream", 2, 4, {**ctx, "urls": {"proxy": scripted_proxy.base_url}})
+        assert live["errors"] == 0, live.get("first_error")
+        assert live["tokens"] == 4 * 4
+    finally:
+        side_by_side.close_client_pool()

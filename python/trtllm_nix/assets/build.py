@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from trtllm_nix.assets import modelopt_export, qwen_tokenizer, smollm2, tiny_model
+from trtllm_nix.errors import UserError
 from trtllm_nix.staging import staged_folder
 
 ASSETS_FORMAT = 1
@@ -72,13 +73,30 @@ def default_cache_dir() -> Path:
     return Path(configured) if configured else Path.cwd() / ".cache" / "trtllm-nix"
 
 
+def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """The versions of the packages the assets are built with; a missing one is the reference extra's."""
+    missing = []
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    if missing:
+        raise UserError(
+            f"the demo and test assets need {', '.join(missing)}: install trtllm-nix with its reference extra "
+            "(pip install 'trtllm-nix[reference]', or `make setup`)"
+        )
+    return versions
+
+
 def _fingerprint() -> dict[str, object]:
     """Everything the output depends on: our builder sources, the template and the library versions."""
     sources = hashlib.sha256()
     for module in (qwen_tokenizer, tiny_model):
         sources.update(Path(str(module.__file__)).read_bytes())
     sources.update(qwen_tokenizer.chat_template().encode())
-    versions = {name: metadata.version(name) for name in ("transformers", "tokenizers", "torch", "qwen-tokenizer")}
+    versions = installed_versions(("transformers", "tokenizers", "torch", "qwen-tokenizer"))
     return {"format": ASSETS_FORMAT, "sources": sources.hexdigest(), "versions": versions}
 
 
@@ -87,7 +105,7 @@ def _real_fingerprint() -> dict[str, object]:
     for module in (smollm2, modelopt_export):
         sources.update(Path(str(module.__file__)).read_bytes())
     names = ("transformers", "torch", "gguf", "nvidia-modelopt", "safetensors")
-    versions = {name: metadata.version(name) for name in names}
+    versions = installed_versions(names)
     return {"format": ASSETS_FORMAT, "sources": sources.hexdigest(), "versions": versions, "package": smollm2.PACKAGE}
 
 

@@ -225,7 +225,7 @@ def _checkpoint_strategy(
         )
         for rank in range(world)
     ]
-    parallel = request.parallel_conversions or _parallel_conversions(world)
+    parallel = request.parallel_conversions or parallel_conversions(world, summarize(model_dir).total_bytes)
     started = time.monotonic()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
@@ -247,13 +247,15 @@ def _convert(item: tuple[TensorrtLlmSeam, ConvertJob]) -> None:
     seam.convert_rank(job)
 
 
-def _parallel_conversions(world: int) -> int:
-    """Conversions hold a rank's weights in host memory; run as many at once as half the memory allows."""
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return 1
-    per_rank = 40e9 / world  # a 32B checkpoint loaded for conversion, split per rank, with headroom
+def parallel_conversions(world: int, checkpoint_bytes: int, memory: int | None = None) -> int:
+    """Conversions hold a rank's share of the checkpoint in host memory (with a quarter on top for the
+    converted copy): run as many at once as half the memory allows."""
+    if memory is None:
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            return 1
+    per_rank = max(1.25 * checkpoint_bytes / world, 1.0)
     return max(1, min(world, int(memory / 2 / per_rank)))
 
 

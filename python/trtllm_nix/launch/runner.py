@@ -15,7 +15,7 @@ from types import FrameType
 
 from trtllm_nix.errors import ServerError
 from trtllm_nix.launch.plan import Launch
-from trtllm_nix.processes import die_with_parent, kill_session
+from trtllm_nix.processes import kill_session, spawn
 
 RANK_EXIT_BASE = 10
 _MPIRUN_SIGNAL = re.compile(r"process rank (\d+) with PID \d+ on node \S+ exited on signal (\d+)")
@@ -40,14 +40,13 @@ class RunningServer:
         log = self.run_dir / ("rank0.log" if self.world_size == 1 else "mpirun.log")
         with log.open("ab") as output:
             try:
-                self.process = subprocess.Popen(
+                self.process = spawn(
                     self.launch.command,
                     env=self.launch.environment,
                     stdout=output,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
-                    preexec_fn=die_with_parent,
                 )
             except FileNotFoundError as error:
                 raise ServerError(

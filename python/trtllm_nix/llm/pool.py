@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
+
+LOG = logging.getLogger("trtllm_nix.llm.pool")
 
 
 @dataclass
@@ -84,8 +87,14 @@ class UpstreamPool:
                 await stream.aclose()
 
     async def _watch(self) -> None:
+        """Put failed members back once their readiness check passes; a check that raises (anything but an RPC
+        error, which counts as not ready) leaves its member out and the watcher running."""
         while True:
             await asyncio.sleep(self._recheck)
             for member in self.members:
-                if not member.healthy:
+                if member.healthy:
+                    continue
+                try:
                     member.healthy = await member.upstream.ready(timeout=self._recheck)
+                except Exception as error:  # one member's broken check must not stop the others'
+                    LOG.warning("health check of Triton at %s failed: %r", member.upstream.url, error)

@@ -40,12 +40,15 @@ class ApiKey:
         self._key = key.encode() if key else None
         self._metrics = metrics
 
-    def check(self, authorization: str | None) -> None:
+    def allows(self, authorization: str | None) -> bool:
         """Constant-time comparison of ``Authorization: Bearer <key>``; never logs the key."""
         if self._key is None:
-            return
+            return True
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), self._key):
+        return scheme.lower() == "bearer" and secrets.compare_digest(token.strip().encode(), self._key)
+
+    def check(self, authorization: str | None) -> None:
+        if not self.allows(authorization):
             self._metrics.rejections.labels(reason="unauthorized").inc()
             raise APIError(
                 401,

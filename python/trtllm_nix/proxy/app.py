@@ -24,6 +24,7 @@ from trtllm_nix.proxy.api_errors import install_error_handlers
 from trtllm_nix.proxy.lifecycle import Lifecycle
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
+from trtllm_nix.proxy.parsers.registry import reasoning_parser, tool_parser
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
 
@@ -35,12 +36,6 @@ class _NotStarted:
         raise UpstreamUnavailable("the proxy's upstreams start with the server (its lifespan)")
 
 
-def reasoning_enabled(choice: str, files: ModelFiles) -> bool:
-    if choice == "auto":
-        return {"<think>", "</think>"} <= files.special_ids.keys()
-    return choice == "qwen3"
-
-
 def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | None) -> tuple[ServedModel, ModelSpec]:
     files = ModelFiles.load(spec.tokenizer)
     engine = read_engine_limits(spec.model_repository) if spec.model_repository else None
@@ -50,7 +45,8 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
         template=ChatTemplate(files.chat_template) if files.chat_template else None,
         context_length=context_length(spec.max_model_len, engine, files.context_length),
         upstream=upstream if upstream is not None else _NotStarted(),
-        reasoning=reasoning_enabled(settings.reasoning_parser, files),
+        reasoning=reasoning_parser(settings.reasoning_parser, files) is not None,
+        tool_parser=tool_parser(settings.tool_call_parser),
         reasoning_alias=settings.reasoning_alias,
         default_chat_template_kwargs=settings.default_chat_template_kwargs,
         guided_decoding=guided_decoding_enabled(spec.model_repository) if spec.model_repository else False,
@@ -87,13 +83,23 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
             pools.append(pool)
             model.upstream = pool
         app.state.loop = asyncio.get_running_loop()
+        metrics.workers_ready.set(1)
         try:
             yield
         finally:
+            metrics.workers_ready.set(0)
             for pool in pools:
                 await pool.close()
 
-    app = FastAPI(title="trtllm-nix OpenAI proxy", version=__version__, lifespan=lifespan)
+    explorer = settings.api_key is None  # behind a key, /docs, /redoc and /openapi.json would be open to anyone
+    app = FastAPI(
+        title="trtllm-nix OpenAI proxy",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs" if explorer else None,
+        redoc_url="/redoc" if explorer else None,
+        openapi_url="/openapi.json" if explorer else None,
+    )
     app.state.proxy = routes.AppState(
         settings=settings,
         models=models,

@@ -2,8 +2,8 @@
 
 Under ``--workers N`` (``PROMETHEUS_MULTIPROC_DIR`` set by proxy/workers.py before the workers start) every worker
 writes its values to files in that directory and ``/metrics`` of any worker aggregates all of them: counters and
-histograms are summed, the in-flight gauge is the sum over live workers, the event-loop task gauge is reported per
-worker (label ``pid``, refreshed when that worker answers a scrape)."""
+histograms are summed, the in-flight and workers-ready gauges are sums over live workers, the event-loop task
+gauge is reported per worker (label ``pid``, refreshed when that worker answers a scrape)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,12 @@ class ProxyMetrics:
         )
         if not self.multiprocess:  # a function is read only in this process; files carry values across processes
             self.event_loop_tasks.set_function(_task_count)
+        self.workers_ready = Gauge(
+            "trtllm_nix_workers_ready",
+            "Server processes started and serving (1, or the live ones of --workers N)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.rejections = Counter("trtllm_nix_rejections", "Requests refused before generation", ["reason"], registry=r)
 
     def exposition(self) -> bytes:

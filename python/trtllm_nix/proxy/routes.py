@@ -159,8 +159,8 @@ async def health() -> JSONResponse:
 
 
 @meta.get("/health/ready")
-async def ready(request: Request) -> JSONResponse:
-    """Ready when every served model has a ready upstream."""
+async def ready(request: Request, authorization: str | None = Header(default=None)) -> JSONResponse:
+    """Ready when every served model has a ready upstream; which upstreams, and how busy, only with the key."""
     state = get_state(request)
     ready_now = True
     upstreams: list[Any] = []
@@ -169,7 +169,9 @@ async def ready(request: Request) -> JSONResponse:
         ready_now = (await check() if check is not None else True) and ready_now
         status = getattr(model.upstream, "status", None)
         upstreams += [{**s, "model": model.name} for s in status()] if status is not None else []
-    body = {"status": "ready" if ready_now else "not ready", "upstreams": upstreams}
+    body: dict[str, Any] = {"status": "ready" if ready_now else "not ready"}
+    if state.api_key.allows(authorization):
+        body["upstreams"] = upstreams
     return JSONResponse(body, status_code=200 if ready_now else 503)
 
 

@@ -21,7 +21,8 @@ class ServedModel:
     template: ChatTemplate | None
     context_length: int  # the engine's max_seq_len when known (see proxy.limits), never more
     upstream: TokenSource
-    reasoning: bool  # split <think> reasoning into reasoning_content
+    reasoning: bool  # split <think> reasoning into reasoning_content (parsers.registry: the reasoning parser)
+    tool_parser: str | None = "hermes"  # parsers.registry: tool-call markup into tool_calls; None: tools refused
     reasoning_alias: bool = False
     default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     # The served tensorrt_llm model's guided_decoding_backend is xgrammar (read from --model-repository; without

@@ -79,6 +79,7 @@ class ProxySettings:
     request_timeout: float = 600.0
     log_prompts: bool = False
     reasoning_parser: str = "auto"  # auto: qwen3 when the tokenizer has <think> and </think>; or qwen3, none
+    tool_call_parser: str = "auto"  # auto: hermes; or hermes, none (then requests with tools are refused)
     reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
     workers: int = 1
     extra_models: tuple[ModelSpec, ...] = ()  # served beside model_name, each with its own files and upstreams
@@ -92,6 +93,7 @@ class ProxySettings:
             (self.max_body_bytes is None or self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024"),
             (self.max_model_len is None or self.max_model_len >= 2, "--max-model-len must be at least 2"),
             (self.reasoning_parser in ("auto", "qwen3", "none"), "--reasoning-parser must be auto, qwen3 or none"),
+            (self.tool_call_parser in ("auto", "hermes", "none"), "--tool-call-parser must be auto, hermes or none"),
             (self.workers >= 1, "--workers must be at least 1"),
             (
                 self.max_in_flight >= self.workers,
@@ -143,6 +145,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reasoning-parser",
         choices=("auto", "qwen3", "none"),
         help="split <think> reasoning (auto: when the tokenizer has the tags)",
+    )
+    arg(
+        "--tool-call-parser",
+        choices=("auto", "hermes", "none"),
+        help="turn tool-call markup into tool_calls (auto: hermes; none: requests with tools get a 400)",
     )
     arg("--reasoning-alias", action="store_true", default=None, help="also send reasoning under the name `reasoning`")
 
@@ -216,6 +223,7 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         request_timeout=_value(ns, env, "request_timeout", float, 600.0),
         log_prompts=_value(ns, env, "log_prompts", _bool, False),
         reasoning_parser=_value(ns, env, "reasoning_parser", str, "auto"),
+        tool_call_parser=_value(ns, env, "tool_call_parser", str, "auto"),
         reasoning_alias=_value(ns, env, "reasoning_alias", _bool, False),
         workers=_value(ns, env, "workers", int, 1),
         extra_models=tuple(parse_model_spec(text) for text in getattr(ns, "served_model", None) or []),

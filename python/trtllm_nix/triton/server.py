@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from trtllm_nix.errors import ServerError, SetupError
-from trtllm_nix.processes import die_with_parent
+from trtllm_nix.processes import spawn
 from trtllm_nix.triton.ports import free_ports, port_is_free
 from trtllm_nix.triton.runtime import TritonRuntime, libpython_missing
 
@@ -103,14 +103,13 @@ class TritonServer:
         env.update(self.environment)
         command = self.command()
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
+            self._process = spawn(
                 command,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
             )
         try:
             self._wait_ready()

@@ -70,7 +70,7 @@ def chat_messages(body: ChatCompletionRequest) -> list[dict[str, Any]]:
     return messages
 
 
-def tool_mode(body: ChatCompletionRequest) -> ToolMode:
+def tool_mode(body: ChatCompletionRequest, tool_parser: str | None = "hermes") -> ToolMode:
     """How tool calls in the answer are handled: parsed (auto), dropped with their markup (none), or not looked
     for (no tools). ``required`` and a named function are parsed as usual: guided decoding forces the call."""
     choice = body.tool_choice
@@ -78,6 +78,11 @@ def tool_mode(body: ChatCompletionRequest) -> ToolMode:
         if choice not in (None, "none", "auto"):
             raise bad_request("tool_choice needs tools", param="tool_choice")
         return "off"
+    if tool_parser is None:
+        raise bad_request(
+            "this server parses no tool calls (started with --tool-call-parser none); send the request without tools",
+            param="tools",
+        )
     if choice is None or choice == "auto":
         return "parse"
     if choice == "none":
@@ -107,7 +112,7 @@ async def prepare_chat(
     reserved = {"messages", "tools", "add_generation_prompt"} & kwargs.keys()
     if reserved:
         raise bad_request(f"chat_template_kwargs may not set {sorted(reserved)}", param="chat_template_kwargs")
-    tools = tool_mode(body)
+    tools = tool_mode(body, model.tool_parser)
     messages = chat_messages(body)
     check_prompt_size(model, sum(len(m["content"] or "") for m in messages), "messages")
     tool_list = body.tools if tools != "drop" else None
