@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -94,12 +95,20 @@ def browser(profile: Path) -> WebDriver:
 def send(driver: WebDriver, url: str, prompt: str) -> None:
     driver.get(url)
     wait_for("OpenWebUI's chat input", lambda: bool(driver.find_elements(By.ID, "chat-input")), 60)
-    for button in driver.find_elements(By.TAG_NAME, "button"):
-        if "Okay, Let" in button.text:  # the "What's New" dialog of a fresh install
-            button.click()
-            break
+
+    def dismiss_dialogs_and_focus() -> bool:
+        try:
+            for button in driver.find_elements(By.TAG_NAME, "button"):
+                if "Okay, Let" in button.text:  # the "What's New" dialog of a fresh install (it may come late)
+                    button.click()
+                    break
+            driver.find_element(By.ID, "chat-input").click()
+        except (StaleElementReferenceException, ElementClickInterceptedException):
+            return False  # the page re-rendered, or a dialog still covers the input
+        return True
+
+    wait_for("the chat input to take a click", dismiss_dialogs_and_focus, 60)
     box = driver.find_element(By.ID, "chat-input")
-    box.click()
     box.send_keys(prompt)
     box.send_keys(Keys.ENTER)
 
@@ -108,13 +117,17 @@ def drive_real_chat(driver: WebDriver, url: str, out: Path) -> None:
     send(driver, url, REAL_QUESTION)
 
     def reply_text() -> str:
-        text = driver.find_element(By.TAG_NAME, "body").text
+        try:
+            text = driver.find_element(By.TAG_NAME, "body").text
+        except StaleElementReferenceException:
+            return ""
         return text.rsplit(REAL_QUESTION, 1)[-1] if REAL_QUESTION in text else ""
 
     # Greedy, the bf16 model's whole answer is "The capital of France is Paris." and its end token.
     wait_for("the real model's answer", lambda: f"{REAL_ANSWER_WORD}." in reply_text(), 180)
     driver.save_screenshot(str(out / "openwebui-real-answer.png"))
-    print(f"e2e-openwebui: the real SmolLM2 answered: {reply_text().strip().splitlines()[0]!r}")
+    answer = next(line for line in reply_text().splitlines() if REAL_ANSWER_WORD in line)
+    print(f"e2e-openwebui: the real SmolLM2 answered: {answer.strip()!r}")
 
 
 def drive_chat(driver: WebDriver, url: str, out: Path) -> None:
