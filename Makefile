@@ -42,6 +42,7 @@ demo: setup
 e2e-openwebui: setup
 	scripts/setup-openwebui .venv-openwebui
 	.venv-openwebui/bin/python scripts/e2e_openwebui.py --trtllm-nix $(BIN)/trtllm-nix
+	.venv-openwebui/bin/python scripts/e2e_openwebui.py --trtllm-nix $(BIN)/trtllm-nix --real
 
 # The Responses API with real clients: openai SDK, openai-agents (default model), litellm.responses, LangChain
 # use_responses_api=True, against the scripted demo (own virtualenv .venv-clients; not part of `make test`).

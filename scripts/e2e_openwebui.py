@@ -1,5 +1,8 @@
 """End to end with a real OpenWebUI: demo (scripted backend) + OpenWebUI + headless Chromium.
 
+``--real``: the demo serves the real SmolLM2-135M-Instruct instead (reference backend, hf mode), the browser asks
+it "What is the capital of France?" and passes when its streamed answer names Paris (openwebui-real-answer.png).
+
 Run with ``make e2e-openwebui`` (it prepares .venv-openwebui and Debian's chromium). Everything binds to
 127.0.0.1 on free ports and is stopped at the end. Passes when the streamed answer appears in the chat and the
 model's reasoning shows as OpenWebUI's collapsible reasoning block, not as answer text. Saves screenshots.
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -29,6 +33,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 REASONING = "Checking the whole stack."
 ANSWER = "Hello from trtllm-nix!"
 PROMPT = f"#reply: <think>{REASONING}</think>{ANSWER} 🎉"
+REAL_QUESTION = "What is the capital of France?"
+REAL_ANSWER_WORD = "Paris"
 
 
 def free_port() -> int:
@@ -86,17 +92,46 @@ def browser(profile: Path) -> WebDriver:
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
-def drive_chat(driver: WebDriver, url: str, out: Path) -> None:
+def send(driver: WebDriver, url: str, prompt: str) -> None:
     driver.get(url)
     wait_for("OpenWebUI's chat input", lambda: bool(driver.find_elements(By.ID, "chat-input")), 60)
-    for button in driver.find_elements(By.TAG_NAME, "button"):
-        if "Okay, Let" in button.text:  # the "What's New" dialog of a fresh install
-            button.click()
-            break
+
+    def dismiss_dialogs_and_focus() -> bool:
+        try:
+            for button in driver.find_elements(By.TAG_NAME, "button"):
+                if "Okay, Let" in button.text:  # the "What's New" dialog of a fresh install (it may come late)
+                    button.click()
+                    break
+            driver.find_element(By.ID, "chat-input").click()
+        except (StaleElementReferenceException, ElementClickInterceptedException):
+            return False  # the page re-rendered, or a dialog still covers the input
+        return True
+
+    wait_for("the chat input to take a click", dismiss_dialogs_and_focus, 60)
     box = driver.find_element(By.ID, "chat-input")
-    box.click()
-    box.send_keys(PROMPT)
+    box.send_keys(prompt)
     box.send_keys(Keys.ENTER)
+
+
+def drive_real_chat(driver: WebDriver, url: str, out: Path) -> None:
+    send(driver, url, REAL_QUESTION)
+
+    def reply_text() -> str:
+        try:
+            text = driver.find_element(By.TAG_NAME, "body").text
+        except StaleElementReferenceException:
+            return ""
+        return text.rsplit(REAL_QUESTION, 1)[-1] if REAL_QUESTION in text else ""
+
+    # Greedy, the bf16 model's whole answer is "The capital of France is Paris." and its end token.
+    wait_for("the real model's answer", lambda: f"{REAL_ANSWER_WORD}." in reply_text(), 180)
+    driver.save_screenshot(str(out / "openwebui-real-answer.png"))
+    answer = next(line for line in reply_text().splitlines() if REAL_ANSWER_WORD in line)
+    print(f"e2e-openwebui: the real SmolLM2 answered: {answer.strip()!r}")
+
+
+def drive_chat(driver: WebDriver, url: str, out: Path) -> None:
+    send(driver, url, PROMPT)
 
     def reply_text() -> str:
         text = driver.find_element(By.TAG_NAME, "body").text
@@ -118,11 +153,13 @@ def main() -> int:
     parser.add_argument("--trtllm-nix", default=".venv/bin/trtllm-nix")
     parser.add_argument("--open-webui", default=".venv-openwebui/bin/open-webui")
     parser.add_argument("--out", type=Path, default=Path(".cache/trtllm-nix/e2e"))
+    parser.add_argument("--real", action="store_true", help="the real SmolLM2 (hf backend) instead of scripted")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="e2e-openwebui-"))
     proxy_port, webui_port = free_port(), free_port()
-    demo = start([args.trtllm_nix, "demo", "--backend", "scripted", "--port", str(proxy_port)], args.out / "demo.log")
+    backend = "hf" if args.real else "scripted"
+    demo = start([args.trtllm_nix, "demo", "--backend", backend, "--port", str(proxy_port)], args.out / "demo.log")
     env = {
         **os.environ,
         "DATA_DIR": str(work / "data"),
@@ -146,7 +183,7 @@ def main() -> int:
         wait_for("the demo proxy", lambda: http_ok(f"http://127.0.0.1:{proxy_port}/health/ready"), 120)
         wait_for("OpenWebUI", lambda: http_ok(f"http://127.0.0.1:{webui_port}/health"), 180)
         driver = browser(work / "chromium")
-        drive_chat(driver, f"http://127.0.0.1:{webui_port}/", args.out)
+        (drive_real_chat if args.real else drive_chat)(driver, f"http://127.0.0.1:{webui_port}/", args.out)
     finally:
         if driver is not None:
             driver.quit()

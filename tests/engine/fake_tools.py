@@ -35,7 +35,8 @@ def rank_bytes(arch: dict[str, Any], quant: str | None, tp: int) -> int:
     per_layer = 2 * h * heads * d + 2 * h * kv * d + 3 * h * arch["intermediate_size"]
     layers = per_layer * arch["num_hidden_layers"] * BYTES_PER_WEIGHT.get(quant or "", 2.0) / tp
     embedding = arch["vocab_size"] * h * 2
-    return int(layers + embedding + embedding / tp)
+    lm_head = 0 if arch.get("tie_word_embeddings") else embedding / tp  # tied: the embedding serves as lm_head
+    return int(layers + embedding + lm_head)
 
 
 def write_engine(out: Path, pretrained: dict[str, Any], build: dict[str, Any]) -> None:

@@ -42,25 +42,29 @@ def test_exports_are_detected_and_the_bf16_folder_is_not(assets: Assets) -> None
     assert [modelopt_quant_algo(p) for p in (real.smollm2, real.nvfp4, real.fp8)] == [None, "NVFP4", "FP8"]
 
 
-def _prompt(model_dir: Path, question: str) -> Any:
+def _answer_and_logits(model_dir: Path) -> tuple[str, list[torch.Tensor]]:
+    """The greedy answer to QUESTION, and the next-token logits after each of LOGIT_PROMPTS (QUESTION first: its
+    logits are the first step of the generation, so each model runs one generation and one more forward)."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    return tokenizer, tokenizer.apply_chat_template(
-        [{"role": "user", "content": question}], add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )["input_ids"]
-
-
-def _answer_and_logits(model_dir: Path) -> tuple[str, list[torch.Tensor]]:
     model = load_causal_lm(model_dir, "cpu")
-    logits = []
+
+    def ids(question: str) -> Any:
+        chat = [{"role": "user", "content": question}]
+        return tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt", return_dict=True)[
+            "input_ids"
+        ]
+
+    assert LOGIT_PROMPTS[0] == QUESTION
     with torch.inference_mode():
-        for prompt in LOGIT_PROMPTS:
-            _, ids = _prompt(model_dir, prompt)
-            logits.append(model(input_ids=ids).logits[0, -1].float())
-        tokenizer, ids = _prompt(model_dir, QUESTION)
-        out = model.generate(ids, max_new_tokens=10, do_sample=False)
-    return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True), logits
+        prompt = ids(QUESTION)
+        out = model.generate(
+            prompt, max_new_tokens=10, do_sample=False, output_logits=True, return_dict_in_generate=True
+        )
+        logits = [out.logits[0][0].float()]
+        logits += [model(input_ids=ids(p)).logits[0, -1].float() for p in LOGIT_PROMPTS[1:]]
+    return tokenizer.decode(out.sequences[0, prompt.shape[1] :], skip_special_tokens=True), logits
 
 
 @pytest.fixture(scope="module")

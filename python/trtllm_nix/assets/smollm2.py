@@ -54,6 +54,8 @@ def build_smollm2(out: Path, gguf: Path) -> None:
     folder, name = str(gguf.parent), gguf.name
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # {"quant_method": "gguf"}: the saved weights are plain bf16
     config.dtype = torch.bfloat16
     model = LlamaForCausalLM(config)
     model.load_state_dict(loaded.state_dict())

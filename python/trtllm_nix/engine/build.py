@@ -59,6 +59,7 @@ class BuildRequest:
     work_dir: Path | None = None
     # --runtime ROOT: conversion and trtllm-build run inside the image root (trtllm_nix.runtime.seam).
     runtime: RuntimeSpec | None = None
+    quant: str | None = None  # the quant_algo asked for (NVFP4, FP8, BF16); None: whatever the checkpoint is
 
 
 def build_engine(
@@ -77,6 +78,8 @@ def build_engine(
     check_consistent(quant.algo, summarize(model_dir), quant.source)
     if request.strategy == "bench":
         refuse_for_bench(quant)
+    _check_asked_quant(request.quant, quant, model_dir)
+    check_tokenizer_files(model_dir, hf_config)
     plan = BuildPlan(
         request.model,
         quant.algo,
@@ -200,6 +203,47 @@ def _read_hf_config(model_dir: Path) -> dict[str, Any]:
     return dict(config)
 
 
+def checkpoint_dtype(hf_config: dict[str, Any]) -> str:
+    """The weights' 16-bit dtype: ``torch_dtype`` (transformers 4) or ``dtype`` (transformers 5), else bfloat16."""
+    return str(hf_config.get("torch_dtype") or hf_config.get("dtype") or "bfloat16")
+
+
+def _check_asked_quant(asked: str | None, quant: QuantSpec, model_dir: Path) -> None:
+    """The builder never re-quantizes: the checkpoint must already be what ``--quant`` (or the variant) asks for."""
+    if asked is None:
+        return
+    want = None if asked.upper() in ("BF16", "FP16", "NONE") else asked.upper()
+    if want == quant.algo:
+        return
+    have = f"an {quant.algo} checkpoint ({quant.source})" if quant.algo else "not quantized (16-bit weights)"
+    fix = (
+        "quantize it with ModelOpt first" if quant.algo is None else f"pass --quant {quant.algo} or its {asked} export"
+    )
+    raise UserError(f"--quant {asked}: {model_dir} is {have}; the builder does not re-quantize: {fix}")
+
+
+def check_tokenizer_files(model_dir: Path, hf_config: dict[str, Any]) -> None:
+    """The checkpoint carries a tokenizer, and it is this model's: config.json's end token ids are its special
+    tokens (another model's tokenizer.json gives the engine's end_id to an ordinary token: no answer ever ends)."""
+    tokenizer = model_dir / "tokenizer.json"
+    if not tokenizer.is_file():
+        if (model_dir / "tokenizer.model").is_file():
+            return
+        raise UserError(f"{model_dir} has no tokenizer.json or tokenizer.model; the engine needs the model's own")
+    try:
+        added = json.loads(tokenizer.read_text("utf-8")).get("added_tokens") or []
+        special = {int(t["id"]): str(t["content"]) for t in added if t.get("special")}
+    except (json.JSONDecodeError, AttributeError, TypeError, KeyError, ValueError) as error:
+        raise UserError(f"{tokenizer} is not a tokenizers JSON file ({error})") from error
+    eos = hf_config.get("eos_token_id")
+    wrong = [i for i in (eos if isinstance(eos, list) else [eos]) if isinstance(i, int) and i not in special]
+    if wrong:
+        raise UserError(
+            f"config.json's eos_token_id {wrong[0]} is not a special token of {tokenizer}: these are another "
+            "model's tokenizer files; copy the checkpoint's own"
+        )
+
+
 def _checkpoint_strategy(
     request: BuildRequest,
     seam: TensorrtLlmSeam,
@@ -217,7 +261,7 @@ def _checkpoint_strategy(
             model_dir=str(model_dir),
             checkpoint_dir=str(checkpoint),
             model_class=MODEL_CLASSES[architecture],
-            dtype=str(hf_config.get("torch_dtype", "bfloat16")),
+            dtype=checkpoint_dtype(hf_config),
             quant_config=quant.as_quant_config(),
             rank=rank,
             tp_size=request.tp,

@@ -21,6 +21,11 @@ def register(commands: Any) -> None:
     build.add_argument("--max-batch-size", type=int)
     build.add_argument("--max-seq-len", type=int)
     build.add_argument("--max-num-tokens", type=int)
+    build.add_argument(
+        "--quant",
+        choices=("NVFP4", "FP8", "BF16"),
+        help="the checkpoint's quantization, checked before building (default: the variant's; never re-quantizes)",
+    )
     build.add_argument("--strategy", choices=("checkpoint", "bench"), default="checkpoint")
     build.add_argument("--skip-preflight", action="store_true", help="build on a machine without the target GPUs")
     build.add_argument("--force", action="store_true", help="replace a non-empty --out")
@@ -86,6 +91,7 @@ def run_build(args: argparse.Namespace) -> int:
         limits=limits,
         revision=args.revision or (chosen.revision if chosen and not args.model else None),
         strategy=args.strategy,
+        quant=args.quant or (chosen.quant if chosen else None),
         skip_preflight=args.skip_preflight,
         force=args.force,
         timeout=args.timeout,

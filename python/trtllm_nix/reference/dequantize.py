@@ -36,15 +36,15 @@ def e2m1_table() -> torch.Tensor:
 
 
 def unpack_e2m1(packed: torch.Tensor) -> torch.Tensor:
-    """``U8 [rows, n/2]`` to float ``[rows, n]``: low nibble first."""
+    """``U8 [rows, n/2]`` to float ``[rows, n]``: low nibble first (one look-up per byte, both nibbles at once)."""
     import torch
 
     if packed.dtype != torch.uint8:
         raise DequantizeError(f"NVFP4 weight must be U8, got {packed.dtype}")
     table = e2m1_table()
-    low = (packed & 0x0F).long()
-    high = (packed >> 4).long()
-    return torch.stack([table[low], table[high]], dim=-1).reshape(*packed.shape[:-1], packed.shape[-1] * 2)
+    codes = torch.arange(256)
+    pairs = torch.stack([table[codes & 0x0F], table[codes >> 4]], dim=-1)  # [256, 2]: (low, high) per byte
+    return pairs[packed.long()].reshape(*packed.shape[:-1], packed.shape[-1] * 2)
 
 
 def nvfp4_weight(
@@ -59,8 +59,8 @@ def nvfp4_weight(
             f"{name}: block scale must be F8_E4M3 [{rows}, {columns // NVFP4_BLOCK}], "
             f"got {block_scale.dtype} {list(block_scale.shape)}"
         )
-    scales = block_scale.float().repeat_interleave(NVFP4_BLOCK, dim=1) * global_scale.float()
-    return values * scales
+    scales = block_scale.float() * global_scale.float()
+    return (values.view(rows, -1, NVFP4_BLOCK) * scales.unsqueeze(-1)).view(rows, columns)
 
 
 def fp8_weight(weight: torch.Tensor, scale: torch.Tensor, name: str = "weight") -> torch.Tensor:
