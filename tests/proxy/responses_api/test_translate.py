@@ -120,9 +120,7 @@ def test_text_format_becomes_the_chat_response_format() -> None:
         "type": "json_schema",
         "json_schema": {"name": "N", "schema": schema, "strict": True},
     }
-    assert plan(input="x", text={"format": {"type": "json_object"}}).options.response_format == {
-        "type": "json_object"
-    }
+    assert plan(input="x", text={"format": {"type": "json_object"}}).options.response_format == {"type": "json_object"}
     assert plan(input="x", text={"format": {"type": "text"}}).options.response_format is None
 
 

@@ -13,7 +13,6 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyThread
 
 from tests.helpers import RunningTriton
 from tests.proxy.conftest import start_proxy
