@@ -71,8 +71,9 @@ soak: setup
 # endpoint (own virtualenv; not part of `make test`): make clients-structured CLIENTS_URL=http://127.0.0.1:9000/v1 CLIENTS_MODEL=...
 CLIENTS_URL ?= http://127.0.0.1:9000/v1
 CLIENTS_MODEL ?= qwen3
+CLIENTS_SCRIPTED ?= --scripted  # prompts carry '#reply:' answers for the scripted demo; CLIENTS_SCRIPTED= for a model
 clients-structured: setup .venv-clients/.installed
-	.venv-clients/bin/python tests/clients/structured_clients.py $(CLIENTS_URL) $(CLIENTS_MODEL)
+	.venv-clients/bin/python tests/clients/structured_clients.py $(CLIENTS_URL) $(CLIENTS_MODEL) $(CLIENTS_SCRIPTED)
 
 # Re-pin every Python dependency from a fresh resolve (run by hand, commit the result).
 constraints:
