@@ -46,10 +46,15 @@ e2e-openwebui: setup
 
 # The Responses API with real clients: openai SDK, openai-agents (default model), litellm.responses, LangChain
 # use_responses_api=True, against the scripted demo (own virtualenv .venv-clients; not part of `make test`).
-.PHONY: clients-responses
-clients-responses: setup
+# One pinned set for both client targets (they share .venv-clients); pip resolves openai 3.3.0 under them.
+CLIENTS_PINS := 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.110.2' 'instructor==1.17.0'
+.venv-clients/.installed: Makefile
 	@test -x .venv-clients/bin/python || $(PYTHON) -m venv .venv-clients
-	.venv-clients/bin/pip install -q 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.110.2'
+	.venv-clients/bin/pip install -q $(CLIENTS_PINS)
+	@touch $@
+
+.PHONY: clients-responses
+clients-responses: setup .venv-clients/.installed
 	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix $(CLIENTS_ARGS)
 
 # Proxy overhead against direct gRPC and Triton's own streaming (AIPerf in its own virtualenv; not in `make test`).
@@ -67,10 +72,9 @@ soak: setup
 # endpoint (own virtualenv; not part of `make test`): make clients-structured CLIENTS_URL=http://127.0.0.1:9000/v1 CLIENTS_MODEL=...
 CLIENTS_URL ?= http://127.0.0.1:9000/v1
 CLIENTS_MODEL ?= qwen3
-clients-structured: setup
-	@test -x .venv-clients/bin/python || $(PYTHON) -m venv .venv-clients
-	.venv-clients/bin/pip install -q 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'instructor==1.17.0'
-	.venv-clients/bin/python tests/clients/structured_clients.py $(CLIENTS_URL) $(CLIENTS_MODEL)
+CLIENTS_SCRIPTED ?= --scripted  # prompts carry '#reply:' answers for the scripted demo; CLIENTS_SCRIPTED= for a model
+clients-structured: setup .venv-clients/.installed
+	.venv-clients/bin/python tests/clients/structured_clients.py $(CLIENTS_URL) $(CLIENTS_MODEL) $(CLIENTS_SCRIPTED)
 
 # Re-pin every Python dependency from a fresh resolve (run by hand, commit the result).
 constraints:

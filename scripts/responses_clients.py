@@ -1,7 +1,10 @@
 """The Responses API (/v1/responses) with real client libraries: the openai SDK, openai-agents with its default
 model (OpenAIResponsesModel), litellm.responses and LangChain's ChatOpenAI(use_responses_api=True).
 
-Runs against --base-url, or starts `trtllm-nix demo --backend scripted` itself. Needs its own virtualenv
+Runs against --base-url, or starts `trtllm-nix demo --backend scripted` itself. The scripted backend replays the text
+after the last ``#reply:`` in the prompt (python/trtllm_nix/reference/generators.py), so in scripted mode (the
+default; ``--no-scripted`` for a real model) every prompt and tool result ends with the answer the demo should give:
+a ``<tool_call>`` for the first turn of a tool round trip, the final text in the tool's output. Needs its own virtualenv
 (`make clients-responses` makes .venv-clients); not part of `make test`. Every check prints one line; the exit
 status is the number of failed checks.
 """
@@ -29,6 +32,15 @@ WEATHER_TOOL = {
     "description": "The current weather of a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
+
+
+PARIS_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+SCRIPTED = True  # main() sets it from --scripted/--no-scripted
+
+
+def say(text: str, scripted_answer: str) -> str:
+    """``text``, and for the scripted demo the ``#reply:`` directive that makes it answer ``scripted_answer``."""
+    return f"{text} #reply: {scripted_answer}" if SCRIPTED else text
 
 
 def free_port() -> int:
@@ -60,7 +72,7 @@ def sdk_create(base: str, model: str) -> str:
     import openai
 
     client = openai.OpenAI(base_url=base, api_key="unused")
-    response = client.responses.create(model=model, input="Say hello.", max_output_tokens=64)
+    response = client.responses.create(model=model, input=say("Say hello.", "Hello!"), max_output_tokens=64)
     assert response.status in ("completed", "incomplete"), response.status
     assert response.output_text, response.output
     fetched = client.responses.retrieve(response.id)
@@ -77,7 +89,8 @@ def sdk_stream(base: str, model: str) -> str:
     import openai
 
     client = openai.OpenAI(base_url=base, api_key="unused")
-    with client.responses.stream(model=model, input="Say hello.", max_output_tokens=64) as stream:
+    prompt = say("Say hello.", "Hello there, streamed.")
+    with client.responses.stream(model=model, input=prompt, max_output_tokens=64) as stream:
         deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
         final = stream.get_final_response()
     assert "".join(deltas) == final.output_text, (deltas, final.output_text)
@@ -89,11 +102,12 @@ def sdk_tool_round_trip(base: str, model: str) -> str:
 
     client = openai.OpenAI(base_url=base, api_key="unused")
     tools: Any = [WEATHER_TOOL]
-    first = client.responses.create(model=model, input="What is the weather in Paris? Use the tool.", tools=tools)
+    question = say("What is the weather in Paris? Use the tool.", PARIS_CALL)
+    first = client.responses.create(model=model, input=question, tools=tools)
     calls = [item for item in first.output if item.type == "function_call"]
     assert calls, f"no function_call in {first.output}"
     outputs: Any = [
-        {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps({"sky": "sunny"})}
+        {"type": "function_call_output", "call_id": call.call_id, "output": say(json.dumps({"sky": "sunny"}), "Sunny.")}
         for call in calls
     ]
     second = client.responses.create(model=model, previous_response_id=first.id, input=outputs, tools=tools)
@@ -105,9 +119,11 @@ def sdk_previous_response_id(base: str, model: str) -> str:
     import openai
 
     client = openai.OpenAI(base_url=base, api_key="unused")
-    first = client.responses.create(model=model, input="My name is Ada.", store=True)
-    second = client.responses.create(model=model, input="What is my name?", previous_response_id=first.id)
+    first = client.responses.create(model=model, input=say("My name is Ada.", "Hello, Ada."), store=True)
+    question = say("What is my name?", "Your name is Ada.")
+    second = client.responses.create(model=model, input=question, previous_response_id=first.id)
     assert second.previous_response_id == first.id
+    assert "Ada" in second.output_text, second.output_text
     try:
         client.responses.create(model=model, input="x", previous_response_id="resp_unknown")
     except openai.NotFoundError:
@@ -126,10 +142,10 @@ def agents_default_model(base: str, model: str) -> str:
     @agents.function_tool
     def get_weather(city: str) -> str:
         """The current weather of a city."""
-        return f"sunny in {city}"
+        return say(f"sunny in {city}", f"It is sunny in {city}.")
 
     agent = agents.Agent(name="helper", instructions="Answer briefly.", model=model, tools=[get_weather])
-    result = asyncio.run(agents.Runner.run(agent, "What is the weather in Paris?", max_turns=4))
+    result = asyncio.run(agents.Runner.run(agent, say("What is the weather in Paris?", PARIS_CALL), max_turns=4))
     assert isinstance(result.final_output, str), result.final_output
     assert result.final_output, result
     return repr(result.final_output[:40])
@@ -139,7 +155,8 @@ def litellm_responses(base: str, model: str) -> str:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the price list from GitHub
     import litellm
 
-    response = litellm.responses(model=f"openai/{model}", input="Say hello.", api_base=base, api_key="unused")
+    prompt = say("Say hello.", "Hello from litellm.")
+    response = litellm.responses(model=f"openai/{model}", input=prompt, api_base=base, api_key="unused")
     text = "".join(
         part.text
         for item in response.output
@@ -155,9 +172,9 @@ def langchain_responses(base: str, model: str) -> str:
     from langchain_openai import ChatOpenAI
 
     chat = ChatOpenAI(model=model, base_url=base, api_key="unused", use_responses_api=True)  # type: ignore[arg-type]
-    answer = chat.invoke("Say hello.")
+    answer = chat.invoke(say("Say hello.", "Hello from LangChain."))
     assert answer.text, answer
-    streamed = "".join(chunk.text for chunk in chat.stream("Say hello."))
+    streamed = "".join(chunk.text for chunk in chat.stream(say("Say hello.", "Streamed hello.")))
     assert streamed, "the stream had no text"
     return repr(answer.text[:40])
 
@@ -196,7 +213,13 @@ def main() -> int:
     parser.add_argument("--trtllm-nix", default=".venv/bin/trtllm-nix")
     parser.add_argument("--only", nargs="*", default=[], help="run the checks whose names contain these words")
     parser.add_argument("--log", type=Path, default=Path(".cache/trtllm-nix/responses-clients-demo.log"))
+    parser.add_argument(
+        "--scripted", action=argparse.BooleanOptionalAction, default=True,
+        help="the endpoint is the scripted demo: prompts carry '#reply:' answers (default; --no-scripted: a model)",
+    )  # fmt: skip
     args = parser.parse_args()
+    global SCRIPTED
+    SCRIPTED = args.scripted
     if args.base_url:
         return min(run_checks(args.base_url, args.model, args.only), 125)
     port = free_port()

@@ -172,3 +172,22 @@ def test_each_refused_keyword_really_is_unenforced_by_xgrammar(
 ) -> None:
     assert keyword in UNENFORCED_KEYWORDS + NUMBER_BOUNDS
     assert _accepts(GuidedDecoding("json_schema", json.dumps(schema)), violating)
+
+
+@pytest.mark.parametrize("reasoning", [False, True])
+@pytest.mark.parametrize("field", ["response_format", "tool_choice"])
+def test_length_bounded_strings_refuse_raw_control_characters(field: str, reasoning: bool) -> None:
+    # xgrammar 0.1.25 lets a tab into a string with maxLength (not JSON); a random model wrote one into a forced
+    # call's arguments, which then did not parse. The guides carry JSON's character class instead.
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 10}}, "required": ["city"]}
+    assert _accepts(GuidedDecoding("json_schema", json.dumps(schema)), '{"city": "a\tb"}')  # the bug, still there
+    tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
+    body = _schema_format(schema) if field == "response_format" else {"tools": tools, "tool_choice": "required"}
+    guide = guided_decoding_for(body, reasoning=reasoning)
+    assert guide is not None
+    wrap = (lambda doc: doc) if field == "response_format" else (lambda doc: CALL_F.format(doc))
+    assert _accepts(guide, wrap('{"city": "ab"}'))
+    assert not _accepts(guide, wrap('{"city": "a\tb"}'))
+
+
+CALL_F = '<tool_call>\n{{"name": "f", "arguments": {}}}\n</tool_call>'

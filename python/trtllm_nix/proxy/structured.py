@@ -40,6 +40,12 @@ from trtllm_nix.llm.events import GuidedDecoding
 UNENFORCED_KEYWORDS = ("not", "allOf", "multipleOf", "exclusiveMinimum")
 NUMBER_BOUNDS = ("minimum",)  # enforced for integers, not for numbers (maximum is)
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+# xgrammar 0.1.25 writes the characters of a string with minLength/maxLength as [^"\\\r\n] (as it prints it): raw
+# control characters such as a tab pass, which is not JSON (RFC 8259 section 7: U+0000..U+001F must be escaped), and
+# a tool call holding one does not parse. Grammars with that class are sent with the one JSON allows (xgrammar's own
+# class for unbounded strings); a json_schema guide with it goes to the backend as the fixed ebnf_grammar.
+LOOSE_STRING_CHAR = '[^\\"\\\\\\r\\n]'
+JSON_STRING_CHAR = '[^\\0-\\x1f\\"\\\\\\r\\n]'
 VLLM_EXTRAS = ("guided_json", "guided_regex", "guided_grammar", "guided_choice", "structured_outputs")
 
 
@@ -75,7 +81,21 @@ def guided_decoding_for(body: Mapping[str, Any], reasoning: bool = False) -> Gui
         raise StructuredOutputError(f"{names} each constrain the output; send only one", found[1][0])
     param, guide = found[0]
     check_guide(guide, param)
+    if guide.guide_type == "json_schema":
+        guide = _json_strings_schema(guide)
     return with_reasoning(guide) if reasoning else guide
+
+
+def json_strings(ebnf: str) -> str:
+    """``ebnf`` with xgrammar's loose string character class replaced by JSON's (see ``LOOSE_STRING_CHAR``)."""
+    return ebnf.replace(LOOSE_STRING_CHAR, JSON_STRING_CHAR)
+
+
+def _json_strings_schema(guide: GuidedDecoding) -> GuidedDecoding:
+    import xgrammar
+
+    ebnf = str(xgrammar.Grammar.from_json_schema(guide.guide))
+    return GuidedDecoding("ebnf_grammar", json_strings(ebnf)) if LOOSE_STRING_CHAR in ebnf else guide
 
 
 def tools_of(body: Mapping[str, Any]) -> list[Tool]:
@@ -113,7 +133,7 @@ def tool_call_guide(tools: Sequence[Tool], at_most_one: bool) -> GuidedDecoding:
         raise StructuredOutputError(f"a tool's parameters cannot be enforced: {_reason(error)}", "tools") from error
     repeat = "" if at_most_one else ' ("\\n" tool_call)*'
     head = f'root ::= tool_call{repeat}\ntool_call ::= "<tool_call>\\n" call_json "\\n</tool_call>"\n'
-    return GuidedDecoding("ebnf_grammar", head + _rename_root(str(call_json), "call_json"))
+    return GuidedDecoding("ebnf_grammar", head + _rename_root(json_strings(str(call_json)), "call_json"))
 
 
 def with_reasoning(guide: GuidedDecoding) -> GuidedDecoding:
@@ -123,7 +143,7 @@ def with_reasoning(guide: GuidedDecoding) -> GuidedDecoding:
     if guide.guide_type == "json":
         answer = str(xgrammar.Grammar.builtin_json_grammar())
     elif guide.guide_type == "json_schema":
-        answer = str(xgrammar.Grammar.from_json_schema(guide.guide))
+        answer = json_strings(str(xgrammar.Grammar.from_json_schema(guide.guide)))
     elif guide.guide_type == "regex":
         answer = str(xgrammar.Grammar.from_regex(guide.guide))
     else:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from importlib.resources import files
 from typing import Any
 
 import pytest
-from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.llm.model_files import ChatTemplate
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.responses_api.protocol import parse_request
@@ -115,17 +113,15 @@ def test_thinking_off_renders_the_closed_think_block() -> None:
     assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
 
-def test_text_format_becomes_a_guide_on_the_inner_schema() -> None:
+def test_text_format_becomes_the_chat_response_format() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     result = plan(input="x", text={"format": {"type": "json_schema", "name": "N", "schema": schema, "strict": True}})
-    guide = result.options.guided_decoding
-    assert guide is not None
-    assert guide.guide_type == "json_schema"
-    assert json.loads(guide.guide) == schema  # never the {name, schema} wrapper
-    assert plan(input="x", text={"format": {"type": "json_object"}}).options.guided_decoding == GuidedDecoding(
-        "json", ""
-    )
-    assert plan(input="x", text={"format": {"type": "text"}}).options.guided_decoding is None
+    assert result.options.response_format == {
+        "type": "json_schema",
+        "json_schema": {"name": "N", "schema": schema, "strict": True},
+    }
+    assert plan(input="x", text={"format": {"type": "json_object"}}).options.response_format == {"type": "json_object"}
+    assert plan(input="x", text={"format": {"type": "text"}}).options.response_format is None
 
 
 def test_sampling_limits_and_tool_settings_carry_over() -> None:

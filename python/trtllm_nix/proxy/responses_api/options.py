@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from trtllm_nix.llm.events import GuidedDecoding
-
 ChatToolChoice = Literal["auto", "none", "required"] | dict[str, Any]  # the chat API's `tool_choice` values
 
 
@@ -22,7 +20,7 @@ class GenerationOptions:
     max_output_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
-    guided_decoding: GuidedDecoding | None = None
+    response_format: dict[str, Any] | None = None  # text.format in the chat API's terms
     tool_choice: ChatToolChoice = "auto"
     parallel_tool_calls: bool = True
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)

@@ -123,6 +123,8 @@ class _Assembler:
         if isinstance(event, ContentText):
             return self._text("message", event.text)
         if isinstance(event, ToolCall):
+            if not self.meta.request.parallel_tool_calls and self._called():
+                return []  # parallel_tool_calls false: calls after the first are dropped (as on the chat route)
             return [*self._close("completed"), *self._tool_call(event)]
         return self._finish(event)
 
@@ -205,6 +207,9 @@ class _Assembler:
         self.output.append(item)
         self.open, self.text = None, ""
         return events
+
+    def _called(self) -> bool:
+        return any(item["type"] == "function_call" for item in self.output)
 
     # -- items complete at once ----------------------------------------------------------------------------------
 

@@ -3,10 +3,8 @@ model's chat template renders them, chat ``tools`` entries, and ``GenerationOpti
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.proxy.api_errors import bad_request
 from trtllm_nix.proxy.responses_api.options import ChatPlan, ChatToolChoice, GenerationOptions
 from trtllm_nix.proxy.responses_api.protocol import (
@@ -39,7 +37,7 @@ def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = N
         max_output_tokens=request.max_output_tokens,
         temperature=request.temperature,
         top_p=request.top_p,
-        guided_decoding=guided_decoding(request.text),
+        response_format=response_format(request.text),
         tool_choice=chat_tool_choice(request),
         parallel_tool_calls=request.parallel_tool_calls,
         chat_template_kwargs={} if switch is None else {"enable_thinking": switch},
@@ -124,13 +122,16 @@ def thinking_switch(effort: ReasoningEffort | None) -> bool | None:
     return effort not in ("none", "minimal")
 
 
-def guided_decoding(text: TextConfig | None) -> GuidedDecoding | None:
-    """``text.format`` as the backend's guide. For ``json_schema`` the guide is the inner ``schema``, never the
-    OpenAI wrapper ``{name, schema}`` (trtllm-serve's mistake: NVIDIA/TensorRT#4855). The proxy-wide structured-output
-    path decides whether guided decoding is available and refuses the request when it is not."""
+def response_format(text: TextConfig | None) -> dict[str, Any] | None:
+    """``text.format`` as the chat API's ``response_format``, so the chat path's structured-output machinery
+    (``proxy.structured``) turns it into the guide: ``json_schema`` with its INNER ``schema`` (never the OpenAI
+    wrapper, trtllm-serve's mistake: NVIDIA/TensorRT#4855), ``json_object`` as JSON, ``text`` as nothing."""
     fmt = text.format if text else None
     if isinstance(fmt, TextFormatJsonSchema):
-        return GuidedDecoding("json_schema", json.dumps(fmt.schema_, separators=(",", ":")))
+        inner: dict[str, Any] = {"name": fmt.name, "schema": fmt.schema_}
+        if fmt.strict is not None:
+            inner["strict"] = fmt.strict
+        return {"type": "json_schema", "json_schema": inner}
     if isinstance(fmt, TextFormatJsonObject):
-        return GuidedDecoding("json", "")
+        return {"type": "json_object"}
     return None

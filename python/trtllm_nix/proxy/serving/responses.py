@@ -3,10 +3,13 @@ request and output parsers as ``/v1/chat/completions``), and its output events r
 or the Responses SSE event grammar. The lifecycle (admission, deadline, client leaving) is the chat one.
 
 Choices written down here:
-- ``text.format`` (json_schema/json_object) is refused with a 400: the served models here declare no guided
-  decoding, and an unconstrained answer presented as schema-valid would be a silent lie.
-- ``parallel_tool_calls: false`` is accepted but not enforced (the model may still emit several calls), as the
-  chat path offers no way to stop after one call.
+- ``text.format`` (json_object, json_schema with or without ``strict``) becomes the chat request's
+  ``response_format``; ``tool_choice`` (``required``, a named function) and ``parallel_tool_calls`` go over as the
+  chat API's. The chat path's structured-output machinery (``proxy.structured``) turns them into one guide for
+  TensorRT-LLM's guided decoding, streamed or not, or a 400; a 400 about ``response_format`` names ``text.format``.
+  Without guided decoding on the served model such a request is a 400, never an unconstrained answer.
+- ``parallel_tool_calls: false``: at most one ``function_call`` item (forced choices are held to one call by the
+  grammar; with ``auto`` calls after the first are dropped, as on the chat route).
 - A failure after the stream started ends it with ``response.failed`` (the response's own error), then nothing
   more: the Responses grammar has no ``[DONE]``.
 """
@@ -32,14 +35,6 @@ from trtllm_nix.proxy.serving.chat import ChatJob, prepare_chat
 
 def chat_request(request: ResponsesRequest, plan: ChatPlan) -> ChatCompletionRequest:
     """The chat request that ``plan`` stands for, so the chat path's checks and template rendering apply as is."""
-    if plan.options.guided_decoding is not None:
-        raise APIError(
-            400,
-            "text.format needs guided decoding: the served model has no structured-output backend enabled; send "
-            "text.format {'type': 'text'} (or omit it) and describe the format in the instructions",
-            param="text.format",
-            code="unsupported_value",
-        )
     options = plan.options
     body: dict[str, Any] = {
         "model": request.model,
@@ -50,6 +45,8 @@ def chat_request(request: ResponsesRequest, plan: ChatPlan) -> ChatCompletionReq
         "temperature": options.temperature,
         "top_p": options.top_p,
         "chat_template_kwargs": options.chat_template_kwargs or None,
+        "response_format": options.response_format,
+        "parallel_tool_calls": options.parallel_tool_calls if plan.tools else None,
     }
     try:
         return ChatCompletionRequest.model_validate(body)
@@ -61,7 +58,17 @@ async def prepare_responses(
     model: ServedModel, request: ResponsesRequest, plan: ChatPlan, request_id: str, log_prompts: bool
 ) -> ChatJob:
     """Every check that can fail before generation (a status, not a ``response.failed`` event)."""
-    return await prepare_chat(model, chat_request(request, plan), request_id, log_prompts)
+    try:
+        return await prepare_chat(model, chat_request(request, plan), request_id, log_prompts)
+    except APIError as error:  # the chat path's words for text.format are the Responses API's
+        if "response_format" not in error.message and not (error.param or "").startswith("response_format"):
+            raise
+        param = error.param
+        if param is not None and param.startswith("response_format"):
+            param = "text.format" + param.removeprefix("response_format").removeprefix(".json_schema")
+        raise APIError(
+            error.status, error.message.replace("response_format", "text.format"), param=param, code=error.code
+        ) from None
 
 
 @dataclass(frozen=True)
