@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -47,7 +48,15 @@ def test_demo_answers_streaming_and_not_then_stops_cleanly(tmp_path: Path) -> No
             whole = sdk.chat.completions.create(model="qwen3", messages=messages)  # type: ignore[arg-type]
             streamed = sdk.chat.completions.create(model="qwen3", messages=messages, stream=True)  # type: ignore[arg-type]
             text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+            # OpenWebUI 0.12 sends its built-in tools: about 6600 prompt tokens with Qwen3's template.
+            cards = sdk.models.list().data
+            tools: Any = [_tool(i) for i in range(30)]
+            long = sdk.chat.completions.create(model="qwen3", messages=messages, tools=tools)  # type: ignore[arg-type]
         assert whole.choices[0].message.content == text == "Hi from the demo 👋"
+        assert [card.max_model_len for card in cards] == [16384]  # type: ignore[attr-defined]
+        assert long.usage is not None
+        assert long.usage.prompt_tokens > 4096
+        assert long.choices[0].message.content == "Hi from the demo 👋"
         output = (tmp_path / "demo.log").read_text()
         assert f"curl -s http://127.0.0.1:{port}/v1/chat/completions" in output
     finally:
@@ -88,3 +97,9 @@ def test_killing_the_demo_outright_leaves_no_tritonserver(tmp_path: Path) -> Non
         demo.kill()
         demo.wait(10)
     wait_until(lambda: alive(tree) == [], 15, "tritonserver and its stubs to die with the demo")
+
+
+def _tool(i: int) -> dict[str, Any]:
+    properties = {f"field_{j}": {"type": "string", "description": f"field {j} of tool {i}"} for j in range(8)}
+    parameters = {"type": "object", "properties": properties}
+    return {"type": "function", "function": {"name": f"tool_{i}", "description": "a tool", "parameters": parameters}}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 from trtllm_nix.errors import SetupError
@@ -62,7 +64,14 @@ def run(args: argparse.Namespace) -> int:
     from trtllm_nix.repo.tokenizer_info import guided_decoding_possible
 
     guided = guided_decoding_possible(tokenizer_dir)  # structured outputs where the tokenizer allows them
-    repo = write_reference_repository(workdir / "repo", args.backend, tokenizer_dir, model_dir, guided_decoding=guided)
+    repo = write_reference_repository(
+        workdir / "repo",
+        args.backend,
+        tokenizer_dir,
+        model_dir,
+        guided_decoding=guided,
+        max_seq_len=_context(args.backend, model_dir),
+    )
     triton = TritonServer(TritonRuntime.from_wheel(), repo, workdir / "triton")
     print(f"starting tritonserver (reference backend, {args.backend}, {model}) ...", flush=True)
     with triton:
@@ -88,3 +97,14 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     print("stopped", flush=True)
     return 0
+
+
+def _context(backend: str, model_dir: Path) -> int:
+    """The context the demo serves: scripted, the Qwen3-32B TP1 engine it stands for (catalog), so clients that send
+    long prompts (OpenWebUI's built-in tools, about 6600 tokens) are answered; hf, what the model's positions hold."""
+    from trtllm_nix.catalog import variant
+
+    if backend == "scripted":
+        return variant("qwen3-32b/tp1").limits.max_seq_len
+    config = json.loads((model_dir / "config.json").read_text("utf-8"))
+    return int(config["max_position_embeddings"])

@@ -39,6 +39,7 @@ def write_reference_repository(
     max_batch_size: int = 64,
     tp_size: int = 1,
     guided_decoding: bool = True,  # the tests and the demo serve structured outputs
+    max_seq_len: int = 4096,
 ) -> Path:
     tokenizer_dir = tokenizer_dir.resolve()
     model_dir = model_dir.resolve() if model_dir else None
@@ -47,7 +48,7 @@ def write_reference_repository(
         mode=mode, tokenizer_dir=str(tokenizer_dir), model_dir=str(model_dir or ""), stats_file=str(stats_file or "")
     )
     spec = RepositorySpec(
-        engine=reference_engine(max_batch_size, tp_size=tp_size),
+        engine=reference_engine(max_batch_size, max_seq_len=max_seq_len, tp_size=tp_size),
         engine_path=str(model_dir or ""),
         tokenizer_path=tokenizer_dir,
         backend="reference",
