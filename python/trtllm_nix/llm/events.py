@@ -30,13 +30,24 @@ class Delta:
 
 
 @dataclass(frozen=True, slots=True)
+class PromptScores:
+    """The prompt scored from the backend's context logits: ``logprobs[i]`` is the logprob of prompt token ``i``
+    given the tokens before it (None for the first, which nothing predicts); ``top[i]`` its best alternatives."""
+
+    logprobs: tuple[float | None, ...]
+    top: tuple[tuple[TopLogprob, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
-    """The last event of a generation. ``stop`` is the stop string that ended it, if one did."""
+    """The last event of a generation. ``stop`` is the stop string that ended it, if one did; ``prompt`` the
+    prompt's scores when the request asked for context logits."""
 
     reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
     stop: str | None = None
+    prompt: PromptScores | None = None
 
 
 GenerationEvent = Delta | Finish

@@ -52,6 +52,12 @@ class UpstreamRequest:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     return_log_probs: bool = False
+    # The prompt's logits (engines built with gather_context_logits) and each generated token's (with
+    # gather_generation_logits): what prompt scoring and top-k alternatives are computed from.
+    return_context_logits: bool = False
+    return_generation_logits: bool = False
+    top_logprobs: int = 0  # alternatives per token the proxy computes from those logits (not sent upstream)
+    keep_end_token: bool = False  # the end token that finished the answer is yielded (no text), as vLLM scores it
     request_id: str = ""
     parameters: dict[str, int | float | str | bool] = field(default_factory=dict)
     guided: GuidedDecoding | None = None
@@ -80,6 +86,8 @@ class UpstreamChunk:
     token_ids: list[int]
     logprobs: list[float] | None
     final: bool
+    context_logits: np.ndarray | None = None  # type: ignore[type-arg]  # [prompt tokens, vocab], float32
+    generation_logits: np.ndarray | None = None  # type: ignore[type-arg]  # [new tokens, vocab], float32
 
 
 class TokenSource(Protocol):
@@ -177,8 +185,9 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
         tensors.append(("runtime_top_k", "INT32", np.asarray([[request.top_k]], dtype=np.int32)))
     if request.seed is not None:
         tensors.append(("seed", "UINT64", np.asarray([[request.seed]], dtype=np.uint64)))
-    if request.return_log_probs:
-        tensors.append(("return_log_probs", "BOOL", np.asarray([[True]], dtype=np.bool_)))
+    for flag in ("return_log_probs", "return_context_logits", "return_generation_logits"):
+        if getattr(request, flag):
+            tensors.append((flag, "BOOL", np.asarray([[True]], dtype=np.bool_)))
     strings: list[tuple[str, str]] = []
     if request.guided is not None:
         strings += [
@@ -197,6 +206,8 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
         message.inputs.append(service_pb2.ModelInferRequest.InferInputTensor(name=name, datatype="BYTES", shape=[1, 1]))
         message.raw_input_contents.append(len(data).to_bytes(4, "little") + data)
     outputs = ["output_ids", "sequence_length"] + (["output_log_probs"] if request.return_log_probs else [])
+    outputs += ["context_logits"] if request.return_context_logits else []
+    outputs += ["generation_logits"] if request.return_generation_logits else []
     for name in outputs:
         message.outputs.append(service_pb2.ModelInferRequest.InferRequestedOutputTensor(name=name))
     message.parameters["triton_enable_empty_final_response"].bool_param = True
@@ -213,6 +224,7 @@ def parse_response(response: service_pb2.ModelInferResponse) -> UpstreamChunk:
     )
     token_ids: list[int] = []
     logprobs: list[float] | None = None
+    logits: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
     for index, output in enumerate(response.outputs):
         if index >= len(response.raw_output_contents):
             break
@@ -221,7 +233,17 @@ def parse_response(response: service_pb2.ModelInferResponse) -> UpstreamChunk:
             token_ids = np.frombuffer(raw, dtype=np.int32).tolist()
         elif output.name == "output_log_probs":
             logprobs = np.frombuffer(raw, dtype=np.float32).tolist()
-    return UpstreamChunk(token_ids=token_ids, logprobs=logprobs, final=final)
+        elif output.name in ("context_logits", "generation_logits") and output.shape:
+            dtype = np.float16 if output.datatype == "FP16" else np.float32
+            values = np.frombuffer(raw, dtype=dtype).astype(np.float32)
+            logits[output.name] = values.reshape(-1, int(output.shape[-1])) if values.size else values
+    return UpstreamChunk(
+        token_ids=token_ids,
+        logprobs=logprobs,
+        final=final,
+        context_logits=logits.get("context_logits"),
+        generation_logits=logits.get("generation_logits"),
+    )
 
 
 def word_list(words: list[list[int]]) -> np.ndarray:  # type: ignore[type-arg]
