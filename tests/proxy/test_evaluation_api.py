@@ -68,11 +68,13 @@ def test_echo_logprobs_score_the_prompt_from_context_logits(
     assert (first["index"], second["index"]) == (0, 1)
     logprobs = first["logprobs"]
     assert len(logprobs["tokens"]) == len(ids) + 1  # the prompt, then the generated token (even an end token)
-    assert logprobs["token_logprobs"][0] is None and logprobs["top_logprobs"][0] is None
+    assert logprobs["token_logprobs"][0] is None
+    assert logprobs["top_logprobs"][0] is None
     expected = _transformers_logprobs(str(assets.tiny_model), ids)
     assert logprobs["token_logprobs"][1 : len(ids)] == pytest.approx(expected, abs=1e-4)
     for value, top in zip(logprobs["token_logprobs"][1:], logprobs["top_logprobs"][1:], strict=True):
-        assert len(top) == 2 and max(top.values()) >= value - 1e-6
+        assert len(top) == 2
+        assert max(top.values()) >= value - 1e-6
     generated, generated_top = logprobs["token_logprobs"][-1], logprobs["top_logprobs"][-1]
     assert generated == pytest.approx(max(generated_top.values()), abs=1e-5)  # greedy: the best alternative
     assert first["text"].startswith(tokenizer.decode(ids, skip_special_tokens=False))
@@ -85,7 +87,8 @@ def test_echo_logprobs_need_context_logits(scripted_proxy: ProxyThread) -> None:
     )
     assert answer.status_code == 400
     error = answer.json()["error"]
-    assert error["param"] == "echo" and "gather_context_logits" in error["message"]
+    assert error["param"] == "echo"
+    assert "gather_context_logits" in error["message"]
 
 
 def test_chat_top_logprobs_from_generation_logits(scoring_proxy: ProxyThread) -> None:
@@ -118,7 +121,8 @@ def test_n_two_chat_streamed_and_not(scripted_proxy: ProxyThread) -> None:
             if choice["finish_reason"]:
                 finishes[choice["index"]] = choice["finish_reason"]
         usage = event.get("usage") or usage
-    assert texts == {0: "two words", 1: "two words"} and finishes == {0: "stop", 1: "stop"}
+    assert texts == {0: "two words", 1: "two words"}
+    assert finishes == {0: "stop", 1: "stop"}
     assert usage == whole["usage"]
 
 
@@ -134,13 +138,16 @@ def test_n_two_completions_streamed(client: openai.OpenAI) -> None:
 def test_tokenize_and_detokenize(scripted_proxy: ProxyThread, tokenizer: Tokenizer) -> None:
     tokens = _post(scripted_proxy, "/tokenize", {"prompt": "Hello world"}).json()
     assert tokens["tokens"] == tokenizer.encode("Hello world").ids
-    assert tokens["count"] == len(tokens["tokens"]) and tokens["max_model_len"] > 0
+    assert tokens["count"] == len(tokens["tokens"])
+    assert tokens["max_model_len"] > 0
     chat = _post(scripted_proxy, "/tokenize", {"messages": [{"role": "user", "content": "hi"}]}).json()
-    assert "hi" in tokenizer.decode(chat["tokens"], skip_special_tokens=False) and chat["count"] > 3
+    assert "hi" in tokenizer.decode(chat["tokens"], skip_special_tokens=False)
+    assert chat["count"] > 3
     back = _post(scripted_proxy, "/detokenize", {"tokens": tokens["tokens"]}).json()
     assert back == {"prompt": "Hello world"}
     refused = _post(scripted_proxy, "/detokenize", {"tokens": [-1]})
-    assert refused.status_code == 400 and refused.json()["error"]["param"] == "tokens"
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "tokens"
     neither = _post(scripted_proxy, "/tokenize", {})
     assert neither.status_code == 400
 
