@@ -120,7 +120,7 @@ def _run_all(args: argparse.Namespace, base: str, out: Path) -> dict[str, dict[s
         "tokenized_requests=True,num_concurrent=1,max_retries=1"
     )
     chat = f"model={SERVED},base_url={base}/v1/chat/completions,num_concurrent=1,max_retries=1,tokenized_requests=False"
-    hf = f"pretrained={model_dir},dtype=float32"
+    hf = f"pretrained={_hf_view(Path(model_dir), out)},dtype=float32"
     both, chat_flag = f"{MC},{GEN}", "--apply_chat_template"
     cpu = ("--device", "cpu", "--batch_size", "1")
     return {
@@ -133,6 +133,25 @@ def _run_all(args: argparse.Namespace, base: str, out: Path) -> dict[str, dict[s
         "hf": _lm_eval(args, "hf", out, "hf", hf, both, *cpu),
         "hf-chat": _lm_eval(args, "hf-chat", out, "hf", hf, GEN, *cpu, chat_flag),
     }
+
+
+def _hf_view(model_dir: Path, out: Path) -> Path:
+    """The checkpoint as lm-eval's ``hf`` model can load it: the same files (linked), with config.json minus the
+    ``quantization_config`` that records where the bf16 weights came from (a GGUF file): transformers 5 refuses a
+    GGUF quantization config without the GGUF file, and lm-eval passes it on; the reference backend ignores it."""
+    view = out / "hf-checkpoint"
+    view.mkdir(parents=True, exist_ok=True)
+    for item in model_dir.iterdir():
+        target = view / item.name
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        if item.name == "config.json":
+            config = json.loads(item.read_text())
+            config.pop("quantization_config", None)
+            target.write_text(json.dumps(config, indent=2) + "\n")
+        else:
+            target.symlink_to(item.resolve())
+    return view
 
 
 def _metric(run: dict[str, Any], task: str, name: str) -> float:

@@ -167,3 +167,11 @@ def test_chat_content_keeps_the_leading_space_of_its_tokens(scripted_proxy: Prox
 
 def test_tokenize_body_is_json(scripted_proxy: ProxyThread) -> None:
     assert json.loads(_post(scripted_proxy, "/tokenize", {"prompt": "x"}).text)["count"] == 1
+
+
+def test_scored_prompt_longer_than_the_logits_limit_is_refused(scoring_proxy: ProxyThread) -> None:
+    body = {"prompt": [[1] * 1800], "max_tokens": 1, "logprobs": 0, "echo": True}  # 1800 x 151669 x 4 B > 1 GiB
+    answer = _post(scoring_proxy, "/v1/completions", body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "prompt"
+    assert "context logits" in answer.json()["error"]["message"]

@@ -17,6 +17,10 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 from trtllm_nix.llm.events import GuidedDecoding
 
 _MAX_MESSAGE = 64 * 1024 * 1024
+# A response with context logits holds fp32 [prompt tokens x vocab]: 0.58 MiB per prompt token for Qwen3's 151936
+# (the proxy refuses prompts whose logits would pass CONTEXT_LOGITS_BYTES, see proxy.serving.completion).
+CONTEXT_LOGITS_BYTES = 1024 * 1024 * 1024
+_MAX_RECEIVE = CONTEXT_LOGITS_BYTES + _MAX_MESSAGE
 INT32_MAX = 2**31 - 1
 _KEEPALIVE = [  # a half-open connection to a remote Triton is noticed in about a minute, not at the deadline
     ("grpc.keepalive_time_ms", 30_000),
@@ -110,7 +114,7 @@ class TritonUpstream:
             url,
             options=[
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
-                ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                ("grpc.max_receive_message_length", _MAX_RECEIVE),
                 *_KEEPALIVE,
             ],
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 from trtllm_nix.llm.events import Finish, PromptScores
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.llm.triton_client import UpstreamRequest
+from trtllm_nix.llm.triton_client import CONTEXT_LOGITS_BYTES, UpstreamRequest
 from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser
@@ -138,6 +138,17 @@ async def prepare_completion(
             LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), text)
     guide = await structured_guide(model, body.structured_body(), reasoning=False)
     wants = body.logprobs is not None
+    if body.echo and wants:
+        vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
+        most = CONTEXT_LOGITS_BYTES // (4 * vocabulary)
+        longest = max(len(ids) for _, ids in prompts)
+        if longest > most:
+            raise bad_request(
+                f"echo with logprobs moves the prompt's context logits (fp32, {vocabulary} per token); a "
+                f"{longest}-token prompt is more than the {most} tokens this server scores in one request",
+                param="prompt",
+                code="context_length_exceeded",
+            )
     base = replace(body.sampling(body.max_tokens, wants), guided=guide)
     choices: list[CompletionChoice] = []
     for text, ids in prompts:
