@@ -6,7 +6,7 @@ Data flows forward through these values: a consumer never reads a result back fr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 FinishReason = Literal["stop", "length"]
 GuideType = Literal["json", "json_schema", "regex", "ebnf_grammar"]  # what the tensorrtllm backend understands
@@ -36,6 +36,9 @@ class PromptScores:
 
     logprobs: tuple[float | None, ...]
     top: tuple[tuple[TopLogprob, ...], ...]
+    # logprobs of the token after the prompt (the context logits' last row, numpy [vocab]): an end token that
+    # finished the answer at once is not returned by the backend, and scoring needs its entry (llm.generation)
+    following: Any = None
 
 
 @dataclass(frozen=True, slots=True)

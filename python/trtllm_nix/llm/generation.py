@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from trtllm_nix.llm.decoders import IncrementalDetokenizer, StopMatcher
 from trtllm_nix.llm.events import Delta, Finish, FinishReason, GenerationEvent, PromptScores, TopLogprob
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.llm.scoring import generated_alternatives, score_prompt
+from trtllm_nix.llm.scoring import first_end_token, generated_alternatives, score_prompt
 from trtllm_nix.llm.triton_client import TokenSource, UpstreamRequest
 
 
@@ -57,6 +57,12 @@ async def generate(
                 return  # closing the stream below cancels the rest of the request
     finally:
         await stream.aclose()
+    if request.keep_end_token and completion == 0 and prompt is not None:  # ended at once, by an end token
+        ended = first_end_token(prompt, end_ids, request.top_logprobs)
+        if ended is not None:
+            token, logprob, alternatives = ended
+            completion, ended_by_end_id = 1, True
+            yield Delta("", (token,), (logprob,), (alternatives,) if request.return_generation_logits else None)
     tail = matcher.feed(detokenizer.finish())
     if matcher.matched is None:
         tail += matcher.flush()

@@ -38,10 +38,22 @@ def score_prompt(prompt_ids: list[int], context_logits: Logits, k: int) -> Promp
         raise ValueError(
             f"the backend returned context logits for {context_logits.shape[0]} of {len(prompt_ids)} prompt tokens"
         )
-    rows = log_softmax(context_logits[: len(prompt_ids) - 1])
+    rows = log_softmax(context_logits[: len(prompt_ids)])
     chosen = [float(rows[i, token]) for i, token in enumerate(prompt_ids[1:])]
-    top = top_alternatives(rows, k)
-    return PromptScores((None, *chosen), ((), *top))
+    top = top_alternatives(rows[:-1], k)
+    return PromptScores((None, *chosen), ((), *top), rows[-1] if rows.shape[0] == len(prompt_ids) else None)
+
+
+def first_end_token(
+    scores: PromptScores, end_ids: set[int], k: int
+) -> tuple[int, float, tuple[TopLogprob, ...]] | None:
+    """The end token that ended an answer before its first token, scored from the prompt's last row: the most
+    likely end token (the backend returns none, nor says which one it sampled)."""
+    row = scores.following
+    if row is None or not end_ids:
+        return None
+    token = max(sorted(end_ids), key=lambda end: float(row[end]))
+    return token, float(row[token]), top_alternatives(row[None], k)[0]
 
 
 def generated_alternatives(generation_logits: Logits, k: int) -> tuple[tuple[TopLogprob, ...], ...]:
