@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG := python/pyproject.toml
 
-.PHONY: setup test lint typecheck pytest demo assets constraints clean e2e-openwebui bench soak clients-structured
+.PHONY: setup test lint typecheck pytest demo assets constraints clean e2e-openwebui bench soak clients-structured eval
 
 setup: $(INSTALLED) assets
 
@@ -76,6 +76,17 @@ CLIENTS_SCRIPTED ?= --scripted  # prompts carry '#reply:' answers for the script
 clients-structured: setup .venv-clients/.installed
 	.venv-clients/bin/python tests/clients/structured_clients.py $(CLIENTS_URL) $(CLIENTS_MODEL) $(CLIENTS_SCRIPTED)
 
+# lm-eval against the demo endpoint (local-completions, local-chat-completions) and against its own Hugging Face
+# model on the same checkpoint and tasks (eval/tasks/): the scores must agree. Own virtualenv, not in `make test`;
+# it reuses the project's torch and transformers through a .pth file (no second multi-GB torch install).
+LM_EVAL := lm-eval[api]==0.4.13
+eval: setup
+	@test -x .venv-eval/bin/lm_eval || { $(PYTHON) -m venv .venv-eval \
+	  && $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+	    > "$$(.venv-eval/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/trtllm-nix-venv.pth" \
+	  && .venv-eval/bin/pip install -q '$(LM_EVAL)'; }
+	$(BIN)/python scripts/eval_endpoint.py --lm-eval .venv-eval/bin/lm_eval $(EVAL_ARGS)
+
 # Re-pin every Python dependency from a fresh resolve (run by hand, commit the result).
 constraints:
 	rm -rf /tmp/trtllm-nix-pin && $(PYTHON) -m venv /tmp/trtllm-nix-pin
@@ -83,4 +94,4 @@ constraints:
 	/tmp/trtllm-nix-pin/bin/pip freeze --exclude-editable | grep -v '^trtllm-nix' > python/constraints.txt
 
 clean:
-	rm -rf $(VENV) .venv-openwebui .venv-bench .cache .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-openwebui .venv-bench .venv-eval .cache .mypy_cache .ruff_cache .pytest_cache

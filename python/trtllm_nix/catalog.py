@@ -53,7 +53,13 @@ def variant(reference: str) -> Variant:
         served_name=entry["served_name"],
         tp=values["tp"],
         pp=values["pp"],
-        limits=BuildLimits(values["max_batch_size"], values["max_seq_len"], values["max_num_tokens"]),
+        limits=BuildLimits(
+            values["max_batch_size"],
+            values["max_seq_len"],
+            values["max_num_tokens"],
+            bool(values.get("gather_context_logits", False)),  # a variant may be built for prompt scoring
+            bool(values.get("gather_generation_logits", False)),
+        ),
     )
 
 

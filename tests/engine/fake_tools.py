@@ -69,6 +69,8 @@ def build(argv: list[str]) -> int:
         "use_fp8_context_fmha",
     ):
         p.add_argument(f"--{flag}", required=flag in ("checkpoint_dir", "output_dir"))
+    p.add_argument("--gather_context_logits", action="store_true")
+    p.add_argument("--gather_generation_logits", action="store_true")
     a = p.parse_args(argv)
     checkpoint = json.loads(Path(a.checkpoint_dir, "config.json").read_text())
     world = checkpoint["mapping"]["world_size"]
@@ -90,6 +92,8 @@ def build(argv: list[str]) -> int:
             "max_input_len": int(a.max_input_len),
             "max_num_tokens": int(a.max_num_tokens),
             "plugin_config": {"gemm_plugin": a.gemm_plugin, "use_paged_context_fmha": True},
+            "gather_context_logits": a.gather_context_logits,
+            "gather_generation_logits": a.gather_generation_logits,
         },
     )
     return 0

@@ -3,6 +3,7 @@ a build that hangs after saving, one that saves nothing, and output that appears
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from trtllm_nix.assets.build import Assets
 from trtllm_nix.engine.build import BuildRequest, build_engine, parallel_conversions
+from trtllm_nix.engine.engine_config import read_engine
 from trtllm_nix.engine.seam import BuildLimits
 from trtllm_nix.engine.supervise import BuildFailed
 from trtllm_nix.errors import UserError
@@ -67,6 +69,17 @@ def test_checkpoint_strategy(tmp_path: Path, assets: Assets, seam_record: Path, 
     assert info["gpu"] == {"name": "NVIDIA B200", "sm": 100, "driver": "580.1"}
     assert {"convert_s", "build_s", "total_s"} <= info["durations"].keys()
     assert _leftovers(request) == []
+
+
+def test_gather_context_logits_is_built_and_read_back(tmp_path: Path, assets: Assets, seam_record: Path) -> None:
+    limits = dataclasses.replace(LIMITS, gather_context_logits=True)
+    out = build_engine(_request(tmp_path, assets, limits=limits), inventory=B200)
+    build_args = next(c for c in calls(seam_record) if c["call"] == "build_command")["args"]
+    assert "--gather_context_logits" in build_args
+    assert "--gather_generation_logits" not in build_args
+    info = read_engine(out)
+    assert (info.gather_context_logits, info.gather_generation_logits) == (True, False)
+    assert info.manifest()["gather_context_logits"] is True
 
 
 def test_bench_strategy(tmp_path: Path, assets: Assets, seam_record: Path) -> None:

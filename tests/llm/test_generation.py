@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
+import numpy as np
 from tokenizers import Tokenizer
 from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.events import Delta, Finish, GenerationEvent
 from trtllm_nix.llm.generation import generate
 from trtllm_nix.llm.model_files import ModelFiles
+from trtllm_nix.llm.triton_client import UpstreamChunk
 
 from tests.helpers import request
 from tests.proxy.fake_upstream import FakeUpstream, pieces
@@ -58,3 +61,32 @@ def test_every_delta_carries_its_tokens_and_logprobs(assets: Assets, tokenizer: 
     assert sum(len(d.token_ids) for d in deltas) == len(tokenizer.encode("aé🎉", add_special_tokens=False).ids)
     assert all(d.logprobs is not None and len(d.logprobs) == len(d.token_ids) for d in deltas)
     assert "".join(d.text for d in deltas) == "aé🎉"
+
+
+def test_an_answer_ended_at_once_is_scored_from_the_prompts_last_row(assets: Assets) -> None:
+    """The backend returns no token when the first one is an end token; a scoring request (echo + logprobs, what
+    lm-eval's loglikelihood sends) still gets that token's entry, from the context logits' last row."""
+    files = ModelFiles.load(assets.tokenizer)
+    vocabulary = files.tokenizer.get_vocab_size(with_added_tokens=True)
+    logits = np.zeros((2, vocabulary), dtype=np.float32)
+    logits[0, 2] = 20.0  # the prompt's second token is likely
+    logits[1, ENDOFTEXT] = 20.0  # after the prompt: an end token
+    final = UpstreamChunk([], [], True, context_logits=logits)
+    scoring = dataclasses.replace(
+        request([1, 2], 1), return_context_logits=True, keep_end_token=True, return_log_probs=True
+    )
+
+    async def collect() -> list[GenerationEvent]:
+        return [event async for event in generate(FakeUpstream(lambda _: [final]), scoring, files, [])]
+
+    events = asyncio.run(collect())
+    delta, finish = events[0], events[-1]
+    assert isinstance(delta, Delta)
+    assert isinstance(finish, Finish)
+    assert (delta.text, delta.token_ids) == ("", (ENDOFTEXT,))
+    assert delta.logprobs is not None
+    assert delta.logprobs[0] == max(float(v) for v in finish.prompt.following)  # type: ignore[union-attr]
+    assert (finish.reason, finish.completion_tokens) == ("stop", 1)
+    assert finish.prompt is not None
+    assert finish.prompt.logprobs[0] is None
+    assert finish.prompt.logprobs[1] > -1.0

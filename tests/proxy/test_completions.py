@@ -63,9 +63,11 @@ def test_chat_logprobs(hf_proxy: ProxyThread) -> None:
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"prompt": ["a", "b"]}, "prompt"),
+        ({"prompt": []}, "prompt"),
+        ({"prompt": [[1], []]}, "prompt"),
         ({"prompt": "x", "suffix": "y"}, "suffix"),
-        ({"prompt": "x", "logprobs": 2}, "logprobs"),
+        ({"prompt": "x", "logprobs": 2}, "logprobs"),  # the scripted proxy serves no generation logits
+        ({"prompt": "x", "logprobs": 0, "echo": True}, "echo"),  # nor context logits
         ({"prompt": [999999999]}, "prompt"),
         ({"prompt": ""}, "prompt"),
     ],

@@ -32,7 +32,7 @@ def _envelope(response: httpx.Response, status: int) -> dict[str, Any]:
         (chat("x", max_tokens=0), "max_tokens"),
         (chat("x", temperature=-0.5), "temperature"),
         (chat("x", top_p=0), "top_p"),
-        (chat("x", n=2), "n"),
+        (chat("x", n=129), "n"),
         (chat("x", logprobs=True, top_logprobs=3), "top_logprobs"),
         ({"model": "qwen3", "messages": []}, "messages"),
         ({"model": "qwen3", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),

@@ -26,6 +26,15 @@ def register(commands: Any) -> None:
         choices=("NVFP4", "FP8", "BF16"),
         help="the checkpoint's quantization, checked before building (default: the variant's; never re-quantizes)",
     )
+    build.add_argument(
+        "--gather-context-logits",
+        action="store_true",
+        help="return the prompt's logits (echo + logprobs, lm-eval loglikelihood tasks); costs fp32 "
+        "max_num_tokens x vocab of GPU memory (docs/evaluation.md)",
+    )
+    build.add_argument(
+        "--gather-generation-logits", action="store_true", help="return each generated token's logits (top logprobs)"
+    )
     build.add_argument("--strategy", choices=("checkpoint", "bench"), default="checkpoint")
     build.add_argument("--skip-preflight", action="store_true", help="build on a machine without the target GPUs")
     build.add_argument("--force", action="store_true", help="replace a non-empty --out")
@@ -73,6 +82,8 @@ def run_build(args: argparse.Namespace) -> int:
         args.max_batch_size or base.max_batch_size,
         args.max_seq_len or base.max_seq_len,
         args.max_num_tokens or base.max_num_tokens,
+        args.gather_context_logits or base.gather_context_logits,
+        args.gather_generation_logits or base.gather_generation_logits,
     )
     runtime = None
     if args.runtime is not None:
@@ -83,6 +94,8 @@ def run_build(args: argparse.Namespace) -> int:
             raise UserError(f"--runtime-env takes NAME=VALUE, got {bad[0]!r}")
         env = tuple(tuple(item.split("=", 1)) for item in args.runtime_env)
         runtime = RuntimeSpec(args.runtime, args.bwrap, tuple(p.resolve() for p in args.bind), env)
+    if args.strategy == "bench" and (limits.gather_context_logits or limits.gather_generation_logits):
+        raise UserError("--gather-context-logits / --gather-generation-logits need --strategy checkpoint")
     request = BuildRequest(
         model=model,
         out=args.out,

@@ -42,6 +42,10 @@ class EngineInfo:
     config_sha256: str
     # The pretrained_config section as written (architecture fields for the size model).
     pretrained: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # trtllm-build --gather_context_logits / --gather_generation_logits: the engine can return the prompt's and
+    # each generated token's logits (prompt scoring, top-k alternatives); both cost memory (docs/evaluation.md).
+    gather_context_logits: bool = False
+    gather_generation_logits: bool = False
 
     @property
     def world_size(self) -> int:
@@ -66,6 +70,8 @@ class EngineInfo:
             "kv_cache_quant_algo": self.kv_cache_quant_algo,
             "tensorrt_llm_version": self.trtllm_version,
             "config_sha256": self.config_sha256,
+            "gather_context_logits": self.gather_context_logits,
+            "gather_generation_logits": self.gather_generation_logits,
         }
 
 
@@ -134,6 +140,8 @@ def parse_engine_config(config: dict[str, Any], sha256: str, where: Path | str =
         kv_cache_quant_algo=quant.get("kv_cache_quant_algo"),
         trtllm_version=str(config.get("version", "unknown")),
         paged_context_fmha=bool(plugins.get("use_paged_context_fmha", False)),
+        gather_context_logits=bool(build.get("gather_context_logits", False)),
+        gather_generation_logits=bool(build.get("gather_generation_logits", False)),
         config_sha256=sha256,
         pretrained=dict(pretrained),
     )

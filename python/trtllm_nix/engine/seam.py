@@ -33,6 +33,11 @@ class BuildLimits:
     max_batch_size: int
     max_seq_len: int
     max_num_tokens: int
+    # trtllm-build --gather_context_logits / --gather_generation_logits: prompt scoring (echo + logprobs) and top-k
+    # alternatives. Context logits cost fp32 [max_num_tokens x vocab] per step: 4.6 GiB for Qwen3-32B's 8192 x
+    # 151936 (docs/evaluation.md).
+    gather_context_logits: bool = False
+    gather_generation_logits: bool = False
 
     @property
     def max_input_len(self) -> int:

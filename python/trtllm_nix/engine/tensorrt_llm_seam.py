@@ -69,6 +69,10 @@ class TensorrtLlm:
             "--gpt_attention_plugin",
             "auto",
         ]
+        if limits.gather_context_logits:
+            command.append("--gather_context_logits")
+        if limits.gather_generation_logits:
+            command.append("--gather_generation_logits")
         if quant_algo == "NVFP4":
             command += ["--gemm_plugin", "nvfp4", "--use_fp8_context_fmha", "enable"]
         elif quant_algo == "FP8":

@@ -6,7 +6,7 @@ Data flows forward through these values: a consumer never reads a result back fr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 FinishReason = Literal["stop", "length"]
 GuideType = Literal["json", "json_schema", "regex", "ebnf_grammar"]  # what the tensorrtllm backend understands
@@ -30,13 +30,27 @@ class Delta:
 
 
 @dataclass(frozen=True, slots=True)
+class PromptScores:
+    """The prompt scored from the backend's context logits: ``logprobs[i]`` is the logprob of prompt token ``i``
+    given the tokens before it (None for the first, which nothing predicts); ``top[i]`` its best alternatives."""
+
+    logprobs: tuple[float | None, ...]
+    top: tuple[tuple[TopLogprob, ...], ...]
+    # logprobs of the token after the prompt (the context logits' last row, numpy [vocab]): an end token that
+    # finished the answer at once is not returned by the backend, and scoring needs its entry (llm.generation)
+    following: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
-    """The last event of a generation. ``stop`` is the stop string that ended it, if one did."""
+    """The last event of a generation. ``stop`` is the stop string that ended it, if one did; ``prompt`` the
+    prompt's scores when the request asked for context logits."""
 
     reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
     stop: str | None = None
+    prompt: PromptScores | None = None
 
 
 GenerationEvent = Delta | Finish

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from trtllm_nix.llm.decoders import IncrementalDetokenizer, StopMatcher
-from trtllm_nix.llm.events import Delta, Finish, FinishReason, GenerationEvent
+from trtllm_nix.llm.events import Delta, Finish, FinishReason, GenerationEvent, PromptScores, TopLogprob
 from trtllm_nix.llm.model_files import ModelFiles
+from trtllm_nix.llm.scoring import first_end_token, generated_alternatives, score_prompt
 from trtllm_nix.llm.upstream_types import TokenSource, UpstreamRequest
 
 
@@ -26,26 +27,42 @@ async def generate(
     end_ids = set(files.end_token_ids) if request.end_id >= 0 else set()
     ended_by_end_id = False
     completion = 0
+    prompt: PromptScores | None = None
     stream = upstream.generate(request)
     try:
         async for chunk in stream:
+            if chunk.context_logits is not None and prompt is None and chunk.context_logits.size:
+                prompt = score_prompt(request.input_ids, chunk.context_logits, request.top_logprobs)
             if ended_by_end_id:
                 continue  # drain to the final response: the request is finished in Triton, never cancel it
             ids = chunk.token_ids
+            end: list[int] = []
             cut = next((i for i, token in enumerate(ids) if token in end_ids), None)
             if cut is not None:
+                end = ids[cut : cut + 1] if request.keep_end_token else []
                 ids, ended_by_end_id = ids[:cut], True
-            if not ids:
+            kept = ids + end
+            if not kept:
                 continue
-            completion += len(ids)
-            logprobs = tuple(chunk.logprobs[: len(ids)]) if chunk.logprobs is not None else None
-            text = matcher.feed(detokenizer.push(ids))
-            yield Delta(text, tuple(ids), logprobs)
+            completion += len(kept)
+            logprobs = tuple(chunk.logprobs[: len(kept)]) if chunk.logprobs is not None else None
+            top: tuple[tuple[TopLogprob, ...], ...] | None = None
+            if chunk.generation_logits is not None and request.return_generation_logits:
+                rows = chunk.generation_logits[-len(chunk.token_ids) :]
+                top = generated_alternatives(rows, request.top_logprobs)[: len(kept)]
+            text = matcher.feed(detokenizer.push(ids)) if ids else ""
+            yield Delta(text, tuple(kept), logprobs, top)
             if matcher.matched is not None:
-                yield Finish("stop", len(request.input_ids), completion, matcher.matched)
+                yield Finish("stop", len(request.input_ids), completion, matcher.matched, prompt)
                 return  # closing the stream below cancels the rest of the request
     finally:
         await stream.aclose()
+    if request.keep_end_token and completion == 0 and prompt is not None:  # ended at once, by an end token
+        ended = first_end_token(prompt, end_ids, request.top_logprobs)
+        if ended is not None:
+            token, logprob, alternatives = ended
+            completion, ended_by_end_id = 1, True
+            yield Delta("", (token,), (logprob,), (alternatives,) if request.return_generation_logits else None)
     tail = matcher.feed(detokenizer.finish())
     if matcher.matched is None:
         tail += matcher.flush()
@@ -54,7 +71,7 @@ async def generate(
     reason: FinishReason = "stop"
     if matcher.matched is None and completion >= request.max_new_tokens and not ended_by_end_id:
         reason = "length"
-    yield Finish(reason, len(request.input_ids), completion, matcher.matched)
+    yield Finish(reason, len(request.input_ids), completion, matcher.matched, prompt)
 
 
 @dataclass

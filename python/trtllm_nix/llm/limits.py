@@ -38,6 +38,16 @@ def read_engine_limits(repository: Path) -> EngineLimits:
         raise UserError(f"{path} does not record the engine's max_seq_len; regenerate the repository") from error
 
 
+def gathered_logits(repository: Path) -> tuple[bool, bool]:
+    """Whether the served engine was built with ``--gather_context_logits`` and ``--gather_generation_logits``, as
+    its repository's manifest records (absent from older manifests: off)."""
+    try:
+        engine = json.loads((repository / MANIFEST).read_text("utf-8")).get("engine") or {}
+    except (OSError, ValueError, AttributeError):
+        return False, False
+    return bool(engine.get("gather_context_logits")), bool(engine.get("gather_generation_logits"))
+
+
 def guided_decoding_enabled(repository: Path) -> bool:
     """Whether the served ``tensorrt_llm`` model does guided decoding: its config's ``guided_decoding_backend``
     parameter is ``xgrammar`` (the only value TensorRT-LLM's backend accepts; empty or absent means off)."""

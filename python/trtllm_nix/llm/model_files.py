@@ -98,8 +98,14 @@ class ChatTemplate:
         env.globals["raise_exception"] = _raise
         self._template = env.from_string(source)
 
-    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, **kwargs: Any) -> str:
-        return self._render(messages, tools, True, kwargs)
+    def render(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        add_generation_prompt: bool = True,
+        **kwargs: Any,
+    ) -> str:
+        return self._render(messages, tools, add_generation_prompt, kwargs)
 
     def generation_prompt(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, prompt: str, **kwargs: Any

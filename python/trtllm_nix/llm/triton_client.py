@@ -24,6 +24,7 @@ from trtllm_nix.llm.upstream_types import (
 )
 
 __all__ = [
+    "CONTEXT_LOGITS_BYTES",
     "INT32_MAX",
     "TokenSource",
     "TritonUpstream",
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 64 * 1024 * 1024
+# A response with context logits holds fp32 [prompt tokens x vocab]: 0.58 MiB per prompt token for Qwen3's 151936
+# (the proxy refuses prompts whose logits would pass CONTEXT_LOGITS_BYTES, see proxy.serving.completion).
+CONTEXT_LOGITS_BYTES = 1024 * 1024 * 1024
+_MAX_RECEIVE = CONTEXT_LOGITS_BYTES + _MAX_MESSAGE
 # Keepalive within what tritonserver accepts by default (its --help: pings no closer than 300000 ms while it sends
 # nothing, none on an idle connection, GOAWAY "too_many_pings" after 2 strikes, which kills the streams in flight).
 # A half-open connection to a remote Triton is noticed about 5 min 20 s into a silent call, not at the deadline.
@@ -61,7 +66,7 @@ class TritonUpstream:
             url,
             options=[
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
-                ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                ("grpc.max_receive_message_length", _MAX_RECEIVE),
                 *_KEEPALIVE,
             ],
         )
@@ -136,8 +141,9 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
         tensors.append(("runtime_top_k", "INT32", np.asarray([[request.top_k]], dtype=np.int32)))
     if request.seed is not None:
         tensors.append(("seed", "UINT64", np.asarray([[request.seed]], dtype=np.uint64)))
-    if request.return_log_probs:
-        tensors.append(("return_log_probs", "BOOL", np.asarray([[True]], dtype=np.bool_)))
+    for flag in ("return_log_probs", "return_context_logits", "return_generation_logits"):
+        if getattr(request, flag):
+            tensors.append((flag, "BOOL", np.asarray([[True]], dtype=np.bool_)))
     strings: list[tuple[str, str]] = []
     if request.guided is not None:
         strings += [
@@ -156,6 +162,8 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
         message.inputs.append(service_pb2.ModelInferRequest.InferInputTensor(name=name, datatype="BYTES", shape=[1, 1]))
         message.raw_input_contents.append(len(data).to_bytes(4, "little") + data)
     outputs = ["output_ids", "sequence_length"] + (["output_log_probs"] if request.return_log_probs else [])
+    outputs += ["context_logits"] if request.return_context_logits else []
+    outputs += ["generation_logits"] if request.return_generation_logits else []
     for name in outputs:
         message.outputs.append(service_pb2.ModelInferRequest.InferRequestedOutputTensor(name=name))
     message.parameters["triton_enable_empty_final_response"].bool_param = True
@@ -172,6 +180,7 @@ def parse_response(response: service_pb2.ModelInferResponse) -> UpstreamChunk:
     )
     token_ids: list[int] = []
     logprobs: list[float] | None = None
+    logits: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
     for index, output in enumerate(response.outputs):
         if index >= len(response.raw_output_contents):
             break
@@ -180,7 +189,17 @@ def parse_response(response: service_pb2.ModelInferResponse) -> UpstreamChunk:
             token_ids = np.frombuffer(raw, dtype=np.int32).tolist()
         elif output.name == "output_log_probs":
             logprobs = np.frombuffer(raw, dtype=np.float32).tolist()
-    return UpstreamChunk(token_ids=token_ids, logprobs=logprobs, final=final)
+        elif output.name in ("context_logits", "generation_logits") and output.shape:
+            dtype = np.float16 if output.datatype == "FP16" else np.float32
+            values = np.frombuffer(raw, dtype=dtype).astype(np.float32)
+            logits[output.name] = values.reshape(-1, int(output.shape[-1])) if values.size else values
+    return UpstreamChunk(
+        token_ids=token_ids,
+        logprobs=logprobs,
+        final=final,
+        context_logits=logits.get("context_logits"),
+        generation_logits=logits.get("generation_logits"),
+    )
 
 
 def _set_parameter(parameter: service_pb2.InferParameter, value: int | float | str | bool) -> None:

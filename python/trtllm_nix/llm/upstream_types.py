@@ -44,6 +44,12 @@ class UpstreamRequest:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     return_log_probs: bool = False
+    # The prompt's logits (engines built with gather_context_logits) and each generated token's (with
+    # gather_generation_logits): what prompt scoring and top-k alternatives are computed from.
+    return_context_logits: bool = False
+    return_generation_logits: bool = False
+    top_logprobs: int = 0  # alternatives per token the proxy computes from those logits (not sent upstream)
+    keep_end_token: bool = False  # the end token that finished the answer is yielded (no text), as vLLM scores it
     request_id: str = ""
     parameters: dict[str, int | float | str | bool] = field(default_factory=dict)
     guided: GuidedDecoding | None = None
@@ -72,6 +78,8 @@ class UpstreamChunk:
     token_ids: list[int]
     logprobs: list[float] | None
     final: bool
+    context_logits: np.ndarray | None = None  # type: ignore[type-arg]  # [prompt tokens, vocab], float32
+    generation_logits: np.ndarray | None = None  # type: ignore[type-arg]  # [new tokens, vocab], float32
 
 
 class TokenSource(Protocol):

@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from trtllm_nix import __version__
-from trtllm_nix.llm.limits import context_length, guided_decoding_enabled, read_engine_limits
+from trtllm_nix.llm.limits import context_length, gathered_logits, guided_decoding_enabled, read_engine_limits
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.pool import UpstreamPool
 from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
-from trtllm_nix.proxy import routes
+from trtllm_nix.proxy import routes, tokenize
 from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
 from trtllm_nix.proxy.lifecycle import Lifecycle
@@ -39,6 +39,9 @@ class _NotStarted:
 def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | None) -> tuple[ServedModel, ModelSpec]:
     files = ModelFiles.load(spec.tokenizer)
     engine = read_engine_limits(spec.model_repository) if spec.model_repository else None
+    context_logits, generation_logits = (
+        gathered_logits(spec.model_repository) if spec.model_repository else (False, False)
+    )
     model = ServedModel(
         name=spec.name,
         files=files,
@@ -50,6 +53,8 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
         reasoning_alias=settings.reasoning_alias,
         default_chat_template_kwargs=settings.default_chat_template_kwargs,
         guided_decoding=guided_decoding_enabled(spec.model_repository) if spec.model_repository else False,
+        context_logits=context_logits,
+        generation_logits=generation_logits,
     )
     return model, spec
 
@@ -110,6 +115,7 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
     install_error_handlers(app)
     app.include_router(routes.meta)
     app.include_router(routes.v1)
+    app.include_router(tokenize.router)  # vLLM's /tokenize and /detokenize
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -131,7 +131,7 @@ class ChatCompletionRequest(SamplingFields, StructuredFields):
 
 
 class CompletionRequest(SamplingFields, StructuredFields):
-    prompt: str | list[str] | list[int]
+    prompt: str | list[str] | list[int] | list[list[int]]
     logprobs: int | None = Field(default=None, ge=0, le=5)
     echo: bool = False
     suffix: str | None = None

@@ -27,6 +27,7 @@ from trtllm_nix.proxy.responses_api.store import ResponseStore, delete_response,
 from trtllm_nix.proxy.responses_api.translate import to_chat
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.serving.chat import ChatRenderer, prepare_chat
+from trtllm_nix.proxy.serving.choices import complete_all, stream_all
 from trtllm_nix.proxy.serving.completion import TextRenderer, prepare_completion
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity
 from trtllm_nix.proxy.serving.responses import ResponsesJob, prepare_responses
@@ -79,17 +80,21 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     model = state.models.get(body.model)
     rid = request_id(request)
     job = await prepare_chat(model, body, rid, state.settings.log_prompts)
-    renderer = ChatRenderer(
-        model.files, ResponseIdentity("chat", model.name), body.logprobs, model.reasoning_alias, job.single_call
-    )
+    identity = ResponseIdentity("chat", model.name)
+    top = body.top_logprobs or 0
+    renderers = [
+        ChatRenderer(model.files, identity, body.logprobs, model.reasoning_alias, job.single_call, index, top)
+        for index in range(len(job.upstreams()))
+    ]
     since = arrived(request)
+
+    def events() -> list[AsyncIterator[OutputEvent]]:
+        return [_events(state, model, upstream, job.stops, job.parser(), since) for upstream in job.upstreams()]
+
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _events(state, model, job.upstream, job.stops, job.parser(), since)
-        return state.lifecycle.respond_stream(rid, renderer.stream(events, include_usage))
-    return await state.lifecycle.respond_once(
-        request, rid, lambda: renderer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since))
-    )
+        return state.lifecycle.respond_stream(rid, stream_all(renderers, events(), include_usage, body.n))
+    return await state.lifecycle.respond_once(request, rid, lambda: complete_all(renderers, events(), body.n))
 
 
 @v1.post("/completions", response_model=None)
@@ -98,15 +103,20 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
     model = state.models.get(body.model)
     rid = request_id(request)
     job = await prepare_completion(model, body, rid, state.settings.log_prompts)
-    renderer = TextRenderer(model.files, ResponseIdentity("text", model.name), body.logprobs is not None, job.echo)
+    identity = ResponseIdentity("text", model.name)
+    renderers = [
+        TextRenderer(model.files, identity, body.logprobs, choice.echo, index, choice.prompt_ids)
+        for index, choice in enumerate(job.choices)
+    ]
     since = arrived(request)
+
+    def events() -> list[AsyncIterator[OutputEvent]]:
+        return [_events(state, model, choice.upstream, job.stops, job.parser(), since) for choice in job.choices]
+
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _events(state, model, job.upstream, job.stops, job.parser(), since)
-        return state.lifecycle.respond_stream(rid, renderer.stream(events, include_usage))
-    return await state.lifecycle.respond_once(
-        request, rid, lambda: renderer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since))
-    )
+        return state.lifecycle.respond_stream(rid, stream_all(renderers, events(), include_usage, job.n))
+    return await state.lifecycle.respond_once(request, rid, lambda: complete_all(renderers, events(), job.n))
 
 
 @v1.post("/responses", response_model=None)

@@ -28,6 +28,10 @@ class ServedModel:
     # The served tensorrt_llm model's guided_decoding_backend is xgrammar (read from --model-repository; without
     # one the proxy cannot know, and refuses structured outputs rather than send guides that may be ignored).
     guided_decoding: bool = False
+    # The engine returns context / generation logits (its manifest says it was built to gather them): prompt
+    # scoring (echo + logprobs) and top-k alternatives need them.
+    context_logits: bool = False
+    generation_logits: bool = False
 
     @property
     def max_prompt_chars(self) -> int:

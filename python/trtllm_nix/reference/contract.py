@@ -59,6 +59,8 @@ class GenerationRequest:
     sampling: Sampling
     token_delay_s: float = 0.0
     guided: GuidedRequest | None = None
+    return_context_logits: bool = False
+    return_generation_logits: bool = False
 
 
 def parse_request(get: TensorGetter, parameters: dict[str, object]) -> GenerationRequest:
@@ -104,6 +106,8 @@ def parse_request(get: TensorGetter, parameters: dict[str, object]) -> Generatio
         ),
         token_delay_s=max(float(delay_ms), 0.0) / 1000.0,
         guided=_guided(get),
+        return_context_logits=bool(_scalar(get, "return_context_logits", False)),
+        return_generation_logits=bool(_scalar(get, "return_generation_logits", False)),
     )
 
 

@@ -12,7 +12,9 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+import numpy as np
 
 from trtllm_nix.reference.contract import GenerationRequest
 from trtllm_nix.reference.generators import Generator
@@ -24,7 +26,14 @@ class ResponseSink(Protocol):
 
     def is_cancelled(self) -> bool: ...
 
-    def send(self, tokens: list[int], logprobs: list[float], sequence_length: int, final: bool) -> None: ...
+    def send(
+        self,
+        tokens: list[int],
+        logprobs: list[float],
+        sequence_length: int,
+        final: bool,
+        extras: dict[str, Any] | None = None,
+    ) -> None: ...
 
     def finish(self) -> None: ...
 
@@ -109,17 +118,19 @@ class InflightEngine:
                 item.sink.finish()
                 return False
             step = self._generator.step(item.state)
+            extras = _logits(request, step)
             if request.end_id is not None and step.token == request.end_id:
-                self._complete(item, new=[], new_logprobs=[])
+                extras.pop("generation_logits", None)
+                self._complete(item, new=[], new_logprobs=[], extras=extras)
                 return False
             item.output.append(step.token)
             item.logprobs.append(step.logprob)
             done = len(item.output) >= request.max_new_tokens or _ends_with_stop(item.output, request)
             if done:
-                self._complete(item, new=[step.token], new_logprobs=[step.logprob])
+                self._complete(item, new=[step.token], new_logprobs=[step.logprob], extras=extras)
                 return False
             if request.streaming:
-                item.sink.send([step.token], [step.logprob], 1, final=False)
+                item.sink.send([step.token], [step.logprob], 1, final=False, extras=extras)
             item.due = time.monotonic() + request.token_delay_s
             return True
         except Exception as error:
@@ -127,19 +138,32 @@ class InflightEngine:
             item.sink.fail(f"generation failed: {type(error).__name__}: {error}")
             return False
 
-    def _complete(self, item: _Active, new: list[int], new_logprobs: list[float]) -> None:
+    def _complete(
+        self, item: _Active, new: list[int], new_logprobs: list[float], extras: dict[str, Any] | None = None
+    ) -> None:
         """Count the request as finished, then send its last response (a client that sees the end sees the count)."""
         request = item.request
         self._stats.record("finished", len(item.output))
         if request.streaming:
-            if new:
-                item.sink.send(new, new_logprobs, len(new), final=True)
+            if new or extras:
+                item.sink.send(new, new_logprobs, len(new), final=True, extras=extras)
             else:
                 item.sink.finish()
         else:
             prefix = [] if request.exclude_input_in_output else list(request.input_ids)
             tokens = prefix + item.output
             item.sink.send(tokens, [0.0] * len(prefix) + item.logprobs, len(tokens), final=True)
+
+
+def _logits(request: GenerationRequest, step: Any) -> dict[str, Any]:
+    """The logits tensors of one response, shaped as TensorRT-LLM's: context ``[1, prompt, vocab]`` on the first
+    step, generation ``[1, 1, 1, vocab]`` (batch, beam, tokens, vocab)."""
+    extras: dict[str, Any] = {}
+    if request.return_context_logits and step.context_logits is not None:
+        extras["context_logits"] = np.asarray(step.context_logits, dtype=np.float32)[None]
+    if request.return_generation_logits and step.logits is not None:
+        extras["generation_logits"] = np.asarray(step.logits, dtype=np.float32).reshape(1, 1, 1, -1)
+    return extras
 
 
 def _ends_with_stop(output: list[int], request: GenerationRequest) -> bool:

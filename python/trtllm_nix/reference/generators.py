@@ -26,6 +26,8 @@ FALLBACK_EOS = 151645
 class Step:
     token: int
     logprob: float
+    logits: Any = None  # the raw logits the token was chosen from (float32 numpy [vocab]), where known
+    context_logits: Any = None  # on a request's first step: the prompt's logits (float32 numpy [prompt, vocab])
 
 
 class Generator(Protocol):
@@ -175,8 +177,11 @@ class HfGenerator:
         with torch.inference_mode():
             ids = torch.tensor([state.pending], dtype=torch.long, device=self.device)
             output = self._model(input_ids=ids, past_key_values=state.past, use_cache=True)
+            first = state.past is None
             state.past = output.past_key_values
             logits = output.logits[0, -1].float()
+            context = output.logits[0].float().cpu().numpy() if first and state.request.return_context_logits else None
+            raw = logits.cpu().numpy() if state.request.return_generation_logits else None
             guide = state.guide if state.guide is not None and not state.guide.terminated else None
             if guide is not None:
                 logits = guide.mask_logits(logits)
@@ -186,7 +191,7 @@ class HfGenerator:
         state.pending = [token]
         state.seen.append(token)
         state.generated[token] += 1
-        return Step(token, logprob)
+        return Step(token, logprob, logits=raw, context_logits=context)
 
     def _choose(self, logits: torch.Tensor, state: _HfState) -> tuple[int, float]:
         torch = self._torch

@@ -36,7 +36,14 @@ class _TritonSink:
     def is_cancelled(self) -> bool:
         return bool(self._sender.is_cancelled())
 
-    def send(self, tokens: list[int], logprobs: list[float], sequence_length: int, final: bool) -> None:
+    def send(
+        self,
+        tokens: list[int],
+        logprobs: list[float],
+        sequence_length: int,
+        final: bool,
+        extras: dict[str, Any] | None = None,
+    ) -> None:
         pb = self._pb
         tensors = [
             pb.Tensor("output_ids", np.asarray(tokens, dtype=np.int32).reshape(1, 1, -1)),
@@ -46,6 +53,8 @@ class _TritonSink:
             values = np.asarray(logprobs, dtype=np.float32).reshape(1, 1, -1)
             tensors.append(pb.Tensor("output_log_probs", values))
             tensors.append(pb.Tensor("cum_log_probs", np.asarray([[values.sum()]], dtype=np.float32)))
+        for name, array in (extras or {}).items():
+            tensors.append(pb.Tensor(name, array))
         flags = pb.TRITONSERVER_RESPONSE_COMPLETE_FINAL if final else 0
         self._sender.send(pb.InferenceResponse(output_tensors=tensors), flags=flags)
 
@@ -89,6 +98,9 @@ class TritonPythonModel:
             threading.Event().wait()
         stats_path = params.get("stats_file") or os.environ.get("TRTLLM_NIX_REFERENCE_STATS", "")
         self._engine = InflightEngine(generator, StatsFile(Path(stats_path) if stats_path else None))
+        self._gathered = {
+            flag: params.get(f"gather_{flag}", "false") == "true" for flag in ("context_logits", "generation_logits")
+        }
         pb.Logger.log_info(f"trtllm-nix reference backend ready (mode={mode})")
 
     def execute(self, requests: list[Any]) -> None:
@@ -101,6 +113,12 @@ class TritonPythonModel:
                 parsed = parse_request(_getter(pb, request), parameters)
             except (BadRequest, ValueError, TypeError) as error:
                 sink.fail(f"bad request to tensorrt_llm: {error}")
+                continue
+            refused = [flag for flag, on in self._gathered.items() if not on and getattr(parsed, f"return_{flag}")]
+            if refused:
+                sink.fail(
+                    f"bad request to tensorrt_llm: return_{refused[0]} needs an engine built with --gather_{refused[0]}"
+                )
                 continue
             requested = set(request.requested_output_names())
             sink = _TritonSink(pb, sender, with_logprobs=parsed.return_log_probs or bool(requested & LOGPROB_OUTPUTS))

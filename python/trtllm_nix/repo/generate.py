@@ -71,6 +71,9 @@ def build_models(spec: RepositorySpec) -> dict[str, tuple[pb.ModelConfig, dict[s
     tokenizer = str(spec.tokenizer_path)
     reference = spec.reference if spec.backend == "reference" else None
     generator = tensorrt_llm_config(batch, spec.engine_path, resolved_options(spec), reference)
+    if reference:  # the reference backend honours what an engine built with these flags would
+        for flag in ("gather_context_logits", "gather_generation_logits"):
+            generator.parameters[flag].string_value = "true" if getattr(spec.engine, flag) else "false"
     if spec.guided_decoding:
         generator.parameters["guided_decoding_backend"].string_value = "xgrammar"
         generator.parameters["xgrammar_tokenizer_info_path"].string_value = spec.xgrammar_tokenizer_info_path

@@ -10,7 +10,9 @@ from trtllm_nix.repo.generate import RepositorySpec, write_repository
 from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend
 
 
-def reference_engine(max_batch_size: int = 64, max_seq_len: int = 4096, tp_size: int = 1) -> EngineInfo:
+def reference_engine(
+    max_batch_size: int = 64, max_seq_len: int = 4096, tp_size: int = 1, gather_logits: bool = True
+) -> EngineInfo:
     """What a repository needs to know about an engine, for the reference backend that has none."""
     return EngineInfo(
         architecture="Qwen3ForCausalLM",
@@ -27,6 +29,8 @@ def reference_engine(max_batch_size: int = 64, max_seq_len: int = 4096, tp_size:
         trtllm_version="reference",
         paged_context_fmha=True,
         config_sha256="",
+        gather_context_logits=gather_logits,
+        gather_generation_logits=gather_logits,
     )
 
 
@@ -40,6 +44,7 @@ def write_reference_repository(
     tp_size: int = 1,
     guided_decoding: bool = True,  # the tests and the demo serve structured outputs
     max_seq_len: int = 4096,
+    gather_logits: bool = True,  # prompt scoring and top-k alternatives (the tests and the demo's evaluation)
 ) -> Path:
     tokenizer_dir = tokenizer_dir.resolve()
     model_dir = model_dir.resolve() if model_dir else None
@@ -48,7 +53,7 @@ def write_reference_repository(
         mode=mode, tokenizer_dir=str(tokenizer_dir), model_dir=str(model_dir or ""), stats_file=str(stats_file or "")
     )
     spec = RepositorySpec(
-        engine=reference_engine(max_batch_size, max_seq_len=max_seq_len, tp_size=tp_size),
+        engine=reference_engine(max_batch_size, max_seq_len=max_seq_len, tp_size=tp_size, gather_logits=gather_logits),
         engine_path=str(model_dir or ""),
         tokenizer_path=tokenizer_dir,
         backend="reference",

@@ -87,8 +87,8 @@ class Qwen3OutputParser:
             self._mode, self._at_section_start = "reasoning", True
         elif self._reasoning and THINK_OPEN.startswith(stripped) and not final:
             pass  # could still become <think>: wait
-        else:
-            self._mode, self._at_section_start = "content", True
+        else:  # an answer without a think block: its text is the model's, leading space included (its tokens
+            self._mode, self._at_section_start = "content", False  # carry it; logprobs would not add up otherwise)
         return []
 
     def _in_reasoning(self, final: bool) -> list[TextEvent]:

@@ -18,6 +18,7 @@ from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser, TextParser
 from trtllm_nix.proxy.parsers.qwen3 import Qwen3OutputParser, ToolMode, thinking_open_in_prompt
 from trtllm_nix.proxy.protocol import ChatCompletionRequest
 from trtllm_nix.proxy.served import ServedModel
+from trtllm_nix.proxy.serving.choices import choice_seeds
 from trtllm_nix.proxy.serving.common import (
     check_prompt_size,
     check_sampling,
@@ -40,6 +41,10 @@ class ChatJob:
     thinking_open: bool
     tools: ToolMode
     single_call: bool = False  # parallel_tool_calls false: at most one call reaches the client
+    more: tuple[UpstreamRequest, ...] = ()  # the requests of choices 1 .. n-1 (n > 1)
+
+    def upstreams(self) -> list[UpstreamRequest]:
+        return [self.upstream, *self.more]
 
     def parser(self) -> SpanParser:
         text: TextParser = ContentOnly()
@@ -98,9 +103,10 @@ async def prepare_chat(
     model: ServedModel, body: ChatCompletionRequest, request_id: str, log_prompts: bool = False
 ) -> ChatJob:
     """Every check that can fail before generation, so its failure is a status, not an error event."""
-    if body.top_logprobs:
+    if body.top_logprobs and not model.generation_logits:
         raise bad_request(
-            "top_logprobs is not supported: the backend returns the chosen token's logprob only",
+            "top_logprobs needs the generation logits of an engine built with gather_generation_logits; the served "
+            f"model {model.name!r} has none (the backend returns the chosen token's logprob only)",
             param="top_logprobs",
             code="unsupported_value",
         )
@@ -133,8 +139,18 @@ async def prepare_chat(
     reasoning = model.reasoning and THINK_CLOSE not in generation_prompt
     guide = await structured_guide(model, body.structured_body(), reasoning)
     sampling = replace(body.sampling(body.max_completion_tokens or body.max_tokens, body.logprobs), guided=guide)
+    top = body.top_logprobs or 0 if body.logprobs else 0
+    upstreams = [
+        replace(
+            to_upstream(model, ids, replace(sampling, seed=seed), "messages", request_id),
+            return_generation_logits=top > 0,
+            top_logprobs=top,
+        )
+        for seed in choice_seeds(body.seed, body.n)
+    ]
     return ChatJob(
-        upstream=to_upstream(model, ids, sampling, "messages", request_id),
+        upstream=upstreams[0],
+        more=tuple(upstreams[1:]),
         stops=body.stop_list(),
         reasoning=model.reasoning,
         thinking_open=model.reasoning and thinking_open_in_prompt(generation_prompt),
@@ -154,9 +170,19 @@ class ChatRenderer:
     """Output events to chat chunks (a pure mapping, apart from remembering whether a tool was called)."""
 
     def __init__(
-        self, files: ModelFiles, identity: ResponseIdentity, logprobs: bool, alias: bool, single_call: bool = False
+        self,
+        files: ModelFiles,
+        identity: ResponseIdentity,
+        logprobs: bool,
+        alias: bool,
+        single_call: bool = False,
+        index: int = 0,
+        top: int = 0,
     ) -> None:
         self._files = files
+        self._index = index
+        self._top = top
+        self.finish: Finish | None = None
         self._single_call = single_call
         self.identity = identity
         self._logprobs = logprobs
@@ -165,8 +191,11 @@ class ChatRenderer:
 
     def pieces(self, event: OutputEvent) -> list[ChatPiece]:
         if isinstance(event, Finish):
+            self.finish = event
             return [ChatPiece({}, finish_reason="tool_calls" if self._called else event.reason)]
-        entries = chat_logprob_entries(self._files, event.tokens) if self._logprobs and event.tokens.ids else None
+        entries = None
+        if self._logprobs and event.tokens.ids:
+            entries = chat_logprob_entries(self._files, event.tokens, self._top)
         if isinstance(event, ContentText):
             return [ChatPiece({"content": event.text} if event.text else {}, entries)]
         if isinstance(event, ReasoningText):
@@ -186,35 +215,48 @@ class ChatRenderer:
 
     def chunk(self, piece: ChatPiece) -> bytes:
         logprobs = {"content": piece.logprobs} if piece.logprobs is not None else None
-        return self.identity.chat_chunk(piece.delta, finish_reason=piece.finish_reason, logprobs=logprobs)
+        return self.identity.chat_chunk(
+            piece.delta, finish_reason=piece.finish_reason, logprobs=logprobs, index=self._index
+        )
 
-    async def stream(self, events: AsyncIterator[OutputEvent], include_usage: bool) -> AsyncIterator[bytes]:
-        yield self.identity.chat_chunk({"role": "assistant", "content": ""})
+    async def stream(
+        self, events: AsyncIterator[OutputEvent], include_usage: bool, done: bool = True
+    ) -> AsyncIterator[bytes]:
+        yield self.identity.chat_chunk({"role": "assistant", "content": ""}, index=self._index)
         try:
             async for event in events:
                 for piece in self.pieces(event):
                     yield self.chunk(piece)
-                if isinstance(event, Finish):
+                if isinstance(event, Finish) and done:
                     if include_usage:
                         yield self.identity.usage_chunk(usage(event))
                     yield DONE
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
-    async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
+    async def choice(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
         pieces: list[ChatPiece] = []
-        finish: Finish | None = None
-        async for event in events:
-            pieces.extend(self.pieces(event))
-            if isinstance(event, Finish):
-                finish = event
-        assert finish is not None
+        try:
+            async for event in events:
+                pieces.extend(self.pieces(event))
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        assert self.finish is not None
         message = merge_deltas([p.delta for p in pieces])
         logprobs = None
         if self._logprobs:
             logprobs = {"content": [entry for p in pieces for entry in p.logprobs or []]}
-        choice = {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": pieces[-1].finish_reason}
-        return self.identity.envelope([choice], usage(finish))
+        return {
+            "index": self._index,
+            "message": message,
+            "logprobs": logprobs,
+            "finish_reason": pieces[-1].finish_reason,
+        }
+
+    async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
+        choice = await self.choice(events)
+        assert self.finish is not None
+        return self.identity.envelope([choice], usage(self.finish))
 
 
 def merge_deltas(deltas: list[dict[str, Any]]) -> dict[str, Any]:

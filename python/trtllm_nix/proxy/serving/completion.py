@@ -1,20 +1,27 @@
-"""``/v1/completions``: a raw prompt (text or token ids), no chat template; the text renderer."""
+"""``/v1/completions``: raw prompts (text or token ids, one or several), no chat template; the text renderer.
+
+Every prompt gets ``n`` choices, indexed as OpenAI does (``prompt_i * n + j``). ``echo`` puts the prompt before
+the answer; with ``logprobs`` it scores the prompt from the engine's context logits (prompt scoring, what
+lm-eval's loglikelihood tasks send), and ``logprobs: k`` above 0 gives alternatives from its generation logits.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
-from trtllm_nix.llm.events import Finish
+from trtllm_nix.llm.events import Finish, PromptScores
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.llm.triton_client import UpstreamRequest
-from trtllm_nix.proxy.api_errors import bad_request
+from trtllm_nix.llm.triton_client import CONTEXT_LOGITS_BYTES, UpstreamRequest
+from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser
 from trtllm_nix.proxy.protocol import CompletionRequest
 from trtllm_nix.proxy.served import ServedModel
+from trtllm_nix.proxy.serving.choices import choice_seeds
 from trtllm_nix.proxy.serving.common import (
     check_prompt_size,
     check_sampling,
@@ -22,47 +29,100 @@ from trtllm_nix.proxy.serving.common import (
     structured_guide,
     to_upstream,
 )
-from trtllm_nix.proxy.serving.encoding import ResponseIdentity, text_logprobs, usage
+from trtllm_nix.proxy.serving.encoding import (
+    ResponseIdentity,
+    text_logprobs,
+    token_text,
+    top_dict,
+    usage,
+)
 from trtllm_nix.proxy.sse import DONE
 
 LOG = logging.getLogger("trtllm_nix.proxy")
+MAX_PROMPTS = 1024  # prompts in one request (each is an upstream request per choice)
+
+
+@dataclass(frozen=True)
+class CompletionChoice:
+    upstream: UpstreamRequest
+    echo: str  # the prompt text when echo is on, else ""
+    prompt_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class CompletionJob:
-    upstream: UpstreamRequest
+    choices: list[CompletionChoice]
     stops: list[str]
-    echo: str
+    n: int
 
     def parser(self) -> SpanParser:
         return SpanParser(ContentOnly())
 
 
-async def _prompt(model: ServedModel, body: CompletionRequest) -> tuple[str, list[int]]:
+def _token_ids(model: ServedModel, ids: list[int]) -> list[int]:
+    vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
+    if not ids:
+        raise bad_request("prompt must not be empty", param="prompt")
+    if any(token < 0 or token >= vocabulary for token in ids):
+        raise bad_request(f"prompt token ids must be in [0, {vocabulary})", param="prompt")
+    if len(ids) >= model.context_length:
+        check_prompt_size(model, model.max_prompt_chars + 1, "prompt")
+    return ids
+
+
+async def _prompts(model: ServedModel, body: CompletionRequest) -> list[tuple[str, list[int]]]:
+    """Each prompt as text and token ids: a string, a list of strings, token ids, or a list of token id lists."""
     prompt = body.prompt
     files = model.files
-    if isinstance(prompt, list) and prompt and all(isinstance(p, int) for p in prompt):
-        ids = [int(p) for p in prompt]
-        vocabulary = files.tokenizer.get_vocab_size(with_added_tokens=True)
-        if any(token < 0 or token >= vocabulary for token in ids):
-            raise bad_request(f"prompt token ids must be in [0, {vocabulary})", param="prompt")
-        if len(ids) >= model.context_length:
-            check_prompt_size(model, model.max_prompt_chars + 1, "prompt")
-        return str(files.tokenizer.decode(ids, skip_special_tokens=False)), ids
-    if isinstance(prompt, list):
-        if len(prompt) != 1 or not isinstance(prompt[0], str):
-            raise bad_request(
-                "send one prompt per request (a string, a list of one string, or token ids)",
-                param="prompt",
-                code="unsupported_value",
-            )
-        prompt = prompt[0]
-    assert isinstance(prompt, str)
-    if not prompt:
+    if isinstance(prompt, str):
+        items: list[str | list[int]] = [prompt]
+    elif prompt and all(isinstance(p, int) for p in prompt):
+        items = [[int(p) for p in prompt]]  # type: ignore[arg-type]
+    else:
+        items = list(prompt)  # type: ignore[arg-type]
+    if not items:
         raise bad_request("prompt must not be empty", param="prompt")
-    check_prompt_size(model, len(prompt), "prompt")
-    text = prompt
-    return text, await off_loop(lambda: files.encode(text))
+    if len(items) > MAX_PROMPTS:
+        raise bad_request(f"send at most {MAX_PROMPTS} prompts per request", param="prompt")
+    out: list[tuple[str, list[int]]] = []
+    for item in items:
+        if isinstance(item, list):
+            ids = _token_ids(model, item)
+            out.append((str(files.tokenizer.decode(ids, skip_special_tokens=False)), ids))
+            continue
+        if not item:
+            raise bad_request("prompt must not be empty", param="prompt")
+        check_prompt_size(model, len(item), "prompt")
+        out.append((item, await off_loop(partial(files.encode, item))))
+    return out
+
+
+def check_logprobs(model: ServedModel, body: CompletionRequest) -> None:
+    """What echo and logprobs need of the engine, refused by name where it lacks it."""
+    if body.logprobs is None:
+        return
+    if body.echo and not model.context_logits:
+        raise bad_request(
+            f"echo with logprobs scores the prompt, which needs the context logits of an engine built with "
+            f"gather_context_logits; the served model {model.name!r} has none (build a variant with "
+            "`trtllm-nix engine build --gather-context-logits` and pass its repository as --model-repository)",
+            param="echo",
+            code="unsupported_value",
+        )
+    if body.logprobs > 0 and not model.generation_logits:
+        raise bad_request(
+            f"logprobs {body.logprobs} asks for alternatives, which need the generation logits of an engine built "
+            f"with gather_generation_logits; the served model {model.name!r} has none (send logprobs: 0, or build "
+            "with `trtllm-nix engine build --gather-generation-logits`)",
+            param="logprobs",
+            code="unsupported_value",
+        )
+    if body.echo and body.stream:
+        raise bad_request(
+            "echo with logprobs is answered whole: send stream: false",
+            param="stream",
+            code="unsupported_value",
+        )
 
 
 async def prepare_completion(
@@ -70,73 +130,131 @@ async def prepare_completion(
 ) -> CompletionJob:
     if body.suffix:
         raise bad_request("suffix is not supported", param="suffix", code="unsupported_value")
-    if body.logprobs:
-        raise bad_request(
-            "logprobs above 0 asks for alternatives; the backend returns the chosen token's only (send logprobs: 0)",
-            param="logprobs",
-            code="unsupported_value",
-        )
     check_sampling(model, body)
-    prompt, ids = await _prompt(model, body)
+    check_logprobs(model, body)
+    prompts = await _prompts(model, body)
     if log_prompts:  # off by default: prompts are the users' data
-        LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), prompt)
+        for text, ids in prompts:
+            LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), text)
     guide = await structured_guide(model, body.structured_body(), reasoning=False)
-    sampling = replace(body.sampling(body.max_tokens, body.logprobs is not None), guided=guide)
-    upstream = to_upstream(model, ids, sampling, "prompt", request_id)
-    return CompletionJob(upstream, body.stop_list(), prompt if body.echo else "")
+    wants = body.logprobs is not None
+    if body.echo and wants:
+        vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
+        most = CONTEXT_LOGITS_BYTES // (4 * vocabulary)
+        longest = max(len(ids) for _, ids in prompts)
+        if longest > most:
+            raise bad_request(
+                f"echo with logprobs moves the prompt's context logits (fp32, {vocabulary} per token); a "
+                f"{longest}-token prompt is more than the {most} tokens this server scores in one request",
+                param="prompt",
+                code="context_length_exceeded",
+            )
+    base = replace(body.sampling(body.max_tokens, wants), guided=guide)
+    choices: list[CompletionChoice] = []
+    for text, ids in prompts:
+        for seed in choice_seeds(body.seed, body.n):
+            upstream = to_upstream(model, ids, replace(base, seed=seed), "prompt", request_id)
+            upstream = replace(
+                upstream,
+                return_context_logits=bool(body.echo and wants),
+                return_generation_logits=bool(wants and (body.logprobs or 0) > 0),
+                top_logprobs=body.logprobs or 0,
+                keep_end_token=wants,
+            )
+            choices.append(CompletionChoice(upstream, text if body.echo else "", tuple(ids)))
+    return CompletionJob(choices, body.stop_list(), body.n)
+
+
+def echo_logprobs(files: ModelFiles, prompt_ids: tuple[int, ...], scores: PromptScores, top: int) -> dict[str, Any]:
+    texts = [token_text(files, token) for token in prompt_ids]
+    offsets, at = [], 0
+    for text in texts:
+        offsets.append(at)
+        at += len(text)
+    tops = [None, *(top_dict(files, alternatives[:top]) for alternatives in scores.top[1:])] if top > 0 else None
+    return {"tokens": texts, "token_logprobs": list(scores.logprobs), "top_logprobs": tops, "text_offset": offsets}
 
 
 class TextRenderer:
-    """Output events to text completion chunks; the text offset runs on across the choice (echo included)."""
+    """Output events to text completion chunks of one choice; the text offset runs on across the choice (echo
+    included)."""
 
-    def __init__(self, files: ModelFiles, identity: ResponseIdentity, logprobs: bool, echo: str) -> None:
+    def __init__(
+        self,
+        files: ModelFiles,
+        identity: ResponseIdentity,
+        logprobs: int | None,
+        echo: str,
+        index: int = 0,
+        prompt_ids: tuple[int, ...] = (),
+    ) -> None:
         self._files = files
         self.identity = identity
         self._logprobs = logprobs
         self._echo = echo
+        self._index = index
+        self._prompt_ids = prompt_ids
         self._offset = len(echo)
+        self.finish: Finish | None = None
 
     def piece(self, event: OutputEvent) -> tuple[str, dict[str, Any] | None, str | None]:
         """``(text, logprobs, finish_reason)`` of one event."""
         if isinstance(event, Finish):
+            self.finish = event
             return "", None, event.reason
         assert isinstance(event, ContentText)
-        logprobs = text_logprobs(self._files, event.tokens, self._offset) if self._logprobs else None
+        logprobs = None
+        if self._logprobs is not None:
+            logprobs = text_logprobs(self._files, event.tokens, self._offset, self._logprobs)
         self._offset += len(event.text)
         return event.text, logprobs, None
 
-    async def stream(self, events: AsyncIterator[OutputEvent], include_usage: bool) -> AsyncIterator[bytes]:
+    async def stream(
+        self, events: AsyncIterator[OutputEvent], include_usage: bool, done: bool = True
+    ) -> AsyncIterator[bytes]:
+        index = self._index
         try:
             if self._echo:
-                yield self.identity.text_chunk(self._echo)
+                yield self.identity.text_chunk(self._echo, index=index)
             async for event in events:
                 text, logprobs, finish_reason = self.piece(event)
-                yield self.identity.text_chunk(text, finish_reason=finish_reason, logprobs=logprobs)
-                if isinstance(event, Finish):
+                yield self.identity.text_chunk(text, finish_reason=finish_reason, logprobs=logprobs, index=index)
+                if isinstance(event, Finish) and done:
                     if include_usage:
                         yield self.identity.usage_chunk(usage(event))
                     yield DONE
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
-    async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
+    async def choice(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
         texts, tokens, values, offsets = [self._echo], [], [], []
-        finish: Finish | None = None
-        async for event in events:
-            text, logprobs, _ = self.piece(event)
-            texts.append(text)
-            if logprobs is not None:
-                tokens += logprobs["tokens"]
-                values += logprobs["token_logprobs"]
-                offsets += logprobs["text_offset"]
-            if isinstance(event, Finish):
-                finish = event
+        tops: list[dict[str, float]] = []
+        try:
+            async for event in events:
+                text, logprobs, _ = self.piece(event)
+                texts.append(text)
+                if logprobs is not None:
+                    tokens += logprobs["tokens"]
+                    values += logprobs["token_logprobs"]
+                    offsets += logprobs["text_offset"]
+                    tops += logprobs["top_logprobs"] or []
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        finish = self.finish
         assert finish is not None
-        merged = {"tokens": tokens, "token_logprobs": values, "top_logprobs": None, "text_offset": offsets}
-        choice = {
-            "index": 0,
-            "text": "".join(texts),
-            "logprobs": merged if self._logprobs else None,
-            "finish_reason": finish.reason,
-        }
-        return self.identity.envelope([choice], usage(finish))
+        merged = None
+        if self._logprobs is not None:
+            merged = {"tokens": tokens, "token_logprobs": values, "top_logprobs": None, "text_offset": offsets}
+            if self._logprobs > 0:
+                merged["top_logprobs"] = tops
+            if self._echo:
+                if finish.prompt is None:
+                    raise APIError(502, "the backend returned no context logits for the prompt", code="upstream_error")
+                head = echo_logprobs(self._files, self._prompt_ids, finish.prompt, self._logprobs)
+                merged = {key: head[key] + value if value is not None else None for key, value in merged.items()}
+        return {"index": self._index, "text": "".join(texts), "logprobs": merged, "finish_reason": finish.reason}
+
+    async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
+        choice = await self.choice(events)
+        assert self.finish is not None
+        return self.identity.envelope([choice], usage(self.finish))

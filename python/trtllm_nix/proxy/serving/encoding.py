@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any, Literal
 
-from trtllm_nix.llm.events import Finish
+from trtllm_nix.llm.events import Finish, TopLogprob
 from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.proxy.output_events import Tokens
 
@@ -31,7 +31,11 @@ class ResponseIdentity:
         self.object = "chat.completion" if kind == "chat" else "text_completion"
         self.chunk_object = "chat.completion.chunk" if kind == "chat" else "text_completion"
         head = {"id": self.id, "object": self.chunk_object, "created": self.created, "model": model}
-        self._head = b"data: " + _dumps(head)[:-1] + b',"choices":[{"index":0,'
+        self._prefix = b"data: " + _dumps(head)[:-1] + b',"choices":[{"index":'
+        self._head = self._prefix + b"0,"
+
+    def _head_of(self, index: int) -> bytes:
+        return self._head if index == 0 else self._prefix + str(index).encode() + b","
 
     def envelope(self, choices: list[dict[str, Any]], usage: dict[str, int]) -> dict[str, Any]:
         return {
@@ -43,11 +47,13 @@ class ResponseIdentity:
             "usage": usage,
         }
 
-    def chat_chunk(self, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None) -> bytes:
+    def chat_chunk(
+        self, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None, index: int = 0
+    ) -> bytes:
         if finish_reason is None and logprobs is None and len(delta) == 1 and "content" in delta:
-            return self.content_chunk(delta["content"])
+            return self.content_chunk(delta["content"], index)
         return (
-            self._head
+            self._head_of(index)
             + b'"delta":'
             + _dumps(delta)
             + b',"logprobs":'
@@ -57,13 +63,13 @@ class ResponseIdentity:
             + b"}]}\n\n"
         )
 
-    def content_chunk(self, text: str) -> bytes:
+    def content_chunk(self, text: str, index: int = 0) -> bytes:
         """The common case, one content delta: a single encode of the text (the hot path of every stream)."""
-        return self._head + b'"delta":{"content":' + _dumps(text) + _CONTENT_TAIL
+        return self._head_of(index) + b'"delta":{"content":' + _dumps(text) + _CONTENT_TAIL
 
-    def text_chunk(self, text: str, finish_reason: str | None = None, logprobs: Any = None) -> bytes:
+    def text_chunk(self, text: str, finish_reason: str | None = None, logprobs: Any = None, index: int = 0) -> bytes:
         return (
-            self._head
+            self._head_of(index)
             + b'"text":'
             + _dumps(text)
             + b',"logprobs":'
@@ -93,21 +99,39 @@ def usage(finish: Finish) -> dict[str, int]:
     }
 
 
+def summed_usage(finishes: list[Finish], n: int) -> dict[str, int]:
+    """Usage of ``n`` choices per prompt: each prompt counted once (as vLLM does), every completion token."""
+    prompt = sum(finish.prompt_tokens for finish in finishes[::n])
+    completion = sum(finish.completion_tokens for finish in finishes)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
 def token_text(files: ModelFiles, token: int) -> str:
     return str(files.tokenizer.decode([token], skip_special_tokens=False))
 
 
-def chat_logprob_entries(files: ModelFiles, tokens: Tokens) -> list[dict[str, Any]]:
-    """OpenAI chat logprobs entries for ``tokens``: the chosen token only (no alternatives)."""
+def chat_logprob_entries(files: ModelFiles, tokens: Tokens, top: int = 0) -> list[dict[str, Any]]:
+    """OpenAI chat logprobs entries for ``tokens``, with up to ``top`` alternatives where the backend gave them."""
     entries = []
-    for token, logprob in zip(tokens.ids, tokens.logprobs or (), strict=False):
+    alternatives = tokens.top_logprobs or ()
+    for at, (token, logprob) in enumerate(zip(tokens.ids, tokens.logprobs or (), strict=False)):
         text = token_text(files, token)
-        entries.append({"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []})
+        others = []
+        for other in alternatives[at][:top] if at < len(alternatives) else ():
+            other_text = token_text(files, other.token_id)
+            others.append({"token": other_text, "logprob": other.logprob, "bytes": list(other_text.encode())})
+        entries.append({"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": others})
     return entries
 
 
-def text_logprobs(files: ModelFiles, tokens: Tokens, offset: int) -> dict[str, Any]:
-    """Legacy completions logprobs: tokens, their logprobs and text offsets (from ``offset`` in the choice text)."""
+def top_dict(files: ModelFiles, alternatives: tuple[TopLogprob, ...]) -> dict[str, float]:
+    """Legacy completions' alternatives: token text to logprob."""
+    return {token_text(files, other.token_id): other.logprob for other in alternatives}
+
+
+def text_logprobs(files: ModelFiles, tokens: Tokens, offset: int, top: int = 0) -> dict[str, Any]:
+    """Legacy completions logprobs: tokens, their logprobs and text offsets (from ``offset`` in the choice text);
+    ``top_logprobs`` when ``top`` alternatives were asked for (from the backend's generation logits)."""
     texts, values, offsets = [], [], []
     for token, logprob in zip(tokens.ids, tokens.logprobs or (), strict=False):
         text = token_text(files, token)
@@ -115,4 +139,7 @@ def text_logprobs(files: ModelFiles, tokens: Tokens, offset: int) -> dict[str, A
         values.append(logprob)
         offsets.append(offset)
         offset += len(text)
-    return {"tokens": texts, "token_logprobs": values, "top_logprobs": None, "text_offset": offsets}
+    tops = None
+    if top > 0:
+        tops = [top_dict(files, alternatives[:top]) for alternatives in tokens.top_logprobs or ()]
+    return {"tokens": texts, "token_logprobs": values, "top_logprobs": tops, "text_offset": offsets}

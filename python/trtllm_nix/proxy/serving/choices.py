@@ -1,0 +1,117 @@
+"""Several choices in one answer (``n`` > 1, or several prompts): one upstream request per choice, run side by
+side, their chunks interleaved as they come (each carries its choice's index), their usage summed.
+
+The pinned TensorRT-LLM backend has ``num_return_sequences``, the reference backend does not: parallel requests
+work with both (and give a choice per sampling seed, reproducible when the client sends one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from trtllm_nix.llm.events import Finish
+from trtllm_nix.proxy.output_events import OutputEvent
+from trtllm_nix.proxy.serving.encoding import ResponseIdentity, summed_usage
+from trtllm_nix.proxy.sse import DONE
+
+T = TypeVar("T")
+_END = object()
+
+
+class ChoiceRenderer(Protocol):
+    """One choice's renderer (chat or text): its chunks carry its index, ``finish`` is set once it has ended."""
+
+    identity: ResponseIdentity
+    finish: Finish | None
+
+    def stream(
+        self, events: AsyncIterator[OutputEvent], include_usage: bool, done: bool = True
+    ) -> AsyncIterator[bytes]: ...
+
+    async def choice(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]: ...
+
+
+def choice_seeds(seed: int | None, n: int) -> list[int | None]:
+    """One seed per choice: the client's for the first and counting up from it for the others, else random ones
+    (the backends default every request to seed 0, so n samples would all be the same)."""
+    if n == 1:
+        return [seed]
+    if seed is None:
+        return [random.getrandbits(63) for _ in range(n)]
+    return [(seed + j) % 2**64 for j in range(n)]
+
+
+async def all_of(works: list[Awaitable[T]]) -> list[T]:
+    """Every result, in order; the first failure cancels the others."""
+    tasks = [asyncio.ensure_future(work) for work in works]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def _pump(stream: AsyncIterator[bytes], queue: asyncio.Queue[object]) -> None:
+    try:
+        async for chunk in stream:
+            await queue.put(chunk)
+        await queue.put(_END)
+    except Exception as error:  # handed to the reader, which raises it
+        await queue.put(error)
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def interleaved(streams: list[AsyncIterator[bytes]]) -> AsyncIterator[bytes]:
+    """The chunks of every stream as each comes; the first failure ends them all (closing cancels the rest)."""
+    if len(streams) == 1:
+        try:
+            async for chunk in streams[0]:
+                yield chunk
+        finally:
+            await streams[0].aclose()  # type: ignore[attr-defined]
+        return
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    tasks = [asyncio.ensure_future(_pump(stream, queue)) for stream in streams]
+    remaining = len(tasks)
+    try:
+        while remaining:
+            item = await queue.get()
+            if item is _END:
+                remaining -= 1
+            elif isinstance(item, Exception):
+                raise item
+            else:
+                assert isinstance(item, bytes)
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def complete_all(
+    renderers: Sequence[ChoiceRenderer], events: list[AsyncIterator[OutputEvent]], n: int
+) -> dict[str, Any]:
+    choices = await all_of([renderer.choice(stream) for renderer, stream in zip(renderers, events, strict=True)])
+    finishes = [renderer.finish for renderer in renderers if renderer.finish is not None]
+    return renderers[0].identity.envelope(choices, summed_usage(finishes, n))
+
+
+async def stream_all(
+    renderers: Sequence[ChoiceRenderer], events: list[AsyncIterator[OutputEvent]], include_usage: bool, n: int
+) -> AsyncIterator[bytes]:
+    streams = [renderer.stream(stream, False, done=False) for renderer, stream in zip(renderers, events, strict=True)]
+    merged = interleaved(streams)
+    try:
+        async for chunk in merged:
+            yield chunk
+    finally:
+        await merged.aclose()  # type: ignore[attr-defined]
+    if include_usage:
+        finishes = [renderer.finish for renderer in renderers if renderer.finish is not None]
+        yield renderers[0].identity.usage_chunk(summed_usage(finishes, n))
+    yield DONE
