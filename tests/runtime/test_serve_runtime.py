@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from trtllm_nix.assets.build import Assets
 from trtllm_nix.repo.reference import write_reference_repository
@@ -45,8 +45,7 @@ def test_serve_runtime_runs_tritonserver_inside_the_image(
     stats = tmp_path / "s.json"
     repo = write_reference_repository(tmp_path / "repo", "scripted", assets.tokenizer, stats_file=stats, tp_size=world)
     # preprocessing and postprocessing load in the root's own Python (numpy, tokenizers, jinja2 and our sources);
-    # the ensemble's gRPC client needs grpcio, which the image lacks (docs/runtime.md).
-    shutil.rmtree(repo / "ensemble")
+    # the ensemble's gRPC client needs grpcio, which this root lacks: it loads all the same and refuses requests.
     ports = Ports.pick()
     command = [
         sys.executable, "-m", "trtllm_nix.cli", "serve", "--runtime", str(standin_root), "--repo", str(repo),
@@ -62,8 +61,13 @@ def test_serve_runtime_runs_tritonserver_inside_the_image(
         log = (tmp_path / "run" / "rank0.log").read_text()
         assert all((tmp_path / "run" / f"rank{rank}.log").exists() for rank in range(world))
         assert "2.51.0" in log  # the image's tritonserver answered, not the venv's
-        for model in ("preprocessing", "postprocessing"):
+        for model in ("preprocessing", "postprocessing", "ensemble"):
             assert f"successfully loaded '{model}'" in log, log
+        refused = httpx.post(
+            f"http://127.0.0.1:{ports.http}/v2/models/ensemble/generate", json={"text_input": "hi", "max_tokens": 2}
+        )
+        assert refused.status_code >= 400
+        assert "needs grpcio and tritonclient" in refused.json()["error"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, "".join(seen)
     finally:

@@ -12,7 +12,8 @@ nvidia-pytriton wheel) does not, so a BLS path could not be shown to cancel here
 version we meet, so it is the one path, tested where it runs. Its cost: when it starts, this model needs grpcio and
 tritonclient's generated protos (``trtllm_nix.llm.triton_client``, imported in ``initialize`` only), which the
 image's Python may lack (TensorRT-LLM's requirements.txt lists neither directly); the module itself imports with
-numpy and tokenizers alone (tests/repo/test_models_import.py), and a missing grpcio is one log line naming it.
+numpy and tokenizers alone (tests/repo/test_models_import.py); without grpcio it still loads, logs one line naming
+it and refuses each request with that line (tests/runtime/test_serve_runtime.py).
 See docs/runtime.md.
 """
 
@@ -67,7 +68,15 @@ class TritonPythonModel:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="text-generation", daemon=True)
         self._thread.start()
-        self._upstream = self._call(self._make_upstream(url, model))
+        # Without grpcio in the server's Python the ensemble still loads (tritonserver exits when a model fails to
+        # load, which would take tensorrt_llm and the OpenAI proxy's path down with it) and refuses each request.
+        self._unavailable = ""
+        try:
+            self._upstream = self._call(self._make_upstream(url, model))
+        except RuntimeError as error:
+            self._unavailable = str(error)
+            pb.Logger.log_error(f"trtllm-nix ensemble: {error}")
+            return
         pb.Logger.log_info(f"trtllm-nix ensemble: {model} over gRPC at {url}")
 
     async def _make_upstream(self, url: str, model: str) -> Any:
@@ -86,6 +95,9 @@ class TritonPythonModel:
     def execute(self, requests: list[Any]) -> None:
         for request in requests:
             sender = request.get_response_sender()
+            if self._unavailable:
+                self._fail(sender, f"ensemble: {self._unavailable}")
+                continue
             try:
                 parameters = json.loads(request.parameters() or "{}")
                 job = self._parse(Inputs(self._pb, request), frozenset(request.requested_output_names()), parameters)
@@ -96,8 +108,9 @@ class TritonPythonModel:
         return
 
     def finalize(self) -> None:
-        with contextlib.suppress(Exception):
-            self._call(self._upstream.close())
+        if not self._unavailable:
+            with contextlib.suppress(Exception):
+                self._call(self._upstream.close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
