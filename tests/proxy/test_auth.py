@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fastapi.routing import APIRoute
 from tokenizers import Tokenizer
 from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy import routes
+from trtllm_nix.proxy import routes, tokenize
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces
 
@@ -25,8 +25,16 @@ class _Watched(FakeUpstream):
 
 def test_every_v1_route_needs_the_key(assets: Assets, tokenizer: Tokenizer) -> None:
     app = app_with(assets.tokenizer, FakeUpstream(lambda _: pieces(tokenizer, ["ok"])), api_key="sesame")
-    v1 = [(method, route.path) for route in routes.v1.routes if isinstance(route, APIRoute) for method in route.methods]
-    assert len(v1) >= 7
+    routers = (routes.v1, tokenize.router)  # every router create_app mounts besides health and metrics
+    v1 = [
+        (method, route.path)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    ]
+    assert len(v1) >= 9
+    assert {("POST", "/tokenize"), ("POST", "/detokenize")} <= set(v1)
     with client_for(app) as client:
         for method, path in v1:
             concrete = path.replace("{model_id:path}", "qwen3").replace("{response_id}", "resp_1")

@@ -35,17 +35,38 @@ def _post(proxy: ProxyThread, path: str, body: dict[str, Any]) -> httpx.Response
 
 
 def test_prompt_forms_give_one_choice_per_prompt_and_n(client: openai.OpenAI, tokenizer: Tokenizer) -> None:
-    ids = tokenizer.encode("#reply: ids", add_special_tokens=False).ids
+    first = tokenizer.encode("#reply: ids", add_special_tokens=False).ids
+    second = tokenizer.encode("#reply: more ids", add_special_tokens=False).ids
     texts = client.completions.create(model="qwen3", prompt=["#reply: one", "#reply: two"], max_tokens=5)
     assert [(c.index, c.text) for c in texts.choices] == [(0, "one"), (1, "two")]
-    lists = client.completions.create(model="qwen3", prompt=[ids, ids[:-1] + ids[-1:]], max_tokens=5, n=2)
-    assert [c.index for c in lists.choices] == [0, 1, 2, 3]  # prompt_i * n + j
-    assert {c.text for c in lists.choices} == {"ids"}
+    lists = client.completions.create(model="qwen3", prompt=[first, second], max_tokens=5, n=2)
+    # prompt_i * n + j
+    assert [(c.index, c.text) for c in lists.choices] == [(0, "ids"), (1, "ids"), (2, "more ids"), (3, "more ids")]
     assert lists.usage is not None
     assert (lists.usage.prompt_tokens, lists.usage.completion_tokens) == (
-        2 * len(ids),
-        4 * len(tokenizer.encode("ids").ids),
+        len(first) + len(second),
+        2 * len(tokenizer.encode("ids").ids) + 2 * len(tokenizer.encode("more ids").ids),
     )
+
+
+def test_too_many_choices_in_one_request_are_refused(scripted_proxy: ProxyThread) -> None:
+    refused = _post(scripted_proxy, "/v1/completions", {"prompt": ["#reply: x"] * 16, "n": 128, "max_tokens": 1})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "n"
+    assert "2048 choices" in refused.json()["error"]["message"]
+
+
+def test_tokenize_counts_what_chat_sends(scripted_proxy: ProxyThread) -> None:
+    tools = [{"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}]
+    messages = [{"role": "developer", "content": "be brief"}, {"role": "user", "content": "#reply: ok"}]
+    counted = _post(scripted_proxy, "/tokenize", {"messages": messages, "tools": tools}).json()["count"]
+    sent = _post(scripted_proxy, "/v1/chat/completions", {"messages": messages, "tools": tools}).json()
+    assert counted == sent["usage"]["prompt_tokens"]
+    reserved = _post(
+        scripted_proxy, "/tokenize", {"messages": messages, "chat_template_kwargs": {"add_generation_prompt": False}}
+    )
+    assert reserved.status_code == 400
+    assert reserved.json()["error"]["param"] == "chat_template_kwargs"
 
 
 def _transformers_logprobs(model_dir: str, ids: list[int]) -> list[float]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from trtllm_nix.proxy.api_errors import bad_request
 from trtllm_nix.proxy.protocol import INT32_MAX, ChatMessage
 from trtllm_nix.proxy.routes import get_state, require_api_key
+from trtllm_nix.proxy.serving.chat import check_template_kwargs, template_messages
 from trtllm_nix.proxy.serving.common import check_prompt_size, off_loop
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
@@ -26,6 +27,7 @@ class TokenizeRequest(BaseModel):
     messages: list[ChatMessage] | None = None
     add_special_tokens: bool | None = None  # vLLM's default: true for a prompt, false for messages
     add_generation_prompt: bool = True
+    tools: list[dict[str, Any]] | None = None  # rendered into the prompt as /v1/chat/completions does
     chat_template_kwargs: dict[str, Any] | None = None
 
     @model_validator(mode="after")
@@ -50,15 +52,11 @@ async def tokenize(body: TokenizeRequest, request: Request) -> JSONResponse:
         template = model.template
         if template is None:
             raise bad_request("this model's tokenizer has no chat template; send prompt", param="messages")
-        messages: list[dict[str, Any]] = []
-        for index, message in enumerate(body.messages):
-            try:
-                messages.append({"role": message.role, "content": message.text()})
-            except ValueError as error:
-                raise bad_request(str(error), param=f"messages.{index}.content") from error
+        messages = template_messages(body.messages)  # the same messages /v1/chat/completions renders
         kwargs = {**model.default_chat_template_kwargs, **(body.chat_template_kwargs or {})}
+        check_template_kwargs(kwargs)
         try:
-            text = template.render(messages, None, body.add_generation_prompt, **kwargs)
+            text = template.render(messages, body.tools, body.add_generation_prompt, **kwargs)
         except ValueError as error:
             raise bad_request(str(error), param="messages") from error
         special = bool(body.add_special_tokens)

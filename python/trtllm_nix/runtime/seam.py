@@ -48,7 +48,12 @@ class RuntimeSeam:
 
     def version(self) -> str:
         result = self._run([*WORKER, "version"], "tensorrt_llm version")
-        return result.stdout.strip().splitlines()[-1]
+        lines = result.stdout.strip().splitlines()
+        if not lines:
+            raise BuildFailed(
+                "the image's Python printed no tensorrt_llm version; is TensorRT-LLM installed in --runtime?"
+            )
+        return lines[-1]
 
     def convert_rank(self, job: ConvertJob) -> None:
         self._run([*WORKER, "convert", json.dumps(asdict(job))], f"conversion of rank {job.rank}")

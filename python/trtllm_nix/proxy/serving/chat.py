@@ -5,7 +5,7 @@ latter), so they cannot disagree."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,7 +16,7 @@ from trtllm_nix.proxy.api_errors import bad_request
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningText, ToolCall
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser, TextParser
 from trtllm_nix.proxy.parsers.qwen3 import Qwen3OutputParser, ToolMode, thinking_open_in_prompt
-from trtllm_nix.proxy.protocol import ChatCompletionRequest
+from trtllm_nix.proxy.protocol import ChatCompletionRequest, ChatMessage
 from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.serving.choices import choice_seeds
 from trtllm_nix.proxy.serving.common import (
@@ -54,9 +54,22 @@ class ChatJob:
 
 
 def chat_messages(body: ChatCompletionRequest) -> list[dict[str, Any]]:
+    return template_messages(body.messages)
+
+
+RESERVED_TEMPLATE_KWARGS = frozenset({"messages", "tools", "add_generation_prompt"})
+
+
+def check_template_kwargs(kwargs: dict[str, Any]) -> None:
+    reserved = RESERVED_TEMPLATE_KWARGS & kwargs.keys()
+    if reserved:
+        raise bad_request(f"chat_template_kwargs may not set {sorted(reserved)}", param="chat_template_kwargs")
+
+
+def template_messages(given: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Messages as the chat template expects them: text content, reasoning under one name, developer as system."""
     messages = []
-    for index, message in enumerate(body.messages):
+    for index, message in enumerate(given):
         try:
             text = message.text()
         except ValueError as error:
@@ -115,9 +128,7 @@ async def prepare_chat(
     if template is None:
         raise bad_request("this model's tokenizer has no chat template; use /v1/completions")
     kwargs = {**model.default_chat_template_kwargs, **(body.chat_template_kwargs or {})}
-    reserved = {"messages", "tools", "add_generation_prompt"} & kwargs.keys()
-    if reserved:
-        raise bad_request(f"chat_template_kwargs may not set {sorted(reserved)}", param="chat_template_kwargs")
+    check_template_kwargs(kwargs)
     tools = tool_mode(body, model.tool_parser)
     messages = chat_messages(body)
     check_prompt_size(model, sum(len(m["content"] or "") for m in messages), "messages")

@@ -138,14 +138,21 @@ async def prepare_completion(
             LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), text)
     guide = await structured_guide(model, body.structured_body(), reasoning=False)
     wants = body.logprobs is not None
+    if len(prompts) * body.n > MAX_PROMPTS:
+        raise bad_request(
+            f"{len(prompts)} prompts x n {body.n} is {len(prompts) * body.n} choices; this server returns at most "
+            f"{MAX_PROMPTS} in one request",
+            param="n" if body.n > 1 else "prompt",
+        )
     if body.echo and wants:
         vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
         most = CONTEXT_LOGITS_BYTES // (4 * vocabulary)
-        longest = max(len(ids) for _, ids in prompts)
-        if longest > most:
+        scored = sum(len(ids) for _, ids in prompts) * body.n  # each choice brings its prompt's logits
+        if scored > most:
             raise bad_request(
-                f"echo with logprobs moves the prompt's context logits (fp32, {vocabulary} per token); a "
-                f"{longest}-token prompt is more than the {most} tokens this server scores in one request",
+                f"echo with logprobs moves the prompt's context logits (fp32, {vocabulary} per token); "
+                f"{scored} prompt tokens (over all prompts and choices) are more than the {most} tokens this server "
+                "scores in one request",
                 param="prompt",
                 code="context_length_exceeded",
             )
@@ -159,7 +166,7 @@ async def prepare_completion(
                 return_context_logits=bool(body.echo and wants),
                 return_generation_logits=bool(wants and (body.logprobs or 0) > 0),
                 top_logprobs=body.logprobs or 0,
-                keep_end_token=wants,
+                keep_end_token=bool(body.echo and wants),  # lm-eval slices [ctxlen:-1]: the end token stays
             )
             choices.append(CompletionChoice(upstream, text if body.echo else "", tuple(ids)))
     return CompletionJob(choices, body.stop_list(), body.n)
