@@ -15,6 +15,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from trtllm_nix.errors import UserError
+from trtllm_nix.proxy.parsers.registry import REASONING_PARSERS, TOOL_PARSERS, choices
+
+REASONING_CHOICES = choices(REASONING_PARSERS)
+TOOL_CALL_CHOICES = choices(TOOL_PARSERS)
+
+
+def _one_of(names: tuple[str, ...]) -> str:
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
 
 ENV_PREFIX = "TRTLLM_NIX_PROXY_"
 T = TypeVar("T")
@@ -92,8 +101,14 @@ class ProxySettings:
             (self.request_timeout > 0, "--request-timeout must be more than 0 seconds"),
             (self.max_body_bytes is None or self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024"),
             (self.max_model_len is None or self.max_model_len >= 2, "--max-model-len must be at least 2"),
-            (self.reasoning_parser in ("auto", "qwen3", "none"), "--reasoning-parser must be auto, qwen3 or none"),
-            (self.tool_call_parser in ("auto", "hermes", "none"), "--tool-call-parser must be auto, hermes or none"),
+            (
+                self.reasoning_parser in REASONING_CHOICES,
+                f"--reasoning-parser must be {_one_of(REASONING_CHOICES)}",
+            ),
+            (
+                self.tool_call_parser in TOOL_CALL_CHOICES,
+                f"--tool-call-parser must be {_one_of(TOOL_CALL_CHOICES)}",
+            ),
             (self.workers >= 1, "--workers must be at least 1"),
             (
                 self.max_in_flight >= self.workers,
@@ -143,12 +158,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arg("--log-prompts", action="store_true", default=None)
     arg(
         "--reasoning-parser",
-        choices=("auto", "qwen3", "none"),
+        choices=REASONING_CHOICES,
         help="split <think> reasoning (auto: when the tokenizer has the tags)",
     )
     arg(
         "--tool-call-parser",
-        choices=("auto", "hermes", "none"),
+        choices=TOOL_CALL_CHOICES,
         help="turn tool-call markup into tool_calls (auto: hermes; none: requests with tools get a 400)",
     )
     arg("--reasoning-alias", action="store_true", default=None, help="also send reasoning under the name `reasoning`")

@@ -5,8 +5,12 @@ both kinds, with either switched off."""
 
 from __future__ import annotations
 
-from trtllm_nix.llm.model_files import ModelFiles
+from typing import TYPE_CHECKING
+
 from trtllm_nix.proxy.parsers.qwen3 import CALL_CLOSE, CALL_OPEN, THINK_CLOSE, THINK_OPEN
+
+if TYPE_CHECKING:  # the CLI's argument set-up reads the names without loading tokenizer code
+    from trtllm_nix.llm.model_files import ModelFiles
 
 REASONING_PARSERS: dict[str, tuple[str, str]] = {"qwen3": (THINK_OPEN, THINK_CLOSE)}
 TOOL_PARSERS: dict[str, tuple[str, str]] = {"hermes": (CALL_OPEN, CALL_CLOSE)}
