@@ -45,7 +45,8 @@ e2e-openwebui: setup
 	.venv-openwebui/bin/python scripts/e2e_openwebui.py --trtllm-nix $(BIN)/trtllm-nix --real
 
 # The Responses API with real clients: openai SDK, openai-agents (default model), litellm.responses, LangChain
-# use_responses_api=True, against the scripted demo (own virtualenv .venv-clients; not part of `make test`).
+# use_responses_api=True, against the scripted demo and the hf demo serving the real SmolLM2-135M-Instruct
+# (own virtualenv .venv-clients; not part of `make test`).
 # One pinned set for both client targets (they share .venv-clients); pip resolves openai 3.3.0 under them.
 CLIENTS_PINS := 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.110.2' 'instructor==1.17.0'
 .venv-clients/.installed: Makefile
@@ -56,6 +57,7 @@ CLIENTS_PINS := 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.11
 .PHONY: clients-responses
 clients-responses: setup .venv-clients/.installed
 	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix $(CLIENTS_ARGS)
+	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --no-scripted $(CLIENTS_ARGS)
 
 # Proxy overhead against direct gRPC and Triton's own streaming (AIPerf in its own virtualenv; not in `make test`).
 # The seed's proxy, extracted by hand (bench/README.md); left out of the table when the file is not there.

@@ -7,6 +7,12 @@ default; ``--no-scripted`` for a real model) every prompt and tool result ends w
 a ``<tool_call>`` for the first turn of a tool round trip, the final text in the tool's output. Needs its own virtualenv
 (`make clients-responses` makes .venv-clients); not part of `make test`. Every check prints one line; the exit
 status is the number of failed checks.
+
+With ``--no-scripted`` the demo serves the real SmolLM2-135M-Instruct on the hf backend (greedy). A 135M model
+neither chooses a tool by itself nor recalls a name from an earlier turn, so there the checks ask what the API owes
+and the model cannot get wrong: the first tool turn is forced (``tool_choice="required"``: guided decoding makes the
+call valid), and ``previous_response_id`` must give the same answer, token for token and with the same input token
+count, as sending the earlier turns explicitly. Every request is bounded (MAX_TOKENS) so a rambling model ends.
 """
 
 from __future__ import annotations
@@ -36,6 +42,13 @@ WEATHER_TOOL = {
 
 PARIS_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 SCRIPTED = True  # main() sets it from --scripted/--no-scripted
+MAX_TOKENS = 48  # every request's bound: a real 135M model on two CPU cores makes about 20 tokens a second
+AGENT_MAX_TOKENS = 256  # openai-agents refuses an incomplete response, so its turns get room to end by themselves
+
+
+def first_tool_choice() -> str:
+    """The scripted demo replays a call (auto); a real small model is made to call (required)."""
+    return "auto" if SCRIPTED else "required"
 
 
 def say(text: str, scripted_answer: str) -> str:
@@ -72,7 +85,7 @@ def sdk_create(base: str, model: str) -> str:
     import openai
 
     client = openai.OpenAI(base_url=base, api_key="unused")
-    response = client.responses.create(model=model, input=say("Say hello.", "Hello!"), max_output_tokens=64)
+    response = client.responses.create(model=model, input=say("Say hello.", "Hello!"), max_output_tokens=MAX_TOKENS)
     assert response.status in ("completed", "incomplete"), response.status
     assert response.output_text, response.output
     fetched = client.responses.retrieve(response.id)
@@ -90,7 +103,7 @@ def sdk_stream(base: str, model: str) -> str:
 
     client = openai.OpenAI(base_url=base, api_key="unused")
     prompt = say("Say hello.", "Hello there, streamed.")
-    with client.responses.stream(model=model, input=prompt, max_output_tokens=64) as stream:
+    with client.responses.stream(model=model, input=prompt, max_output_tokens=MAX_TOKENS) as stream:
         deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
         final = stream.get_final_response()
     assert "".join(deltas) == final.output_text, (deltas, final.output_text)
@@ -103,14 +116,19 @@ def sdk_tool_round_trip(base: str, model: str) -> str:
     client = openai.OpenAI(base_url=base, api_key="unused")
     tools: Any = [WEATHER_TOOL]
     question = say("What is the weather in Paris? Use the tool.", PARIS_CALL)
-    first = client.responses.create(model=model, input=question, tools=tools)
+    first = client.responses.create(
+        model=model, input=question, tools=tools, tool_choice=first_tool_choice(), max_output_tokens=MAX_TOKENS
+    )
     calls = [item for item in first.output if item.type == "function_call"]
     assert calls, f"no function_call in {first.output}"
+    json.loads(calls[0].arguments)  # the arguments are JSON
     outputs: Any = [
         {"type": "function_call_output", "call_id": call.call_id, "output": say(json.dumps({"sky": "sunny"}), "Sunny.")}
         for call in calls
     ]
-    second = client.responses.create(model=model, previous_response_id=first.id, input=outputs, tools=tools)
+    second = client.responses.create(
+        model=model, previous_response_id=first.id, input=outputs, tools=tools, max_output_tokens=MAX_TOKENS
+    )
     assert second.output_text, second.output
     return f"{calls[0].name}({calls[0].arguments}) -> {second.output_text[:40]!r}"
 
@@ -119,15 +137,33 @@ def sdk_previous_response_id(base: str, model: str) -> str:
     import openai
 
     client = openai.OpenAI(base_url=base, api_key="unused")
-    first = client.responses.create(model=model, input=say("My name is Ada.", "Hello, Ada."), store=True)
+    opening = say("My name is Ada.", "Hello, Ada.")
     question = say("What is my name?", "Your name is Ada.")
-    second = client.responses.create(model=model, input=question, previous_response_id=first.id)
+    first = client.responses.create(model=model, input=opening, store=True, temperature=0, max_output_tokens=MAX_TOKENS)
+    second = client.responses.create(
+        model=model, input=question, previous_response_id=first.id, temperature=0, max_output_tokens=MAX_TOKENS
+    )
     assert second.previous_response_id == first.id
-    assert "Ada" in second.output_text, second.output_text
+    if SCRIPTED:
+        assert "Ada" in second.output_text, second.output_text
+    else:  # the stored turns must be what the model sees: the same as sending them explicitly
+        history: Any = [
+            {"role": "user", "content": opening},
+            {"role": "assistant", "content": first.output_text},
+            {"role": "user", "content": question},
+        ]
+        explicit = client.responses.create(model=model, input=history, temperature=0, max_output_tokens=MAX_TOKENS)
+        assert second.usage
+        assert explicit.usage
+        assert first.usage
+        assert second.usage.input_tokens == explicit.usage.input_tokens, (second.usage, explicit.usage)
+        assert second.usage.input_tokens > first.usage.input_tokens + first.usage.output_tokens, second.usage
+        assert second.output_text == explicit.output_text, (second.output_text, explicit.output_text)
     try:
         client.responses.create(model=model, input="x", previous_response_id="resp_unknown")
     except openai.NotFoundError:
-        return f"{second.output_text[:40]!r}; unknown id -> 404"
+        tokens = second.usage.input_tokens if second.usage else 0
+        return f"{second.output_text[:40]!r} ({tokens} input tokens); unknown id -> 404"
     raise AssertionError("an unknown previous_response_id was accepted")
 
 
@@ -144,11 +180,17 @@ def agents_default_model(base: str, model: str) -> str:
         """The current weather of a city."""
         return say(f"sunny in {city}", f"It is sunny in {city}.")
 
-    agent = agents.Agent(name="helper", instructions="Answer briefly.", model=model, tools=[get_weather])
+    # the agent resets tool_choice to auto after the first call (Agent.reset_tool_choice), so "required" ends
+    settings = agents.ModelSettings(max_tokens=AGENT_MAX_TOKENS, tool_choice=first_tool_choice())
+    agent = agents.Agent(
+        name="helper", instructions="Answer briefly.", model=model, tools=[get_weather], model_settings=settings
+    )
     result = asyncio.run(agents.Runner.run(agent, say("What is the weather in Paris?", PARIS_CALL), max_turns=4))
     assert isinstance(result.final_output, str), result.final_output
     assert result.final_output, result
-    return repr(result.final_output[:40])
+    called = [item for item in result.new_items if item.type == "tool_call_item"]
+    assert called, f"the agent never called get_weather: {result.new_items}"
+    return f"{len(called)} call(s), then {result.final_output[:40]!r}"
 
 
 def litellm_responses(base: str, model: str) -> str:
@@ -156,7 +198,9 @@ def litellm_responses(base: str, model: str) -> str:
     import litellm
 
     prompt = say("Say hello.", "Hello from litellm.")
-    response = litellm.responses(model=f"openai/{model}", input=prompt, api_base=base, api_key="unused")
+    response = litellm.responses(
+        model=f"openai/{model}", input=prompt, api_base=base, api_key="unused", max_output_tokens=MAX_TOKENS
+    )
     text = "".join(
         part.text
         for item in response.output
@@ -171,7 +215,13 @@ def litellm_responses(base: str, model: str) -> str:
 def langchain_responses(base: str, model: str) -> str:
     from langchain_openai import ChatOpenAI
 
-    chat = ChatOpenAI(model=model, base_url=base, api_key="unused", use_responses_api=True)  # type: ignore[arg-type]
+    chat = ChatOpenAI(
+        model=model,
+        base_url=base,
+        api_key="unused",
+        use_responses_api=True,
+        max_tokens=MAX_TOKENS,  # type: ignore[arg-type]
+    )
     answer = chat.invoke(say("Say hello.", "Hello from LangChain."))
     assert answer.text, answer
     streamed = "".join(chunk.text for chunk in chat.stream(say("Say hello.", "Streamed hello.")))
@@ -208,8 +258,8 @@ def run_checks(base: str, model: str, only: list[str]) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--base-url", help="a running proxy's /v1 URL; without it the scripted demo is started")
-    parser.add_argument("--model", default="qwen3")
+    parser.add_argument("--base-url", help="a running proxy's /v1 URL; without it the demo is started")
+    parser.add_argument("--model", help="the served model's name (default: qwen3 scripted, smollm2 with a model)")
     parser.add_argument("--trtllm-nix", default=".venv/bin/trtllm-nix")
     parser.add_argument("--only", nargs="*", default=[], help="run the checks whose names contain these words")
     parser.add_argument("--log", type=Path, default=Path(".cache/trtllm-nix/responses-clients-demo.log"))
@@ -220,16 +270,18 @@ def main() -> int:
     args = parser.parse_args()
     global SCRIPTED
     SCRIPTED = args.scripted
+    model = args.model or ("qwen3" if SCRIPTED else "smollm2")
     if args.base_url:
-        return min(run_checks(args.base_url, args.model, args.only), 125)
+        return min(run_checks(args.base_url, model, args.only), 125)
     port = free_port()
     args.log.parent.mkdir(parents=True, exist_ok=True)
-    command = [args.trtllm_nix, "demo", "--backend", "scripted", "--port", str(port)]
+    backend = ["--backend", "scripted"] if SCRIPTED else ["--backend", "hf", "--model", "smollm2"]
+    command = [args.trtllm_nix, "demo", *backend, "--port", str(port)]
     with args.log.open("wb") as log:
         demo = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for("the demo proxy", lambda: http_ok(f"http://127.0.0.1:{port}/health/ready"), 180)
-        failed = run_checks(f"http://127.0.0.1:{port}/v1", args.model, args.only)
+        failed = run_checks(f"http://127.0.0.1:{port}/v1", model, args.only)
     finally:
         demo.send_signal(signal.SIGINT)
         try:

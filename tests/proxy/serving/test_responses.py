@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import openai
@@ -195,3 +196,40 @@ def test_hf_backend_answers(hf_proxy: ProxyThread) -> None:
     assert streamed.usage is not None
     assert 0 < streamed.usage.output_tokens <= 8
     assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == streamed.output_text
+
+
+def test_hf_round_trip_through_previous_response_id_is_the_explicit_history(
+    hf_triton: RunningTriton, assets: Assets
+) -> None:
+    # A model, not a script: the first turn is forced to call (guided decoding), the call's output goes back by
+    # previous_response_id, and the stored turns must be exactly what the model sees: greedy, the same answer and
+    # input token count as sending the whole history by hand.
+    proxy = start_proxy(hf_triton, assets, reasoning_parser="none", model_repository=hf_triton.server.model_repository)
+    try:
+        with openai.OpenAI(base_url=proxy.base_url + "/v1", api_key="unused", max_retries=0) as sdk:
+            city: Any = {"type": "string", "maxLength": 10}  # so a random model's call ends within its bound
+            tools: Any = [{**WEATHER, "parameters": {**WEATHER["parameters"], "properties": {"city": city}}}]
+            bounded: dict[str, Any] = {"model": "qwen3", "temperature": 0, "max_output_tokens": 8}
+            forced = {**bounded, "max_output_tokens": 48, "tool_choice": "required"}
+            first = sdk.responses.create(input="Weather in Paris?", tools=tools, **forced)
+            calls = [item for item in first.output if item.type == "function_call"]
+            assert [call.name for call in calls] == ["get_weather"]
+            assert set(json.loads(calls[0].arguments)) == {"city"}
+            result: Any = [{"type": "function_call_output", "call_id": calls[0].call_id, "output": "21 C, sunny."}]
+            stored = sdk.responses.create(previous_response_id=first.id, input=result, tools=tools, **bounded)
+            history: Any = [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"type": "function_call", "call_id": calls[0].call_id, "name": "get_weather",
+                 "arguments": calls[0].arguments},
+                *result,
+            ]  # fmt: skip
+            explicit = sdk.responses.create(input=history, tools=tools, **bounded)
+    finally:
+        proxy.stop()
+    assert stored.previous_response_id == first.id
+    assert stored.usage is not None
+    assert explicit.usage is not None
+    assert first.usage is not None
+    assert stored.usage.input_tokens == explicit.usage.input_tokens > first.usage.input_tokens
+    assert stored.output_text == explicit.output_text
+    assert stored.usage.output_tokens == explicit.usage.output_tokens > 0
