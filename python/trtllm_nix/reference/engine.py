@@ -1,7 +1,9 @@
 """In-flight batching loop of the reference backend: every active request advances one token per pass.
 
 The loop owns all generation state in one thread. Requests join between passes; each pass checks every request
-for cancellation before it generates, so a cancelled request stops within one step.
+for cancellation before it generates, so a cancelled request stops within one step. Nothing one request does
+(a generator that raises, a response sender that cannot send) escapes the loop: that request fails alone, and the
+others go on (a dead loop would leave every later request of the server waiting for ever).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,6 +51,7 @@ class _Active:
     due: float
     output: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
+    counted: bool = False  # its end (finished, cancelled, failed) is in the stats
 
 
 class InflightEngine:
@@ -70,8 +74,8 @@ class InflightEngine:
         while True:
             if not self._admit(active, timeout=self._wait(active)):
                 for item in active:
-                    item.sink.fail("the server is shutting down")
                     self._stats.record("failed")
+                    _fail_alone(item.sink, "the server is shutting down")
                 return
             now = time.monotonic()
             for item in list(active):
@@ -99,11 +103,11 @@ class InflightEngine:
             self._stats.record("started", request=_describe(request))
             try:
                 state = self._generator.start(request)
+                scripted_delay = self._generator.delay_s(request.input_ids)
             except Exception as error:  # a broken request must not stop the loop
-                sink.fail(f"could not start generation: {error}")
                 self._stats.record("failed")
+                _fail_alone(sink, f"could not start generation: {error}")
                 continue
-            scripted_delay = self._generator.delay_s(request.input_ids)
             if scripted_delay is not None and not request.token_delay_s:
                 request = dataclasses.replace(request, token_delay_s=scripted_delay)
             active.append(_Active(request, sink, state, due=time.monotonic() + request.token_delay_s))
@@ -114,6 +118,7 @@ class InflightEngine:
         request = item.request
         try:
             if item.sink.is_cancelled():
+                item.counted = True
                 self._stats.record("cancelled", len(item.output))
                 item.sink.finish()
                 return False
@@ -134,8 +139,9 @@ class InflightEngine:
             item.due = time.monotonic() + request.token_delay_s
             return True
         except Exception as error:
-            self._stats.record("failed", len(item.output))
-            item.sink.fail(f"generation failed: {type(error).__name__}: {error}")
+            if not item.counted:
+                self._stats.record("failed", len(item.output))
+            _fail_alone(item.sink, f"generation failed: {type(error).__name__}: {error}")
             return False
 
     def _complete(
@@ -143,6 +149,7 @@ class InflightEngine:
     ) -> None:
         """Count the request as finished, then send its last response (a client that sees the end sees the count)."""
         request = item.request
+        item.counted = True
         self._stats.record("finished", len(item.output))
         if request.streaming:
             if new or extras:
@@ -153,6 +160,14 @@ class InflightEngine:
             prefix = [] if request.exclude_input_in_output else list(request.input_ids)
             tokens = prefix + item.output
             item.sink.send(tokens, [0.0] * len(prefix) + item.logprobs, len(tokens), final=True)
+
+
+def _fail_alone(sink: ResponseSink, message: str) -> None:
+    """Fail one request; a sender that cannot even do that is logged (tritonserver's log has the stub's stderr)."""
+    try:
+        sink.fail(message)
+    except Exception as error:
+        print(f"trtllm-nix reference backend: a request was dropped ({message}): {error}", file=sys.stderr, flush=True)
 
 
 def _logits(request: GenerationRequest, step: Any) -> dict[str, Any]:
