@@ -26,8 +26,7 @@ from trtllm_nix.proxy.serving.common import (
     structured_guide,
     to_upstream,
 )
-from trtllm_nix.proxy.serving.encoding import ResponseIdentity, chat_logprob_entries, usage
-from trtllm_nix.proxy.sse import DONE
+from trtllm_nix.proxy.serving.encoding import ResponseIdentity, chat_logprob_entries
 from trtllm_nix.proxy.structured import THINK_CLOSE
 
 LOG = logging.getLogger("trtllm_nix.proxy")
@@ -230,18 +229,13 @@ class ChatRenderer:
             piece.delta, finish_reason=piece.finish_reason, logprobs=logprobs, index=self._index
         )
 
-    async def stream(
-        self, events: AsyncIterator[OutputEvent], include_usage: bool, done: bool = True
-    ) -> AsyncIterator[bytes]:
+    async def stream(self, events: AsyncIterator[OutputEvent]) -> AsyncIterator[bytes]:
+        """This choice's chunks; the usage chunk and ``[DONE]`` are the answer's (``choices.stream_all``)."""
         yield self.identity.chat_chunk({"role": "assistant", "content": ""}, index=self._index)
         try:
             async for event in events:
                 for piece in self.pieces(event):
                     yield self.chunk(piece)
-                if isinstance(event, Finish) and done:
-                    if include_usage:
-                        yield self.identity.usage_chunk(usage(event))
-                    yield DONE
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
@@ -263,11 +257,6 @@ class ChatRenderer:
             "logprobs": logprobs,
             "finish_reason": pieces[-1].finish_reason,
         }
-
-    async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
-        choice = await self.choice(events)
-        assert self.finish is not None
-        return self.identity.envelope([choice], usage(self.finish))
 
 
 def merge_deltas(deltas: list[dict[str, Any]]) -> dict[str, Any]:

@@ -27,9 +27,7 @@ class ChoiceRenderer(Protocol):
     identity: ResponseIdentity
     finish: Finish | None
 
-    def stream(
-        self, events: AsyncIterator[OutputEvent], include_usage: bool, done: bool = True
-    ) -> AsyncIterator[bytes]: ...
+    def stream(self, events: AsyncIterator[OutputEvent]) -> AsyncIterator[bytes]: ...
 
     async def choice(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]: ...
 
@@ -104,7 +102,7 @@ async def complete_all(
 async def stream_all(
     renderers: Sequence[ChoiceRenderer], events: list[AsyncIterator[OutputEvent]], include_usage: bool, n: int
 ) -> AsyncIterator[bytes]:
-    streams = [renderer.stream(stream, False, done=False) for renderer, stream in zip(renderers, events, strict=True)]
+    streams = [renderer.stream(stream) for renderer, stream in zip(renderers, events, strict=True)]
     merged = interleaved(streams)
     try:
         async for chunk in merged:

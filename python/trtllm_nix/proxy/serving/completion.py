@@ -34,9 +34,7 @@ from trtllm_nix.proxy.serving.encoding import (
     text_logprobs,
     token_text,
     top_dict,
-    usage,
 )
-from trtllm_nix.proxy.sse import DONE
 
 LOG = logging.getLogger("trtllm_nix.proxy")
 MAX_PROMPTS = 1024  # prompts in one request (each is an upstream request per choice)
@@ -216,9 +214,8 @@ class TextRenderer:
         self._offset += len(event.text)
         return event.text, logprobs, None
 
-    async def stream(
-        self, events: AsyncIterator[OutputEvent], include_usage: bool, done: bool = True
-    ) -> AsyncIterator[bytes]:
+    async def stream(self, events: AsyncIterator[OutputEvent]) -> AsyncIterator[bytes]:
+        """This choice's chunks; the usage chunk and ``[DONE]`` are the answer's (``choices.stream_all``)."""
         index = self._index
         try:
             if self._echo:
@@ -226,10 +223,6 @@ class TextRenderer:
             async for event in events:
                 text, logprobs, finish_reason = self.piece(event)
                 yield self.identity.text_chunk(text, finish_reason=finish_reason, logprobs=logprobs, index=index)
-                if isinstance(event, Finish) and done:
-                    if include_usage:
-                        yield self.identity.usage_chunk(usage(event))
-                    yield DONE
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
@@ -260,8 +253,3 @@ class TextRenderer:
                 head = echo_logprobs(self._files, self._prompt_ids, finish.prompt, self._logprobs)
                 merged = {key: head[key] + value if value is not None else None for key, value in merged.items()}
         return {"index": self._index, "text": "".join(texts), "logprobs": merged, "finish_reason": finish.reason}
-
-    async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
-        choice = await self.choice(events)
-        assert self.finish is not None
-        return self.identity.envelope([choice], usage(self.finish))
