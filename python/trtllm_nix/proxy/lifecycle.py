@@ -57,12 +57,18 @@ class Lifecycle:
         LOG.error("request %s failed", request_id, exc_info=error)
         return internal_error(request_id)
 
-    async def respond_once(self, request: Request, request_id: str, work: Callable[[], Awaitable[Any]]) -> Response:
+    async def respond_once(
+        self,
+        request: Request,
+        request_id: str,
+        work: Callable[[], Awaitable[Any]],
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         """A non-streamed answer (``work`` returns its JSON body); a client that leaves cancels it (499)."""
         self.admission.admit()
         try:
             body = await until_disconnect(request, work())
-            return JSONResponse(body)
+            return JSONResponse(body, headers=headers)
         except ClientDisconnected:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         except Exception as error:
@@ -70,7 +76,9 @@ class Lifecycle:
         finally:
             self.admission.release()
 
-    def respond_stream(self, request_id: str, chunks: AsyncIterator[bytes]) -> Response:
+    def respond_stream(
+        self, request_id: str, chunks: AsyncIterator[bytes], headers: dict[str, str] | None = None
+    ) -> Response:
         """An SSE answer, started at once; any failure becomes an error event and ``[DONE]``, never a silent end."""
         self.admission.admit()
 
@@ -84,7 +92,7 @@ class Lifecycle:
             finally:
                 await chunks.aclose()  # type: ignore[attr-defined]
 
-        return sse_response(guarded(), self.keepalive_seconds, {}, self.admission.release)
+        return sse_response(guarded(), self.keepalive_seconds, headers or {}, self.admission.release)
 
     async def metered(self, events: AsyncIterator[GenerationEvent], arrived: float) -> AsyncIterator[GenerationEvent]:
         """Pass a generation through, observing its tokens; closed before its ``Finish``: a cancellation."""

@@ -21,7 +21,7 @@ from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.output_events import OutputEvent
 from trtllm_nix.proxy.parsers.base import SpanParser, parse
 from trtllm_nix.proxy.protocol import ChatCompletionRequest, CompletionRequest
-from trtllm_nix.proxy.responses_api.protocol import parse_request
+from trtllm_nix.proxy.responses_api.protocol import SKIPPED_TOOLS_HEADER, parse_request
 from trtllm_nix.proxy.responses_api.render import new_meta
 from trtllm_nix.proxy.responses_api.store import ResponseStore, delete_response, get_response, previous_conversation
 from trtllm_nix.proxy.responses_api.translate import to_chat
@@ -135,11 +135,16 @@ async def responses(request: Request) -> Response:
         new_meta(model.name, body), plan, state.responses, body.store, lambda e: state.lifecycle.error(e, rid)
     )
     since = arrived(request)
+    skipped = body.skipped_tools()
+    headers = {SKIPPED_TOOLS_HEADER: ", ".join(skipped)} if skipped else None
     if body.stream:
         events = _events(state, model, job.upstream, job.stops, job.parser(), since)
-        return state.lifecycle.respond_stream(rid, answer.stream(events))
+        return state.lifecycle.respond_stream(rid, answer.stream(events), headers)
     return await state.lifecycle.respond_once(
-        request, rid, lambda: answer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since))
+        request,
+        rid,
+        lambda: answer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since)),
+        headers,
     )
 
 

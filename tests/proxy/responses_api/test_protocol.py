@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.responses_api.protocol import (
+    HOSTED_TOOL_TYPES,
     IGNORED_ON_PURPOSE,
     FunctionCallItem,
     MessageItem,
     ReasoningItem,
     parse_request,
 )
+
+F = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}
 
 
 def refused(body: dict[str, Any]) -> APIError:
@@ -66,11 +71,41 @@ def test_an_image_is_refused_clearly() -> None:
     assert "text only" in error.message
 
 
-@pytest.mark.parametrize("kind", ["web_search", "file_search", "computer_use_preview", "mcp", "custom", None])
-def test_a_tool_that_is_not_a_function_is_refused_by_one_rule(kind: str | None) -> None:
+@pytest.mark.parametrize(
+    "kind", ["custom", "shell", "local_shell", "apply_patch", "computer", "computer_use_preview", "made_up", None]
+)
+def test_a_tool_whose_calls_are_not_function_calls_is_refused_by_one_rule(kind: str | None) -> None:
     error = refused({"input": "hi", "tools": [{"type": "function", "name": "f"}, {"type": kind}]})
     assert error.param == "tools[1].type"
-    assert "type 'function' only" in error.message
+    assert "come back as function_call items" in error.message
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTED_TOOL_TYPES))
+def test_a_hosted_tool_is_kept_aside_not_offered(kind: str) -> None:
+    request = parse_request({"model": "m", "input": "hi", "tools": [{"type": kind, "any": "option"}, F]})
+    assert request.skipped_tools() == [kind]
+    assert list(request.functions()) == ["f"]
+
+
+def test_a_namespace_offers_its_functions_under_qualified_names() -> None:
+    crm = {"type": "namespace", "name": "crm", "description": "CRM", "tools": [F, {**F, "name": "g"}]}
+    request = parse_request({"model": "m", "input": "hi", "tools": [F, crm]})
+    assert {name: namespace for name, (namespace, _) in request.functions().items()} == {
+        "f": None,
+        "crm.f": "crm",
+        "crm.g": "crm",
+    }
+    assert request.skipped_tools() == []
+
+
+def test_a_namespace_holds_functions_only() -> None:
+    crm = {"type": "namespace", "name": "crm", "description": "CRM", "tools": [F, {"type": "custom", "name": "patch"}]}
+    error = refused({"input": "hi", "tools": [crm]})
+    assert error.param == "tools[0].tools[1].type"
+    assert refused({"input": "hi", "tools": [{**crm, "tools": [{**F, "bogus": 1}]}]}).param == "tools[0].tools[0].bogus"
+    assert (
+        refused({"input": "hi", "tools": [{**crm, "description": None, "tools": [F]}]}).param == "tools[0].description"
+    )
 
 
 @pytest.mark.parametrize(
@@ -81,6 +116,7 @@ def test_a_tool_that_is_not_a_function_is_refused_by_one_rule(kind: str | None) 
         ("top_logprobs", 3, "logprobs"),
         ("max_tool_calls", 2, "max_tool_calls"),
         ("tool_choice", {"type": "web_search_preview"}, "hosted-tool"),
+        ("tool_choice", {"type": "web_search"}, "hosted-tool"),
     ],
 )
 def test_values_this_server_cannot_honour_are_refused_with_a_hint(field: str, value: Any, hint: str) -> None:
@@ -119,6 +155,16 @@ def test_what_codex_and_openai_agents_send_is_accepted() -> None:
     assert request.reasoning.wants_summary()
     ignored = {key for key in body if key in IGNORED_ON_PURPOSE}
     assert ignored == {"include", "prompt_cache_key", "truncation", "service_tier", "user"}
+
+
+@pytest.mark.parametrize("recorded", sorted((Path(__file__).parent / "codex").glob("*.json")), ids=lambda p: p.stem)
+def test_what_the_real_codex_cli_sent_is_accepted(recorded: Path) -> None:
+    body = json.loads(recorded.read_text("utf-8"))
+    request = parse_request(body)
+    assert request.skipped_tools() == ["web_search"]
+    assert "exec_command" in request.functions()
+    assert any(name.startswith("multi_agent_v1.") for name in request.functions())
+    assert {key for key in body if key in IGNORED_ON_PURPOSE} == {"include", "prompt_cache_key", "client_metadata"}
 
 
 def test_bad_values_name_their_field() -> None:

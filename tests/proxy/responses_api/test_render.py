@@ -92,6 +92,18 @@ def test_tool_calls_become_function_call_items() -> None:
     assert response.tools[0].type == "function"
 
 
+def test_a_namespaced_call_comes_back_with_its_namespace() -> None:
+    crm = {"type": "namespace", "name": "crm", "description": "CRM", "tools": [{"type": "function", "name": "lookup"}]}
+    events: list[OutputEvent] = [ToolCall(0, "call_a", "crm.lookup", '{"id": 7}'), Finish("stop", 9, 4)]
+    request_meta = meta(tools=[{"type": "function", "name": "lookup"}, crm, {"type": "web_search"}])
+    raw, renderer = streamed(events, request_meta)
+    parsed = [EVENT.validate_python(event) for event in parse_sse(raw)]
+    done = [event for event in parsed if event.type == "response.output_item.done"]
+    assert [(item.item.namespace, item.item.name) for item in done] == [("crm", "lookup")]  # type: ignore[union-attr]
+    response = Response.model_validate(renderer.final)
+    assert [tool.type for tool in response.tools] == ["function", "namespace", "web_search"]
+
+
 def test_an_answer_cut_by_the_limit_is_incomplete_for_max_output_tokens() -> None:
     response = Response.model_validate(render_response(CUT, meta(max_output_tokens=3)))
     assert response.status == "incomplete"

@@ -141,3 +141,24 @@ def test_tool_choice_must_name_a_given_tool() -> None:
         plan(input="x", tools=[WEATHER], tool_choice={"type": "function", "name": "other"})
     with pytest.raises(APIError, match="needs tools"):
         plan(input="x", tool_choice="required")
+
+
+def test_a_namespace_is_offered_as_qualified_functions_and_its_calls_replay_so() -> None:
+    crm = {"type": "namespace", "name": "crm", "description": "The customer database.",
+           "tools": [{"type": "function", "name": "lookup", "description": "Find a customer."}]}  # fmt: skip
+    result = plan(
+        input=[
+            {"role": "user", "content": "Who is 7?"},
+            {"type": "function_call", "call_id": "c1", "name": "lookup", "namespace": "crm", "arguments": '{"id":7}'},
+            {"type": "function_call_output", "call_id": "c1", "name": "lookup", "namespace": "crm", "output": "Ada"},
+        ],
+        tools=[WEATHER, crm, {"type": "web_search"}],
+        tool_choice={"type": "function", "name": "crm.lookup"},
+    )
+    assert [tool["function"]["name"] for tool in result.tools] == ["get_weather", "crm.lookup"]
+    assert result.tools[1]["function"]["description"] == "The customer database.\n\nFind a customer."
+    assert result.messages[1]["tool_calls"][0]["function"]["name"] == "crm.lookup"
+    assert result.options.tool_choice == {"type": "function", "function": {"name": "crm.lookup"}}
+    prompt = TEMPLATE.render(result.messages, result.tools)
+    assert '"name": "crm.lookup"' in prompt
+    assert "web_search" not in prompt  # a hosted tool is not offered

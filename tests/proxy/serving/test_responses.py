@@ -126,9 +126,49 @@ def test_refusals_are_openai_errors(client: openai.OpenAI) -> None:
     assert "text.format needs guided decoding" in str(guided.value)
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="no-such-model", input="x")
-    with pytest.raises(openai.BadRequestError) as hosted:
-        client.responses.create(model="qwen3", input="x", tools=[{"type": "web_search"}])
-    assert "tools[0]" in str(hosted.value)
+    with pytest.raises(openai.BadRequestError) as custom:
+        client.responses.create(model="qwen3", input="x", tools=[{"type": "custom", "name": "apply_patch"}])
+    assert "tools[0]" in str(custom.value)
+
+
+def test_a_hosted_tool_is_skipped_and_named_in_a_header(client: openai.OpenAI) -> None:
+    file_search = {"type": "file_search", "vector_store_ids": ["vs_1"]}
+    tools: list[openai.types.responses.ToolParam] = [{"type": "web_search"}, WEATHER, file_search]  # type: ignore[list-item]
+    raw = client.responses.with_raw_response.create(model="qwen3", input="#reply: No search here.", tools=tools)
+    assert raw.headers["x-trtllm-nix-skipped-tools"] == "web_search, file_search"
+    response = raw.parse()
+    assert response.output_text == "No search here."
+    assert [tool.type for tool in response.tools] == ["web_search", "function", "file_search"]
+    plain = client.responses.with_raw_response.create(model="qwen3", input="#reply: ok", tools=[WEATHER])  # type: ignore[list-item]
+    assert "x-trtllm-nix-skipped-tools" not in plain.headers
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_namespaced_function_round_trip(client: openai.OpenAI, stream: bool) -> None:
+    crm = {
+        "type": "namespace",
+        "name": "crm",
+        "description": "The customer database.",
+        "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}],
+    }
+    tools: list[openai.types.responses.ToolParam] = [crm, WEATHER]  # type: ignore[list-item]
+    ask = '#reply: <tool_call>\n{"name": "crm.lookup", "arguments": {"id": 7}}\n</tool_call>'
+    if stream:
+        with client.responses.stream(model="qwen3", input=ask, tools=tools) as s:
+            events = list(s)
+            first = s.get_final_response()
+        done = [event for event in events if event.type == "response.function_call_arguments.done"]
+        assert [event.name for event in done] == ["lookup"]
+    else:
+        first = client.responses.create(model="qwen3", input=ask, tools=tools)
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert [(c.namespace, c.name, json.loads(c.arguments)) for c in calls] == [("crm", "lookup", {"id": 7})]
+    output = {"type": "function_call_output", "call_id": calls[0].call_id, "output": "#reply: Customer 7 is Ada."}
+    second = client.responses.create(model="qwen3", previous_response_id=first.id, input=[output], tools=tools)  # type: ignore[list-item]
+    assert second.output_text == "Customer 7 is Ada."
+    replayed = [calls[0].model_dump(exclude_none=True), output]
+    third = client.responses.create(model="qwen3", input=[{"role": "user", "content": ask}, *replayed], tools=tools)  # type: ignore[list-item]
+    assert third.output_text == "Customer 7 is Ada."
 
 
 def test_api_key_is_checked(scripted_triton: RunningTriton, assets: Assets) -> None:

@@ -10,15 +10,23 @@ Every top-level field falls in one of three groups:
 - refused with a 400 that names the field and says what to send: any other field, and values this server cannot
   honour (``background: true``, ``truncation: "auto"``, ``top_logprobs > 0``, non-function tools, images, ...).
 
-The rule for tools is one rule: a tool of type ``function`` is given to the model; any other type (``web_search``,
-``file_search``, ``computer_use_preview``, ``code_interpreter``, ``mcp``, ``image_generation``, ``local_shell``,
-``custom``, ...) is refused, because this server cannot run hosted tools and a tool the model never sees would be an
-ignored field.
+Tools, by who runs them:
+
+- the client runs it and gets a ``function_call`` item: ``function``, and ``namespace`` (a named group of function
+  tools; the model sees each as ``<namespace>.<name>``, its call comes back with ``name`` and ``namespace``): given
+  to the model;
+- OpenAI's servers run it (``HOSTED_TOOL_TYPES``: ``web_search``, ``file_search``, ``code_interpreter``, ``mcp``,
+  ``image_generation``, ``tool_search``, ...): this server runs none, so the model is not offered it. The request is
+  served without it, the response echoes it in ``tools`` and its ``x-trtllm-nix-skipped-tools`` header names it.
+  Refusing instead would refuse every Codex CLI request (it sends ``web_search`` unasked); forcing one with
+  ``tool_choice`` is refused;
+- the client runs it but the call is an item of its own (``custom``, ``shell``, ``local_shell``, ``apply_patch``,
+  ``computer``, ``computer_use_preview``): refused, since the model's calls come back as ``function_call`` items only.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,7 +43,24 @@ IGNORED_ON_PURPOSE: dict[str, str] = {
     "hosted-tool outputs name items this server never produces (`message.output_text.logprobs` is refused)",
     "truncation": "`disabled` (the default) is what this server does: an input too long for the context is a 400",
     "text.verbosity": "Qwen3 has no verbosity control; the answer is the model's own length",
+    "client_metadata": "the client's own telemetry for its provider (Codex CLI sends its turn ids); nothing to serve",
 }
+
+HostedToolType = Literal[
+    "web_search",
+    "web_search_2025_08_26",
+    "web_search_preview",
+    "web_search_preview_2025_03_11",
+    "file_search",
+    "code_interpreter",
+    "image_generation",
+    "mcp",
+    "tool_search",
+    "programmatic_tool_calling",
+]
+HOSTED_TOOL_TYPES = frozenset(get_args(HostedToolType))
+SKIPPED_TOOLS_HEADER = "x-trtllm-nix-skipped-tools"  # the hosted tools' types, in request order
+"""Tools that OpenAI's servers run for the model. This server runs none of them: they are skipped (module doc)."""
 
 _REFUSED_INCLUDES = {"message.output_text.logprobs": "logprobs are not offered on /v1/responses yet; omit it"}
 
@@ -75,14 +100,21 @@ class FunctionCallItem(_Strict):
     call_id: str
     name: str
     arguments: str
+    namespace: str | None = None
     id: str | None = None
     status: str | None = None
+
+    def qualified_name(self) -> str:
+        """The name the model knows the function by (``<namespace>.<name>`` inside a namespace)."""
+        return qualified(self.namespace, self.name)
 
 
 class FunctionCallOutputItem(_Strict):
     type: Literal["function_call_output"]
     call_id: str
     output: str | list[TextPart]
+    name: str | None = None  # the call's, repeated by some clients; call_id is what links the two
+    namespace: str | None = None
     id: str | None = None
     status: str | None = None
 
@@ -124,12 +156,46 @@ _MEDIA_PARTS = {"input_image", "input_file", "input_audio"}
 # ---- tools, formats, reasoning -----------------------------------------------------------------------------------
 
 
+def qualified(namespace: str | None, name: str) -> str:
+    return f"{namespace}.{name}" if namespace else name
+
+
 class FunctionTool(_Strict):
     type: Literal["function"]
     name: str = Field(min_length=1)
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+
+
+class NamespaceTool(_Strict):
+    """Function tools under one name; the model sees ``<namespace>.<function>`` with both descriptions."""
+
+    type: Literal["namespace"]
+    name: str = Field(min_length=1)
+    description: str  # required, as OpenAI's
+    tools: list[FunctionTool]
+
+
+class HostedTool(BaseModel):
+    """A tool that OpenAI's servers would run (``HOSTED_TOOL_TYPES``): kept to be echoed, never offered."""
+
+    model_config = ConfigDict(extra="allow")
+    type: HostedToolType
+
+
+def offered_functions(
+    tools: list[FunctionTool | NamespaceTool | HostedTool],
+) -> dict[str, tuple[str | None, FunctionTool]]:
+    """The functions the model is offered, by the name it knows each by: ``{qualified: (namespace, tool)}``."""
+    functions: dict[str, tuple[str | None, FunctionTool]] = {}
+    for tool in tools:
+        if isinstance(tool, FunctionTool):
+            functions[tool.name] = (None, tool)
+        elif isinstance(tool, NamespaceTool):
+            for member in tool.tools:
+                functions[qualified(tool.name, member.name)] = (tool.name, member)
+    return functions
 
 
 class FunctionChoice(_Strict):
@@ -182,7 +248,7 @@ class ResponsesRequest(_Strict):
     model: str
     input: str | list[InputItem] = ""
     instructions: str | None = None
-    tools: list[FunctionTool] = Field(default_factory=list)
+    tools: list[FunctionTool | NamespaceTool | HostedTool] = Field(default_factory=list)
     tool_choice: Literal["auto", "none", "required"] | FunctionChoice = "auto"
     parallel_tool_calls: bool = True
     max_output_tokens: int | None = Field(default=None, ge=1)
@@ -195,6 +261,7 @@ class ResponsesRequest(_Strict):
     store: bool = True  # OpenAI's default
     previous_response_id: str | None = None
     # accepted and ignored on purpose (IGNORED_ON_PURPOSE says why)
+    client_metadata: dict[str, Any] | None = None
     user: str | None = None
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
@@ -207,6 +274,14 @@ class ResponsesRequest(_Strict):
     background: Literal[False] | None = None
     top_logprobs: Literal[0] | None = None
     max_tool_calls: None = None
+
+    def functions(self) -> dict[str, tuple[str | None, FunctionTool]]:
+        """The functions the model is offered, by the name it knows each by (see ``offered_functions``)."""
+        return offered_functions(self.tools)
+
+    def skipped_tools(self) -> list[str]:
+        """The types of the hosted tools in ``tools``, which the model is not offered (module doc)."""
+        return [tool.type for tool in self.tools if isinstance(tool, HostedTool)]
 
 
 _VALUE_HINTS = {
@@ -229,16 +304,7 @@ def parse_request(body: Any) -> ResponsesRequest:
         raw["input"] = [_item(index, item) for index, item in enumerate(items)]
     tools = raw.get("tools")
     if isinstance(tools, list):
-        for index, tool in enumerate(tools):
-            kind = tool.get("type") if isinstance(tool, dict) else None
-            if kind != "function":
-                raise APIError(
-                    400,
-                    f"tools[{index}] has type {kind!r}: this server gives the model tools of type 'function' only "
-                    "and cannot run hosted tools; remove it or describe it as a function tool",
-                    param=f"tools[{index}].type",
-                    code="unsupported_value",
-                )
+        raw["tools"] = [_tool(f"tools[{index}]", tool) for index, tool in enumerate(tools)]
     for entry in raw.get("include") or []:
         if entry in _REFUSED_INCLUDES:
             raise APIError(400, _REFUSED_INCLUDES[entry], param="include", code="unsupported_value")
@@ -246,6 +312,37 @@ def parse_request(body: Any) -> ResponsesRequest:
         return ResponsesRequest.model_validate(raw)
     except ValidationError as error:
         raise _explain(error) from None
+
+
+def _tool(param: str, tool: Any) -> FunctionTool | NamespaceTool | HostedTool:
+    """One ``tools`` entry by the rule of the module doc (which tools are offered, skipped or refused)."""
+    kind = tool.get("type") if isinstance(tool, dict) else None
+    if kind in HOSTED_TOOL_TYPES:
+        return HostedTool.model_validate(tool)
+    if kind == "namespace":
+        for number, member in enumerate(tool.get("tools") or []):
+            member_kind = member.get("type") if isinstance(member, dict) else None
+            if member_kind != "function":
+                raise _unofferable(f"{param}.tools[{number}]", member_kind)
+        model: type[FunctionTool | NamespaceTool] = NamespaceTool
+    elif kind == "function":
+        model = FunctionTool
+    else:
+        raise _unofferable(param, kind)
+    try:
+        return model.model_validate(tool)
+    except ValidationError as error:
+        raise _explain(error, prefix=param) from None
+
+
+def _unofferable(param: str, kind: object) -> APIError:
+    return APIError(
+        400,
+        f"{param} has type {kind!r}: this server offers the model tools whose calls come back as function_call "
+        "items (type 'function', or 'namespace' of functions); describe it as a function tool or remove it",
+        param=f"{param}.type",
+        code="unsupported_value",
+    )
 
 
 def _item(index: int, item: Any) -> InputItem:

@@ -23,7 +23,7 @@ from typing import Any
 
 from trtllm_nix.llm.events import Finish
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningText, ToolCall
-from trtllm_nix.proxy.responses_api.protocol import ResponsesRequest
+from trtllm_nix.proxy.responses_api.protocol import FunctionTool, HostedTool, NamespaceTool, ResponsesRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ def response_object(
         "tool_choice": request.tool_choice
         if isinstance(request.tool_choice, str)
         else request.tool_choice.model_dump(),
-        "tools": [tool.model_dump(exclude_none=True) | {"strict": tool.strict} for tool in request.tools],
+        "tools": [echoed_tool(tool) for tool in request.tools],
         "top_p": request.top_p,
         "truncation": "disabled",
         "usage": usage,
@@ -86,6 +86,15 @@ def response_object(
         "service_tier": "default",
         "background": False,
     }
+
+
+def echoed_tool(tool: FunctionTool | NamespaceTool | HostedTool) -> dict[str, Any]:
+    """A request's tool as the response's ``tools`` lists it (a function's ``strict`` always present)."""
+    if isinstance(tool, FunctionTool):
+        return tool.model_dump(exclude_none=True) | {"strict": tool.strict}
+    if isinstance(tool, NamespaceTool):
+        return tool.model_dump(exclude_none=True) | {"tools": [echoed_tool(member) for member in tool.tools]}
+    return tool.model_dump()
 
 
 def usage_object(finish: Finish, reasoning_tokens: int) -> dict[str, Any]:
@@ -109,6 +118,10 @@ class _Assembler:
         self.text = ""
         self.reasoning_tokens = 0
         self.finished: dict[str, Any] | None = None
+        self.functions = {  # the model's name for a function -> (namespace, the function's own name)
+            qualified_name: (namespace, tool.name)
+            for qualified_name, (namespace, tool) in meta.request.functions().items()
+        }
 
     @property
     def index(self) -> int:
@@ -215,15 +228,17 @@ class _Assembler:
 
     def _tool_call(self, call: ToolCall) -> list[dict[str, Any]]:
         item_id = self.meta.item_id("fc", self.index)
+        namespace, name = self.functions.get(call.name, (None, call.name))
         added = {"id": item_id, "type": "function_call", "status": "in_progress", "call_id": call.call_id,
-                 "name": call.name, "arguments": ""}  # fmt: skip
+                 "name": name, "arguments": ""}  # fmt: skip
+        if namespace is not None:
+            added["namespace"] = namespace
         done = {**added, "status": "completed", "arguments": call.arguments}
         where = {"item_id": item_id, "output_index": self.index}
         events = [
             {"type": "response.output_item.added", "output_index": self.index, "item": added},
             {"type": "response.function_call_arguments.delta", **where, "delta": call.arguments},
-            {"type": "response.function_call_arguments.done", **where, "name": call.name,
-             "arguments": call.arguments},
+            {"type": "response.function_call_arguments.done", **where, "name": name, "arguments": call.arguments},
             {"type": "response.output_item.done", "output_index": self.index, "item": done},
         ]  # fmt: skip
         self.output.append(done)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.responses_api.protocol import qualified
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ def output_messages(response: dict[str, Any]) -> list[dict[str, Any]]:
         elif item["type"] == "message":
             turn["content"] += "".join(part.get("text", "") for part in item["content"])
         elif item["type"] == "function_call":
-            function = {"name": item["name"], "arguments": item["arguments"]}
+            function = {"name": qualified(item.get("namespace"), item["name"]), "arguments": item["arguments"]}
             turn.setdefault("tool_calls", []).append({"id": item["call_id"], "type": "function", "function": function})
     return [turn]
 

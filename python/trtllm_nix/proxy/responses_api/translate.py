@@ -14,6 +14,7 @@ from trtllm_nix.proxy.responses_api.protocol import (
     FunctionTool,
     InputItem,
     MessageItem,
+    NamespaceTool,
     ReasoningEffort,
     ReasoningItem,
     ResponsesRequest,
@@ -30,7 +31,7 @@ def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = N
     if not conversation:
         raise bad_request("input is empty: send a string or at least one item", param="input")
     system = [{"role": "system", "content": request.instructions}] if request.instructions else []
-    tools = [chat_tool(tool) for tool in request.tools] or None
+    tools = chat_tools(request) or None
     effort = request.reasoning.effort if request.reasoning else None
     switch = thinking_switch(effort)
     options = GenerationOptions(
@@ -79,7 +80,7 @@ def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:
             call = {
                 "id": item.call_id,
                 "type": "function",
-                "function": {"name": item.name, "arguments": item.arguments},
+                "function": {"name": item.qualified_name(), "arguments": item.arguments},
             }
             assistant().setdefault("tool_calls", []).append(call)
         elif isinstance(item, FunctionCallOutputItem):
@@ -92,10 +93,20 @@ def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:
     return messages
 
 
-def chat_tool(tool: FunctionTool) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": tool.name}
-    if tool.description is not None:
-        function["description"] = tool.description
+def chat_tools(request: ResponsesRequest) -> list[dict[str, Any]]:
+    """The offered functions as chat ``tools`` entries; a namespace's description opens each of its functions'."""
+    namespaces = {tool.name: tool.description for tool in request.tools if isinstance(tool, NamespaceTool)}
+    return [
+        chat_tool(name, tool, namespaces[namespace] if namespace else None)
+        for name, (namespace, tool) in request.functions().items()
+    ]
+
+
+def chat_tool(name: str, tool: FunctionTool, namespace_description: str | None = None) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": name}
+    description = "\n\n".join(text for text in (namespace_description, tool.description) if text)
+    if description:
+        function["description"] = description
     function["parameters"] = tool.parameters if tool.parameters is not None else {"type": "object", "properties": {}}
     if tool.strict is not None:
         function["strict"] = tool.strict
@@ -105,7 +116,7 @@ def chat_tool(tool: FunctionTool) -> dict[str, Any]:
 def chat_tool_choice(request: ResponsesRequest) -> ChatToolChoice:
     choice = request.tool_choice
     if isinstance(choice, FunctionChoice):
-        if choice.name not in {tool.name for tool in request.tools}:
+        if choice.name not in request.functions():
             raise bad_request(f"tool_choice names {choice.name!r}, which is not in tools", param="tool_choice")
         return {"type": "function", "function": {"name": choice.name}}
     if choice == "required" and not request.tools:
