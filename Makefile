@@ -45,8 +45,8 @@ e2e-openwebui: setup
 	.venv-openwebui/bin/python scripts/e2e_openwebui.py --trtllm-nix $(BIN)/trtllm-nix --real
 
 # The Responses API with real clients: openai SDK, openai-agents (default model), litellm.responses, LangChain
-# use_responses_api=True, against the scripted demo and the hf demo serving the real SmolLM2-135M-Instruct
-# (own virtualenv .venv-clients; not part of `make test`).
+# use_responses_api=True and the Codex CLI, against the scripted demo and the hf demo serving the real
+# SmolLM2-135M-Instruct (own virtualenv .venv-clients and .cache/codex; not part of `make test`).
 # One pinned set for both client targets (they share .venv-clients); pip resolves openai 3.3.0 under them.
 CLIENTS_PINS := 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.110.2' 'instructor==1.17.0'
 .venv-clients/.installed: Makefile
@@ -54,10 +54,17 @@ CLIENTS_PINS := 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.11
 	.venv-clients/bin/pip install -q $(CLIENTS_PINS)
 	@touch $@
 
+# The Codex CLI (npm package, about 420 MB with its native binary) in .cache/codex; npm from Debian when missing.
+CODEX_VERSION := 0.171.0
+CODEX := .cache/codex/node_modules/.bin/codex
+$(CODEX):
+	@command -v npm >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	npm install --silent --no-audit --no-fund --prefix .cache/codex @openai/codex@$(CODEX_VERSION)
+
 .PHONY: clients-responses
-clients-responses: setup .venv-clients/.installed
-	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix $(CLIENTS_ARGS)
-	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --no-scripted $(CLIENTS_ARGS)
+clients-responses: setup .venv-clients/.installed $(CODEX)
+	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --codex $(CODEX) $(CLIENTS_ARGS)
+	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --codex $(CODEX) --no-scripted $(CLIENTS_ARGS)
 
 # Proxy overhead against direct gRPC and Triton's own streaming (AIPerf in its own virtualenv; not in `make test`).
 # The seed's proxy, extracted by hand (bench/README.md); left out of the table when the file is not there.

@@ -1,5 +1,6 @@
 """The Responses API (/v1/responses) with real client libraries: the openai SDK, openai-agents with its default
-model (OpenAIResponsesModel), litellm.responses and LangChain's ChatOpenAI(use_responses_api=True).
+model (OpenAIResponsesModel), litellm.responses, LangChain's ChatOpenAI(use_responses_api=True), and the Codex CLI
+(``--codex PATH``, the npm package's binary: a custom provider with ``wire_api = "responses"``).
 
 Runs against --base-url, or starts `trtllm-nix demo --backend scripted` itself. The scripted backend replays the text
 after the last ``#reply:`` in the prompt (python/trtllm_nix/reference/generators.py), so in scripted mode (the
@@ -13,6 +14,8 @@ neither chooses a tool by itself nor recalls a name from an earlier turn, so the
 and the model cannot get wrong: the first tool turn is forced (``tool_choice="required"``: guided decoding makes the
 call valid), and ``previous_response_id`` must give the same answer, token for token and with the same input token
 count, as sending the earlier turns explicitly. Every request is bounded (MAX_TOKENS) so a rambling model ends.
+Against the hf demo Codex gets the real model's answers to its full prompt (about 4,600 SmolLM2 tokens of
+instructions; SmolLM2's chat template has no place for tools, so the model never sees them) and resumes the session.
 """
 
 from __future__ import annotations
@@ -229,6 +232,63 @@ def langchain_responses(base: str, model: str) -> str:
     return repr(answer.text[:40])
 
 
+CODEX: Path | None = None  # main() sets it from --codex
+CODEX_COMMAND_CALL = (  # the command's output carries the next answer; '#rep''ly' keeps the call itself from doing so
+    '<tool_call>\n{"name": "exec_command", "arguments": {"cmd": "echo \'#rep\'\'ly: The command printed hi.\'"}}'
+    "\n</tool_call>"
+)
+
+
+def codex_exec(base: str, model: str) -> str:
+    """Codex CLI runs a command the model asks for and answers from its output, shows a thought, and resumes the
+    session (replaying the reasoning item). Its own sandbox is bypassed: it needs helpers this machine may lack,
+    and the only command is an echo."""
+    if CODEX is None:
+        raise AssertionError("no --codex binary given (make clients-responses installs one)")
+    home = Path(".cache/trtllm-nix/codex-home").resolve()
+    work = home / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f'model = "{model}"\nmodel_provider = "trtllm-nix"\n\n[model_providers.trtllm-nix]\nname = "trtllm-nix"\n'
+        f'base_url = "{base}"\nwire_api = "responses"\n',
+        "utf-8",
+    )
+
+    def run(*words: str) -> list[dict[str, Any]]:
+        command = [str(CODEX), "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
+                   "-C", str(work), *words]  # fmt: skip
+        done = subprocess.run(
+            command, env={**os.environ, "CODEX_HOME": str(home)}, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        assert done.returncode == 0, (done.returncode, done.stderr[-2000:], events)
+        return [event["item"] for event in events if event["type"] == "item.completed"]
+
+    def answer(items: list[dict[str, Any]]) -> str:
+        return "".join(item["text"] for item in items if item["type"] == "agent_message").strip()
+
+    if not SCRIPTED:  # a 135M model calls no tool by itself; it answers, and the session goes on
+        first = answer(run("Say hello."))
+        again = answer(run("resume", "--last", "Say it again."))
+        assert first, "no answer"
+        assert again, "no answer after resume"
+        return f"{first[:40]!r}, resumed: {again[:40]!r}"
+    items = run(say("Run the command.", CODEX_COMMAND_CALL))
+    commands = [item for item in items if item["type"] == "command_execution"]
+    assert [(item["exit_code"], item["aggregated_output"]) for item in commands] == [
+        (0, "#reply: The command printed hi.\n")
+    ], items
+    assert answer(items) == "The command printed hi.", items
+    items = run(say("Think first.", "<think>The user wants a greeting.</think>Hello after thinking."))
+    thoughts = [item["text"] for item in items if item["type"] == "reasoning"]
+    assert thoughts == ["The user wants a greeting."], items
+    assert answer(items) == "Hello after thinking.", items
+    items = run("resume", "--last", say("And again.", "Second answer."))
+    assert answer(items) == "Second answer.", items
+    return "ran echo and answered from its output; a thought shown; the session resumed"
+
+
 CHECKS: dict[str, Callable[[str, str], str]] = {
     "openai responses.create": sdk_create,
     "openai responses.stream": sdk_stream,
@@ -237,6 +297,7 @@ CHECKS: dict[str, Callable[[str, str], str]] = {
     "openai-agents default model": agents_default_model,
     "litellm.responses": litellm_responses,
     "langchain use_responses_api": langchain_responses,
+    "codex exec": codex_exec,
 }
 
 
@@ -262,14 +323,16 @@ def main() -> int:
     parser.add_argument("--model", help="the served model's name (default: qwen3 scripted, smollm2 with a model)")
     parser.add_argument("--trtllm-nix", default=".venv/bin/trtllm-nix")
     parser.add_argument("--only", nargs="*", default=[], help="run the checks whose names contain these words")
+    parser.add_argument("--codex", type=Path, help="the Codex CLI binary (node_modules/.bin/codex of @openai/codex)")
     parser.add_argument("--log", type=Path, default=Path(".cache/trtllm-nix/responses-clients-demo.log"))
     parser.add_argument(
         "--scripted", action=argparse.BooleanOptionalAction, default=True,
         help="the endpoint is the scripted demo: prompts carry '#reply:' answers (default; --no-scripted: a model)",
     )  # fmt: skip
     args = parser.parse_args()
-    global SCRIPTED
+    global SCRIPTED, CODEX
     SCRIPTED = args.scripted
+    CODEX = args.codex
     model = args.model or ("qwen3" if SCRIPTED else "smollm2")
     if args.base_url:
         return min(run_checks(args.base_url, model, args.only), 125)
