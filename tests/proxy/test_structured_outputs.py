@@ -262,5 +262,5 @@ def test_structured_requests_that_cannot_be_honoured_are_400s(
 def test_the_model_card_says_whether_guided_decoding_is_on(sdk: openai.OpenAI, client: openai.OpenAI) -> None:
     on = sdk.models.list().data[0].model_extra or {}
     off = client.models.list().data[0].model_extra or {}
-    assert on["capabilities"] == {"guided_decoding": True}
-    assert off["capabilities"] == {"guided_decoding": False}
+    assert on["capabilities"] == {"guided_decoding": True, "tools": True}
+    assert off["capabilities"] == {"guided_decoding": False, "tools": True}

@@ -3,6 +3,7 @@ defaults, and the tokenizer's own idea of the context length (the engine's limit
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,9 @@ class ModelFiles:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
 
+_TOOL_PROBE = "trtllm_nix_tool_probe"
+
+
 class ChatTemplate:
     """The model's Jinja chat template, rendered the way transformers renders it (sandboxed, trim/lstrip)."""
 
@@ -106,6 +110,16 @@ class ChatTemplate:
         **kwargs: Any,
     ) -> str:
         return self._render(messages, tools, add_generation_prompt, kwargs)
+
+    @functools.cached_property
+    def describes_tools(self) -> bool:
+        """Whether the template puts ``tools`` in the prompt at all (SmolLM2's, for one, has no place for them: a
+        request's tools would never reach the model)."""
+        probe = {"type": "function", "function": {"name": _TOOL_PROBE, "parameters": {"type": "object"}}}
+        try:
+            return _TOOL_PROBE in self._render([{"role": "user", "content": "hi"}], [probe], True, {})
+        except ValueError:
+            return False
 
     def generation_prompt(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, prompt: str, **kwargs: Any

@@ -7,6 +7,7 @@ transport), so the lifecycle, renderers and parsers can be tested in millisecond
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,8 @@ from trtllm_nix.proxy.middleware import ProxyMiddleware
 from trtllm_nix.proxy.parsers.registry import reasoning_parser, tool_parser
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
+
+LOG = logging.getLogger("trtllm_nix.proxy")
 
 
 class _NotStarted:
@@ -56,6 +59,12 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
         context_logits=context_logits,
         generation_logits=generation_logits,
     )
+    if model.tool_parser is not None and not model.takes_tools:
+        LOG.warning(
+            "model %s: its chat template has no place for tools; a request's tools are not shown to the model "
+            "(/v1/models says capabilities.tools false)",
+            model.name,
+        )
     return model, spec
 
 

@@ -34,6 +34,11 @@ class ServedModel:
     generation_logits: bool = False
 
     @property
+    def takes_tools(self) -> bool:
+        """Tools reach the model: its chat template describes them and a parser reads its calls back."""
+        return self.tool_parser is not None and self.template is not None and self.template.describes_tools
+
+    @property
     def max_prompt_chars(self) -> int:
         """Longer prompt text cannot fit the context (no tokenizer packs 16 characters into a token): refused
         before the tokenizer spends seconds on it."""
@@ -46,7 +51,7 @@ class ServedModel:
             "created": _STARTED,
             "owned_by": "trtllm-nix",
             "max_model_len": self.context_length,
-            "capabilities": {"guided_decoding": self.guided_decoding},
+            "capabilities": {"guided_decoding": self.guided_decoding, "tools": self.takes_tools},
         }
 
 

@@ -98,6 +98,12 @@ def test_a_namespace_offers_its_functions_under_qualified_names() -> None:
     assert request.skipped_tools() == []
 
 
+def test_a_function_offered_twice_is_refused() -> None:
+    crm = {"type": "namespace", "name": "crm", "description": "CRM", "tools": [F]}
+    assert "'f' twice" in refused({"input": "hi", "tools": [F, F]}).message
+    assert "'crm.f' twice" in refused({"input": "hi", "tools": [crm, {**F, "name": "crm.f"}]}).message
+
+
 def test_a_namespace_holds_functions_only() -> None:
     crm = {"type": "namespace", "name": "crm", "description": "CRM", "tools": [F, {"type": "custom", "name": "patch"}]}
     error = refused({"input": "hi", "tools": [crm]})

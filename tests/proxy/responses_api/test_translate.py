@@ -139,7 +139,7 @@ def test_sampling_limits_and_tool_settings_carry_over() -> None:
 def test_tool_choice_must_name_a_given_tool() -> None:
     with pytest.raises(APIError, match="not in tools"):
         plan(input="x", tools=[WEATHER], tool_choice={"type": "function", "name": "other"})
-    with pytest.raises(APIError, match="needs tools"):
+    with pytest.raises(APIError, match="needs function tools"):
         plan(input="x", tool_choice="required")
 
 
@@ -162,3 +162,10 @@ def test_a_namespace_is_offered_as_qualified_functions_and_its_calls_replay_so()
     prompt = TEMPLATE.render(result.messages, result.tools)
     assert '"name": "crm.lookup"' in prompt
     assert "web_search" not in prompt  # a hosted tool is not offered
+
+
+def test_required_with_only_hosted_tools_is_refused() -> None:
+    with pytest.raises(APIError) as caught:
+        plan(input="hi", tools=[{"type": "web_search"}], tool_choice="required")
+    assert caught.value.param == "tool_choice"
+    assert "hosted tools are not offered" in caught.value.message

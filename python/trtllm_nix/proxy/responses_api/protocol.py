@@ -2,13 +2,14 @@
 
 Every top-level field falls in one of three groups:
 
-- honoured: ``model``, ``input``, ``instructions``, ``tools`` (type ``function``), ``tool_choice``,
+- honoured: ``model``, ``input``, ``instructions``, ``tools`` (by the rule below), ``tool_choice``,
   ``parallel_tool_calls``, ``max_output_tokens``, ``temperature``, ``top_p``, ``text.format``, ``reasoning``,
   ``stream``, ``metadata``, ``store``, ``previous_response_id``;
 - accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason): they change nothing a user could
   see from this server, so refusing them would only break clients (Codex, openai-agents) that always send them;
 - refused with a 400 that names the field and says what to send: any other field, and values this server cannot
-  honour (``background: true``, ``truncation: "auto"``, ``top_logprobs > 0``, non-function tools, images, ...).
+  honour (``background: true``, ``truncation: "auto"``, ``top_logprobs > 0``, tools whose calls are not function
+  calls, images, ...).
 
 Tools, by who runs them:
 
@@ -59,8 +60,8 @@ HostedToolType = Literal[
     "programmatic_tool_calling",
 ]
 HOSTED_TOOL_TYPES = frozenset(get_args(HostedToolType))
-SKIPPED_TOOLS_HEADER = "x-trtllm-nix-skipped-tools"  # the hosted tools' types, in request order
 """Tools that OpenAI's servers run for the model. This server runs none of them: they are skipped (module doc)."""
+SKIPPED_TOOLS_HEADER = "x-trtllm-nix-skipped-tools"  # the hosted tools' types, in request order
 
 _REFUSED_INCLUDES = {"message.output_text.logprobs": "logprobs are not offered on /v1/responses yet; omit it"}
 
@@ -186,16 +187,15 @@ class HostedTool(BaseModel):
 
 def offered_functions(
     tools: list[FunctionTool | NamespaceTool | HostedTool],
-) -> dict[str, tuple[str | None, FunctionTool]]:
-    """The functions the model is offered, by the name it knows each by: ``{qualified: (namespace, tool)}``."""
-    functions: dict[str, tuple[str | None, FunctionTool]] = {}
+) -> list[tuple[str, str | None, FunctionTool]]:
+    """The functions the model is offered, in order: ``(the name it knows it by, namespace, tool)``."""
+    offered: list[tuple[str, str | None, FunctionTool]] = []
     for tool in tools:
         if isinstance(tool, FunctionTool):
-            functions[tool.name] = (None, tool)
+            offered.append((tool.name, None, tool))
         elif isinstance(tool, NamespaceTool):
-            for member in tool.tools:
-                functions[qualified(tool.name, member.name)] = (tool.name, member)
-    return functions
+            offered.extend((qualified(tool.name, member.name), tool.name, member) for member in tool.tools)
+    return offered
 
 
 class FunctionChoice(_Strict):
@@ -276,8 +276,8 @@ class ResponsesRequest(_Strict):
     max_tool_calls: None = None
 
     def functions(self) -> dict[str, tuple[str | None, FunctionTool]]:
-        """The functions the model is offered, by the name it knows each by (see ``offered_functions``)."""
-        return offered_functions(self.tools)
+        """The functions the model is offered, by the name it knows each by: ``{name: (namespace, tool)}``."""
+        return {name: (namespace, tool) for name, namespace, tool in offered_functions(self.tools)}
 
     def skipped_tools(self) -> list[str]:
         """The types of the hosted tools in ``tools``, which the model is not offered (module doc)."""
@@ -309,9 +309,16 @@ def parse_request(body: Any) -> ResponsesRequest:
         if entry in _REFUSED_INCLUDES:
             raise APIError(400, _REFUSED_INCLUDES[entry], param="include", code="unsupported_value")
     try:
-        return ResponsesRequest.model_validate(raw)
+        request = ResponsesRequest.model_validate(raw)
     except ValidationError as error:
         raise _explain(error) from None
+    offered = [name for name, _, _ in offered_functions(request.tools)]
+    twice = sorted({name for name in offered if offered.count(name) > 1})
+    if twice:
+        raise bad_request(
+            f"tools offer the function {twice[0]!r} twice; give each function its own name", param="tools"
+        )
+    return request
 
 
 def _tool(param: str, tool: Any) -> FunctionTool | NamespaceTool | HostedTool:

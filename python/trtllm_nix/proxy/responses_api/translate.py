@@ -119,8 +119,10 @@ def chat_tool_choice(request: ResponsesRequest) -> ChatToolChoice:
         if choice.name not in request.functions():
             raise bad_request(f"tool_choice names {choice.name!r}, which is not in tools", param="tool_choice")
         return {"type": "function", "function": {"name": choice.name}}
-    if choice == "required" and not request.tools:
-        raise bad_request("tool_choice 'required' needs tools", param="tool_choice")
+    if choice == "required" and not request.functions():
+        raise bad_request(
+            "tool_choice 'required' needs function tools (hosted tools are not offered)", param="tool_choice"
+        )
     return choice
 
 
