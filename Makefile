@@ -58,7 +58,8 @@ CLIENTS_PINS := 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.11
 CODEX_VERSION := 0.171.0
 CODEX := .cache/codex/node_modules/.bin/codex
 $(CODEX):
-	@command -v npm >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	@command -v npm >/dev/null || { test "$$(id -u)" = 0 || { echo "the Codex CLI needs npm: apt-get install npm" >&2; exit 1; }; \
+	  apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
 	npm install --silent --no-audit --no-fund --prefix .cache/codex @openai/codex@$(CODEX_VERSION)
 
 .PHONY: clients-responses
