@@ -286,7 +286,16 @@ def codex_exec(base: str, model: str) -> str:
     assert answer(items) == "Hello after thinking.", items
     items = run("resume", "--last", say("And again.", "Second answer."))
     assert answer(items) == "Second answer.", items
-    return "ran echo and answered from its output; a thought shown; the session resumed"
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "sunny": {"type": "boolean"}},
+              "required": ["city", "sunny"], "additionalProperties": False}  # fmt: skip
+    (home / "schema.json").write_text(json.dumps(schema), "utf-8")
+    shaped = [  # on script, and off it: guided decoding holds the answer to the schema either way
+        json.loads(answer(run("--output-schema", str(home / "schema.json"), say("Weather in Paris?", reply))))
+        for reply in ('{"city": "Paris", "sunny": true}', "It is sunny in Paris.")
+    ]
+    assert shaped[0] == {"city": "Paris", "sunny": True}, shaped
+    assert set(shaped[1]) == {"city", "sunny"}, shaped
+    return "ran echo and answered from its output; a thought shown; the session resumed; --output-schema held"
 
 
 CHECKS: dict[str, Callable[[str, str], str]] = {

@@ -111,14 +111,18 @@ class GrammarEngine:
     @cached_property
     def _fallback_order(self) -> torch.Tensor:
         """Token ids in the scripted fallback's order of preference: closing text, then every token that is not
-        only whitespace by id, then whitespace-only tokens by id."""
+        only whitespace and does not open a tag (``<``) by id, then those that open a tag, then whitespace-only
+        tokens by id. A tag comes last but one because ``<`` is the lowest allowed id where a grammar lets an
+        optional ``<think>`` block come before the answer: taking it, the fallback once spelled ``<think>`` and then
+        wrote ``"`` (closing text, always allowed there) until the length limit."""
         import torch
 
         decoded: list[bytes] = list(self._info.decoded_vocab)
         closing = [decoded.index(text) for text in CLOSING_TEXT if text in decoded]
         spaces = [i for i, text in enumerate(decoded) if text and not text.strip()]
-        rest = sorted(set(range(self.vocab_size)) - set(closing) - set(spaces))
-        return torch.tensor(closing + rest + spaces, dtype=torch.long)
+        tags = [i for i, text in enumerate(decoded) if text.startswith(b"<")]
+        rest = sorted(set(range(self.vocab_size)) - set(closing) - set(spaces) - set(tags))
+        return torch.tensor(closing + rest + tags + spaces, dtype=torch.long)
 
     @property
     def vocab_size(self) -> int:
@@ -187,9 +191,10 @@ class Guide:
     def fallback(self, wanted: int | None) -> int:
         """The scripted backend's rule: ``wanted`` (the script's next token) when the grammar allows it; else the
         stop token when the grammar may end; else ``"``, ``}`` or ``]`` when
-        allowed, closing what is open; else the allowed token with the lowest id that is not only whitespace (in
-        byte-level vocabularies the single characters come first); else the lowest allowed whitespace token. So
-        the answer matches the grammar and, for JSON, ends as soon as the schema lets it."""
+        allowed, closing what is open; else the allowed token with the lowest id that is not only whitespace and
+        opens no tag (in byte-level vocabularies the single characters come first); else one that opens a tag;
+        else the lowest allowed whitespace token. So the answer matches the grammar and, for JSON, ends as soon as
+        the schema lets it, without opening an optional think block."""
         allowed = self.allowed()
         if wanted is not None and wanted < allowed.numel() and bool(allowed[wanted]):
             return wanted

@@ -23,8 +23,8 @@ TOOLS: Any = [
     {"type": "function", "name": "get_time", "parameters": TIME_PARAMS},
 ]
 PERSON_FORMAT: Any = {"format": {"type": "json_schema", "name": "person", "schema": PERSON, "strict": True}}
-# Off-script answers with thinking off: the scripted stand-in would otherwise wander inside the unconstrained think
-# block (see proxy.structured); with thinking off the answer is constrained from its first token.
+# Off-script answers with thinking off: the answer is constrained from its first token (with thinking on, an optional
+# think block may come first: test_off_script_with_thinking_on_...).
 NO_THINK: Any = {"effort": "none"}
 
 
@@ -74,6 +74,17 @@ def test_json_schema_strict_off_script_still_fits(sdk: openai.OpenAI, stream: bo
     assert response.status == "completed"
     assert _valid(PERSON, response.output_text)["role"] in ("admin", "user", "guest")
     assert response.text.format.type == "json_schema"
+
+
+def test_off_script_with_thinking_on_the_stand_in_answers_without_wandering_into_a_think_block(
+    sdk: openai.OpenAI,
+) -> None:
+    """What Codex's ``--output-schema`` sends (no effort: thinking stays on). The scripted fallback once picked the
+    lowest allowed token, ``<``, spelled ``<think>`` and then wrote ``"`` until the limit."""
+    response = _respond(sdk, False, input="#reply: Sure, here you go.", text=PERSON_FORMAT)
+    assert response.status == "completed"
+    assert [item.type for item in response.output] == ["message"]
+    _valid(PERSON, response.output_text)
 
 
 def test_json_object_turns_prose_into_json(sdk: openai.OpenAI) -> None:
