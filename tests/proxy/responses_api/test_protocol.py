@@ -136,7 +136,7 @@ def test_the_logprobs_include_is_refused_and_the_others_accepted() -> None:
     parse_request({"model": "m", "input": "hi", "include": ["reasoning.encrypted_content"]})
 
 
-def test_what_codex_and_openai_agents_send_is_accepted() -> None:
+def test_a_hand_written_agent_request_with_the_ignored_fields_is_accepted() -> None:
     body = {
         "model": "m",
         "instructions": "be brief",
