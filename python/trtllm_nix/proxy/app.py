@@ -59,7 +59,7 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
         context_logits=context_logits,
         generation_logits=generation_logits,
     )
-    if model.tool_parser is not None and not model.takes_tools:
+    if model.tool_parser is not None and model.template is not None and not model.template.describes_tools:
         LOG.warning(
             "model %s: its chat template has no place for tools; a request's tools are not shown to the model "
             "(/v1/models says capabilities.tools false)",
