@@ -11,7 +11,10 @@ let
   download = ''
     export HOME=$TMPDIR HF_HUB_DISABLE_TELEMETRY=1
     hf download ${entry.hf_id} --revision ${revision} --local-dir $out \
-      ${lib.concatMapStringsSep " " (pattern: "--include ${lib.escapeShellArg pattern}") include}
+      ${lib.concatMapStringsSep " " (pattern: "--include ${lib.escapeShellArg pattern}") include} || {
+      echo "trtllm-nix: downloading ${entry.hf_id} failed.${lib.optionalString (!pinned) " Unpinned, it needs the network, which the Nix sandbox withholds: build with --option sandbox false as a trusted user (trusted-users in nix.conf; an untrusted user's option is ignored), or pin it: trtllm-nix catalog lock ${model}"}" >&2
+      exit 1
+    }
     rm -rf $out/.cache
   '';
 in

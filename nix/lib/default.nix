@@ -1,6 +1,6 @@
 # Builders, so another NVFP4/FP8 model takes a few lines: add it to catalog.json, then
 #   mkEngine { model = "my-model"; variant = "tp2"; }   mkModelRepo { engine = ...; }
-#   mkTritonServer { name = ...; repository = ...; }    mkProxy { name = ...; tokenizer = ...; model = ...; }
+#   mkTritonServer { name = ...; repository = ...; }    mkProxy { name = ...; repository = ...; model = ...; }
 # Everything that runs TensorRT-LLM or tritonserver enters the runtime (the NVIDIA image root) through
 # `trtllm-nix ... --runtime ${runtime}` with bubblewrap on PATH; nothing else knows how the runtime is entered.
 { pkgs, catalog, trtllm-nix, runtime }:
@@ -18,7 +18,7 @@ rec {
     hash = (entryOf model).weights_hash;
   };
 
-  # Only what the proxy needs, never the 20 GB of weights.
+  # The tokenizer files alone (a flake output of their own; the proxy reads the engine's copy).
   tokenizer = model: download {
     inherit model;
     what = "tokenizer";
@@ -26,37 +26,38 @@ rec {
     hash = (entryOf model).tokenizer_hash;
   };
 
-  # Needs a GPU of the engine's architecture, so it requires the `cuda` system feature. Nix checks features even
-  # with the sandbox off; what to set (docs/nix.md): on NixOS `programs.nix-required-mounts` with
-  # `presets.nvidia-gpu.enable = true` (adds the feature and mounts the GPU into the sandbox); elsewhere
-  # `extra-system-features = cuda` in nix.conf, or `--option extra-system-features cuda` as a trusted user.
-  # Pinned weights come from their fixed-output download; unpinned ones are downloaded by the build itself
-  # (needs `--option sandbox false`; the build warns that the engine is not reproducible).
-  mkEngine = { model, variant, checkpoint ? if weightsPinned model then weights model else null }:
+  # The seed's engine: needs GPUs, so it builds where the builder sees them. The seed's route is
+  # `--option sandbox false` from a trusted user (nothing else asked of the host); `.sandboxed` is the same engine
+  # behind `requiredSystemFeatures = [ "cuda" ]`, for NixOS programs.nix-required-mounts (preset nvidia-gpu), which
+  # mounts the GPUs into the sandbox of exactly those builds (nixpkgs keeps GPU builds apart the same way:
+  # passthru.gpuCheck). A sandboxed build has no network, so `.sandboxed` needs the weights pinned (a fixed-output
+  # download); unpinned, the seed's route downloads them in a derivation of their own (it warns: not reproducible).
+  # Without GPUs the build fails in its preflight, before any conversion, naming the two routes.
+  mkEngine = { model, variant, checkpoint ? weights model }:
     let
       entry = entryOf model;
       v = entry.variants.${variant};
-      source = if checkpoint != null then [ "--model" "${checkpoint}" ]
-        else [ "--model" entry.hf_id ] ++ lib.optionals (entry.revision != null) [ "--revision" entry.revision ];
+      engine = sandboxed: pkgs.runCommand (catalog.engineName model variant) ({
+        nativeBuildInputs = [ trtllm-nix pkgs.bubblewrap ];
+        passthru = { inherit model variant checkpoint; worldSize = v.tp * v.pp; pinned = weightsPinned model; }
+          // lib.optionalAttrs (!sandboxed) { sandboxed = engine true; };
+      } // lib.optionalAttrs sandboxed {
+        requiredSystemFeatures = [ "cuda" ];
+      }) ''
+        ${lib.optionalString (sandboxed && !weightsPinned model) ''
+          echo "trtllm-nix: ${model} is not pinned: a sandboxed engine build cannot download it; pin it with" \
+            "trtllm-nix catalog lock ${model}, or build the seed's way: nix build ... --option sandbox false" >&2
+          exit 1
+        ''}
+        export HOME=$TMPDIR
+        trtllm-nix engine build --runtime ${runtime} --model ${checkpoint} \
+          --tp ${toString v.tp} --pp ${toString v.pp} \
+          --max-batch-size ${toString v.max_batch_size} --max-seq-len ${toString v.max_seq_len} \
+          --max-num-tokens ${toString v.max_num_tokens} --out $out
+        trtllm-nix engine check $out
+      '';
     in
-    pkgs.runCommand (catalog.engineName model variant) {
-      nativeBuildInputs = [ trtllm-nix pkgs.bubblewrap ];
-      requiredSystemFeatures = [ "cuda" ];
-      SSL_CERT_FILE = "${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt";
-      passthru = { inherit model variant; worldSize = v.tp * v.pp; pinned = checkpoint != null; };
-    } ''
-      export HOME=$TMPDIR HF_HOME=$TMPDIR/hf HF_HUB_DISABLE_TELEMETRY=1
-      ${lib.optionalString (checkpoint == null) ''
-        echo "trtllm-nix: warning: ${model} is not pinned in catalog.json: this build downloads ${entry.hf_id}" \
-          "itself (needs --option sandbox false) and the engine is not reproducible." \
-          "Pin it with: trtllm-nix catalog lock ${model}" >&2
-      ''}
-      trtllm-nix engine build --runtime ${runtime} ${lib.escapeShellArgs source} \
-        --tp ${toString v.tp} --pp ${toString v.pp} \
-        --max-batch-size ${toString v.max_batch_size} --max-seq-len ${toString v.max_seq_len} \
-        --max-num-tokens ${toString v.max_num_tokens} --out $out
-      trtllm-nix engine check $out
-    '';
+    engine false;
 
   # Pure: a function of the engine and its tokenizer files.
   mkModelRepo = { engine, extraArgs ? [ ] }:
@@ -76,20 +77,22 @@ rec {
       text = ''exec trtllm-nix serve --repo ${repository} --runtime ${runtime} "$@"'';
     };
 
-  # The upstreams are an argument (default: the catalog's Triton gRPC port on loopback). A user's --triton on the
-  # command line replaces them instead of adding a second upstream (the proxy's --triton accumulates).
-  mkProxy = { name, tokenizer, model, upstreams ? [ "127.0.0.1:${toString catalog.ports.triton_grpc}" ] }:
+  # The proxy of one repository: the tokenizer is the engine's own files and the limits (max_seq_len, input and
+  # batch limits, gathered logits) come from the repository, so it needs no download and cannot disagree with the
+  # server. The upstreams are an argument (default: the catalog's Triton gRPC port on loopback). A user's --triton
+  # on the command line replaces them instead of adding a second upstream (the proxy's --triton accumulates).
+  mkProxy = { name, repository, model, upstreams ? [ "127.0.0.1:${toString catalog.ports.triton_grpc}" ] }:
     pkgs.writeShellApplication {
       inherit name;
       runtimeInputs = [ trtllm-nix ];
-      passthru = { inherit tokenizer upstreams; };
+      passthru = { inherit repository upstreams; };
       text = ''
         upstreams=(${lib.concatMapStringsSep " " (u: "--triton ${lib.escapeShellArg u}") upstreams})
         for arg in "$@"; do
           case $arg in --triton | --triton=*) upstreams=() ;; esac
         done
-        exec trtllm-nix proxy --tokenizer ${tokenizer} --model-name ${lib.escapeShellArg model} \
-          --port ${toString catalog.ports.proxy} "''${upstreams[@]}" "$@"
+        exec trtllm-nix proxy --model-repository ${repository} --tokenizer ${repository.engine}/tokenizer \
+          --model-name ${lib.escapeShellArg model} --port ${toString catalog.ports.proxy} "''${upstreams[@]}" "$@"
       '';
     };
 
@@ -106,7 +109,7 @@ rec {
       });
       proxy = mkProxy {
         name = "openai-${catalog.models.${model}.served_name}";
-        tokenizer = tokenizer model;
+        repository = repositories.tp1;
         model = catalog.models.${model}.served_name;
       };
     };

@@ -47,6 +47,16 @@ class GpuInventory:
             "nvlink_pairs": sorted([list(pair) for pair in self.nvlink_pairs]),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GpuInventory:
+        """The inverse of :meth:`as_dict` (an inventory read inside the runtime travels as JSON)."""
+        gpus = tuple(
+            Gpu(g["index"], g["name"], divmod(int(g["sm"]), 10), int(g["memory_total"]), int(g["memory_free"]))
+            for g in data["gpus"]
+        )
+        pairs = frozenset((int(a), int(b)) for a, b in data.get("nvlink_pairs", []))
+        return cls(gpus, str(data.get("driver", "unknown")), pairs)
+
 
 def read_inventory() -> GpuInventory:
     """The machine's GPUs; a machine without NVML (no driver) has none."""

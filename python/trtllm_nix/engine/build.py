@@ -87,19 +87,22 @@ def build_engine(
         request.pp,
         expected_rank_bytes(Architecture.from_hf_config(hf_config), quant.algo, request.tp, request.pp),
     )
-    gpus = inventory if inventory is not None else read_inventory()
-    if request.skip_preflight:
-        print("warning: --skip-preflight: the engine will only run on a GPU of the architecture it is built on")
-    else:
-        for line in check_preflight(gpus, plan):
-            print(f"preflight: {line}")
     seam = seam or load_seam()
     request.out.parent.mkdir(parents=True, exist_ok=True)
     work = work_dir(request)
     if request.runtime is not None:
         from trtllm_nix.runtime.seam import runtime_seam
 
-        seam = runtime_seam(request.runtime, seam, (model_dir.resolve(), work))
+        entered = runtime_seam(request.runtime, seam, (model_dir.resolve(), work))
+        seam = entered
+        if inventory is None:  # the image's NVML with the driver the entry finds (a Nix-built one outside finds none)
+            inventory = entered.inventory()
+    gpus = inventory if inventory is not None else read_inventory()
+    if request.skip_preflight:
+        print("warning: --skip-preflight: the engine will only run on a GPU of the architecture it is built on")
+    else:
+        for line in check_preflight(gpus, plan):
+            print(f"preflight: {line}")
     staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.building-", dir=work))
     done = False
     try:

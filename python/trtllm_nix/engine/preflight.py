@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from trtllm_nix.engine.sizes import gigabytes
@@ -31,13 +32,21 @@ class BuildPlan:
         return self.tp * self.pp
 
 
+# Inside a Nix build without GPUs: the two ways a build gets them (docs/nix.md).
+NIX_ROUTES = (
+    " (a Nix build sees GPUs only with --option sandbox false as a trusted user, the seed's route, or as the"
+    " .sandboxed output under NixOS programs.nix-required-mounts with presets.nvidia-gpu)"
+)
+
+
 def check_preflight(inventory: GpuInventory, plan: BuildPlan) -> list[str]:
     """Raise :class:`PreflightError` naming what to do; return what was checked, one line each."""
     gpus = inventory.gpus
     if len(gpus) < plan.world_size:
         found = f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''}" if gpus else "no GPU (NVML found none)"
+        routes = NIX_ROUTES if not gpus and "NIX_BUILD_TOP" in os.environ else ""
         raise PreflightError(
-            f"TP {plan.tp} x PP {plan.pp} needs {plan.world_size} GPUs, this machine has {found}; lower --tp, "
+            f"TP {plan.tp} x PP {plan.pp} needs {plan.world_size} GPUs, this machine has {found}{routes}; lower --tp, "
             "build on a bigger machine, or pass --skip-preflight to build elsewhere"
         )
     used = gpus[: plan.world_size]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
 from trtllm_nix.catalog import ports
+from trtllm_nix.reexec import module_command
+
+RANK_INSIDE = ("python3", "-m", "trtllm_nix.launch.rank")  # the image's Python; the entry sets PYTHONPATH
 
 
 def register(commands: Any) -> None:
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         backend_directory=backend_dir,
         is_root=os.geteuid() == 0,
         launch_id=uuid.uuid4().hex[:8],
-        rank_python="python3" if sandbox is not None else sys.executable,
+        rank_python=RANK_INSIDE if sandbox is not None else tuple(module_command("trtllm_nix.launch.rank")),
     )
     launch = plan_launch(request, base_env, read_inventory() if request.world_size > 1 else None)
     if sandbox is not None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trtllm_nix.errors import UserError
 from trtllm_nix.gpus import GpuInventory
+from trtllm_nix.reexec import module_command
 
 PCIE_NCCL = {"NCCL_P2P_LEVEL": "PHB", "NCCL_IB_DISABLE": "1", "NCCL_SHM_DISABLE": "0"}
 FORWARDED = (
@@ -51,7 +51,8 @@ class LaunchRequest:
     launch_id: str = "0"
     exit_timeout: int = 10
     extra_args: tuple[str, ...] = ()
-    rank_python: str = sys.executable  # runs trtllm_nix.launch.rank (python3 inside an image root)
+    # runs trtllm_nix.launch.rank: this interpreter with its import path, or python3 -m inside an image root
+    rank_python: tuple[str, ...] = field(default_factory=lambda: tuple(module_command("trtllm_nix.launch.rank")))
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def plan_launch(request: LaunchRequest, base_env: dict[str, str], inventory: Gpu
     exported += sorted(k for k in environment if k.startswith("NCCL_") and k not in exported)
     for name in exported:
         command += ["-x", name]
-    wrapper = [request.rank_python, "-m", "trtllm_nix.launch.rank", str(request.run_dir), "--"]
+    wrapper = [*request.rank_python, str(request.run_dir), "--"]
     for rank, rank_command in enumerate(ranks):
         if rank:
             command.append(":")

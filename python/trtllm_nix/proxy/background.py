@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,6 +18,7 @@ from trtllm_nix.errors import ServerError
 from trtllm_nix.llm.triton_client import TokenSource
 from trtllm_nix.proxy.app import create_app
 from trtllm_nix.proxy.settings import ProxySettings
+from trtllm_nix.reexec import module_command
 
 
 class ProxyThread:
@@ -101,7 +101,7 @@ class ProxyProcess:
         return None if self._process is None else self._process.returncode
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "trtllm_nix.cli", "proxy", "--port", str(self.port), *self._args]
+        command = [*module_command("trtllm_nix.cli"), "proxy", "--port", str(self.port), *self._args]
         # a file, not a pipe: a full pipe would block the proxy's logging; closed in stop()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._log)

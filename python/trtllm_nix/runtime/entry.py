@@ -1,11 +1,12 @@
 """The entry program: run a command inside an unpacked image root with bubblewrap, container-like, no daemon.
 
 Inside: the image root as ``/`` (read-only), the host's ``/dev`` (GPUs, ``/dev/shm`` for Triton's Python backend),
-``/proc``, ``/sys`` (read-only), ``/tmp``, ``/nix/store`` (read-only) and the work folders the caller names (same
-path inside as outside, read-write), the host's ``/etc/hosts`` and ``/etc/resolv.conf`` (network is shared, so ports
-are reachable from outside), a private ``/run`` holding the host's NVIDIA driver files, and the image's own
-environment with the driver's folders appended. The process tree is the host's (no PID namespace), so signals,
-``PR_SET_PDEATHSIG`` and process-group kills reach tritonserver directly, and bubblewrap exits with its code.
+``/proc``, ``/sys`` (read-only, where the host has it: a Nix build sandbox has none), ``/tmp``, ``/nix/store``
+(read-only) and the work folders the caller names (same path inside as outside, read-write), the host's
+``/etc/hosts`` and ``/etc/resolv.conf`` (network is shared, so ports are reachable from outside), a private ``/run``
+holding the host's NVIDIA driver files, and the image's own environment with the driver's folders appended. The
+process tree is the host's (no PID namespace), so signals, ``PR_SET_PDEATHSIG`` and process-group kills reach
+tritonserver directly, and bubblewrap exits with its code.
 
 ``python -m trtllm_nix.runtime.entry --root ROOT [--bwrap PATH] [--bind DIR]... [--env NAME=VALUE]... -- CMD...``
 """
@@ -80,7 +81,8 @@ class Sandbox:
     def command(self, argv: list[str], caller: dict[str, str] | None = None, cwd: Path | None = None) -> list[str]:
         image = self.image or read_image_config(self.root)
         args = [self.bwrap, "--tmpfs", "/", *self._root_entries()]
-        args += ["--dev-bind", "/dev", "/dev", "--bind", "/proc", "/proc", "--ro-bind", "/sys", "/sys"]
+        # /sys may be absent: Nix's build sandbox mounts sysfs only for uid-range builds (linux-derivation-builder.cc)
+        args += ["--dev-bind", "/dev", "/dev", "--bind", "/proc", "/proc", "--ro-bind-try", "/sys", "/sys"]
         args += ["--bind", "/tmp", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - the host's /tmp, as a container's volume
         if Path("/nix/store").is_dir():
             args += ["--ro-bind", "/nix/store", "/nix/store"]
@@ -98,16 +100,32 @@ class Sandbox:
         return args
 
     def _root_entries(self) -> list[str]:
-        """The root's top-level entries over a tmpfs ``/`` (as nixpkgs' buildFHSEnv does), so that mount points
-        for /nix, /run and the work folders can be made while the root itself stays read-only."""
+        """The root's entries over a tmpfs ``/`` (as nixpkgs' buildFHSEnv does), so that mount points for /nix,
+        /run and the work folders can be made while the root itself stays read-only. A folder of the image that
+        holds a work folder (``/home`` for ``/home/me/run``) is opened the same way: a folder on the tmpfs with the
+        image's entries bound into it, where bubblewrap can make the work folder's mount point."""
+        opened = {
+            ancestor
+            for folder in self.binds
+            for ancestor in folder.parents
+            if ancestor != Path("/")
+            and (self.root / ancestor.relative_to("/")).is_dir()
+            and not (self.root / ancestor.relative_to("/")).is_symlink()
+        }
+        return self._entries(Path("/"), opened)
+
+    def _entries(self, folder: Path, opened: set[Path]) -> list[str]:
         args: list[str] = []
-        for entry in sorted(self.root.iterdir()):
-            if entry.name in _OWN_MOUNTS or entry.name.startswith("."):
+        for entry in sorted((self.root / folder.relative_to("/")).iterdir()):
+            inside = folder / entry.name
+            if folder == Path("/") and (entry.name in _OWN_MOUNTS or entry.name.startswith(".")):
                 continue
             if entry.is_symlink():
-                args += ["--symlink", str(entry.readlink()), f"/{entry.name}"]
+                args += ["--symlink", str(entry.readlink()), str(inside)]
+            elif inside in opened:
+                args += ["--dir", str(inside), *self._entries(inside, opened)]
             else:
-                args += ["--ro-bind", str(entry), f"/{entry.name}"]
+                args += ["--ro-bind", str(entry), str(inside)]
         return args
 
 

@@ -3,11 +3,11 @@ image root through the entry program. Only this module and the engine seam know 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import trtllm_nix
 from trtllm_nix.launch.plan import Launch
+from trtllm_nix.reexec import module_command
 from trtllm_nix.runtime.entry import Sandbox
 
 TRITONSERVER_INSIDE = "/opt/tritonserver/bin/tritonserver"
@@ -27,7 +27,7 @@ def open_sandbox(root: Path, bwrap: str | None, binds: tuple[Path, ...]) -> Sand
 
 def entry_command(sandbox: Sandbox, command: list[str], env: dict[str, str]) -> list[str]:
     """``python -m trtllm_nix.runtime.entry ... -- COMMAND``: the entry stays the parent and forwards signals."""
-    args = [sys.executable, "-m", "trtllm_nix.runtime.entry", "--root", str(sandbox.root), "--bwrap", sandbox.bwrap]
+    args = [*module_command("trtllm_nix.runtime.entry"), "--root", str(sandbox.root), "--bwrap", sandbox.bwrap]
     for folder in sandbox.binds:
         args += ["--bind", str(folder)]
     for name, value in sorted({**sandbox.extra_env, **env}.items()):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from trtllm_nix.engine.seam import BenchBuild, BuildLimits, ConvertJob, TensorrtLlmSeam
 from trtllm_nix.engine.supervise import BuildFailed
+from trtllm_nix.gpus import GpuInventory
 from trtllm_nix.runtime.entry import Sandbox
 from trtllm_nix.runtime.launch import PYTHON_INSIDE, entry_command, open_sandbox
 
@@ -55,6 +56,15 @@ class RuntimeSeam:
             )
         return lines[-1]
 
+    def inventory(self) -> GpuInventory:
+        """The GPUs as seen inside the runtime, with the host driver bound in (the preflight's view)."""
+        result = self._run([*WORKER, "inventory"], "the GPU inventory", echo=False)
+        lines = result.stdout.strip().splitlines()
+        try:
+            return GpuInventory.from_dict(json.loads(lines[-1]))
+        except (IndexError, ValueError, KeyError, TypeError) as error:
+            raise BuildFailed(f"the GPU inventory inside the runtime {self.sandbox.root} was unreadable") from error
+
     def convert_rank(self, job: ConvertJob) -> None:
         self._run([*WORKER, "convert", json.dumps(asdict(job))], f"conversion of rank {job.rank}")
 
@@ -77,10 +87,10 @@ class RuntimeSeam:
         bench = self.inner.bench_build(model, model_dir, workspace, tp_size, pp_size, quant_algo, limits)
         return replace(bench, command=entry_command(self.sandbox, bench.command, bench.environment), environment={})
 
-    def _run(self, command: list[str], what: str) -> subprocess.CompletedProcess[str]:
+    def _run(self, command: list[str], what: str, echo: bool = True) -> subprocess.CompletedProcess[str]:
         full = entry_command(self.sandbox, command, {})
         result = subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-        if result.stdout:
+        if result.stdout and (echo or result.returncode != 0):
             print(result.stdout, end="", flush=True)
         if result.returncode != 0:
             tail = (result.stdout.strip().splitlines() or ["(no output)"])[-1]

@@ -1,0 +1,148 @@
+"""``make nix-seed``: the seed's commands, verbatim and in order, through real Nix (Debian's 2.8, a nix-daemon, a
+trusted and an untrusted user) and the executing stand-in nixpkgs (tests/nix/standin-nixpkgs), printing the
+transcript. The flake is a copy of this checkout whose lock points nixpkgs at the stand-in and whose runtime pin
+is the stand-in image's hash; the commands themselves are the seed's. Needs root (users, the daemon).
+
+    python -m tests.nix.seed [--work DIR] [--transcript FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from trtllm_nix.assets.build import ensure_assets
+
+from tests.nix.seed.daemon import TRUSTED, UNTRUSTED, Daemon, running_daemon
+from tests.nix.seed.host import REPO, Host, prepare
+from tests.nix.seed.transcript import SeedFailed, Transcript
+
+CHAT = """curl -s localhost:9000/v1/chat/completions -H 'Content-Type: application/json' \\
+  -d '{"model": "qwen3", "messages": [{"role": "user", "content": "#reply: Hello 世界 🎉"}]}'"""
+STREAM = """curl -sN localhost:9000/v1/chat/completions -H 'Content-Type: application/json' \\
+  -d '{"model": "qwen3", "stream": true, "messages": [{"role": "user", "content": "#reply: <think>Easy.</think>Hi!"}]}'"""
+
+
+def copy_flake(dest: Path, host: Host) -> Path:
+    """This checkout's files (tracked and untracked, not ignored), the runtime pinned to the stand-in image."""
+    shutil.rmtree(dest, ignore_errors=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    catalog_file = dest / "python" / "trtllm_nix" / "catalog.json"
+    catalog = json.loads(catalog_file.read_text())
+    catalog["runtime"]["output_hash"] = host.image_hash
+    catalog_file.write_text(json.dumps(catalog, indent=2) + "\n")
+    host.write(dest / "tests" / "nix" / "standin-nixpkgs")
+    subprocess.run(["chmod", "-R", "a+rX", dest], check=True)
+    return dest
+
+
+def seed(work: Path, out: Transcript, daemon: Daemon, flake: Path) -> None:
+    subprocess.run(["chown", "-R", f"{TRUSTED}:", flake], check=True)  # the seed's user's checkout
+    out.say("# The flake's nixpkgs is the executing stand-in (the lock is the only file that differs).")
+    out.run(f"nix flake lock --override-input nixpkgs path:{flake}/tests/nix/standin-nixpkgs")
+    forget(out.run("nix eval --raw .#qwen3-32b-weights.outPath").stdout.strip())
+    guest_flake = work / "flake-guest"  # the untrusted user's own checkout of the same flake
+    shutil.rmtree(guest_flake, ignore_errors=True)
+    shutil.copytree(flake, guest_flake, symlinks=True)
+    subprocess.run(["chown", "-R", f"{UNTRUSTED}:", guest_flake], check=True)
+    guest = Transcript(out.out, guest_flake, daemon.client_env(UNTRUSTED), UNTRUSTED)
+    out.say("# An untrusted user: the daemon ignores --option sandbox false, so the download runs sandboxed.")
+    denied = guest.run("nix build .#qwen3-32b-engine --option sandbox false", expect=1)
+    if "--option sandbox false as a trusted user" not in denied.stderr:
+        raise SeedFailed("the untrusted user's failure does not say what to do")
+    out.say("# The seed, as a trusted user.")
+    out.run("nix build .#qwen3-32b-engine --option sandbox false")
+    out.say("# (not a seed command) what the engine build printed: the preflight inside the runtime, the build")
+    out.run("nix log .#qwen3-32b-engine")
+    out.run("mkdir -p ~/.cache/trtllm-engines")
+    out.run(
+        "ln -sf $(nix build .#qwen3-32b-engine --print-out-paths --option sandbox false) ~/.cache/trtllm-engines/qwen3"
+    )
+    out.run("test -f ~/.cache/trtllm-engines/qwen3/config.json && ls ~/.cache/trtllm-engines/qwen3/")
+    out.start("nix run .#tritonserver-qwen3", "ready:")
+    out.start("nix run .#openai-qwen3", "Uvicorn running")
+    check(out.run("curl -s localhost:9000/health"), '"ok"')
+    check(out.run("curl -s localhost:9000/v1/models"), '"max_model_len":16384')
+    check(out.run(CHAT), '"content":"Hello 世界 🎉"')
+    check(out.run(STREAM), "data: [DONE]")
+    out.stop_all()
+    out.run("nix build .#qwen3-32b-engine-tp2 --option sandbox false")
+    out.start("nix run .#tritonserver-qwen3-tp2", "ready:")
+    out.start("nix run .#openai-qwen3", "Uvicorn running")
+    check(out.run(CHAT), '"content":"Hello 世界 🎉"')
+    out.stop_all()
+
+
+def forget(path: str) -> None:
+    """Remove ``path`` and everything that refers to it from the store, so the seed builds them anew (a machine
+    that ran it before has them; CI's has not)."""
+    if subprocess.run(["nix-store", "--check-validity", path], capture_output=True).returncode != 0:
+        return
+    referrers = subprocess.run(
+        ["nix-store", "--query", "--referrers-closure", path], capture_output=True, text=True, check=True
+    ).stdout.split()
+    subprocess.run(["nix-store", "--delete", *referrers], capture_output=True, text=True, check=True)
+
+
+def check(result: subprocess.CompletedProcess[str], expected: str) -> None:
+    if expected not in result.stdout.replace(" ", "").replace("\n", "") and expected not in result.stdout:
+        raise SeedFailed(f"expected {expected!r} in the answer")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.nix.seed", description=__doc__)
+    parser.add_argument("--work", type=Path, help="work folder (default: a new one under /tmp)")
+    parser.add_argument("--transcript", type=Path, help="also write the transcript here")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="trtllm-nix-seed-"))
+    work.mkdir(parents=True, exist_ok=True)
+    work.chmod(0o755)
+    standin_root = REPO / ".cache" / "standin-root"
+    subprocess.run([REPO / "scripts" / "build-standin-root", standin_root, sys.executable], check=True)
+    host = prepare(work / "host", standin_root, ensure_assets(REPO / ".cache" / "trtllm-nix", real_models=False))
+    flake = copy_flake(work / "flake", host)
+    # host tools standing for stdenv's, the bare interpreter, the dependencies' modules and the image (crane's
+    # network); not the hub, which stands for the network a sandboxed build lacks
+    paths = ["/usr", "/bin", "/lib", "/lib64", "/etc/ssl/certs", str(Path(host.python).parents[1]), host.site, host.image]
+    with (args.transcript or Path("/dev/null")).open("w") as saved, running_daemon(work, paths) as daemon:
+        out = Transcript(Tee(sys.stdout, saved), flake, daemon.client_env(TRUSTED), TRUSTED)
+        try:
+            seed(work, out, daemon, flake)
+        except SeedFailed as error:
+            out.say(f"nix-seed: FAILED: {error} (work folder {work})")
+            return 1
+        finally:
+            out.stop_all()
+    print(f"nix-seed: every seed command passed (work folder {work})")
+    return 0
+
+
+class Tee:
+    def __init__(self, *streams: object) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)  # type: ignore[attr-defined]
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
