@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG := python/pyproject.toml
 
-.PHONY: setup test lint typecheck pytest demo assets constraints clean e2e-openwebui bench soak clients-structured eval
+.PHONY: setup test lint typecheck pytest nix-seed demo assets constraints clean e2e-openwebui bench soak clients-structured eval
 
 setup: $(INSTALLED) assets
 
@@ -33,7 +33,14 @@ typecheck: $(INSTALLED)
 pytest: setup
 	$(BIN)/pytest -c $(CONFIG) --rootdir . $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# The seed's commands, verbatim and in order, through real Nix (Debian's 2.8: a nix-daemon, a trusted and an
+# untrusted user) and the executing stand-in nixpkgs (tests/nix/standin-nixpkgs); prints the transcript and keeps
+# it in .cache/nix-seed.txt. Needs root: it adds the build users and the seed's users and runs the daemon.
+nix-seed: setup
+	@test "$$(id -u)" = 0 || { echo "make nix-seed needs root: it adds users (nixbld*, trtllm-seed, trtllm-guest) and runs a nix-daemon" >&2; exit 1; }
+	$(BIN)/python -m tests.nix.seed --transcript .cache/nix-seed.txt
+
+test: lint typecheck pytest nix-seed
 
 demo: setup
 	$(BIN)/trtllm-nix demo $(DEMO_ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +25,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--triton", help="Triton HTTP URL, e.g. http://127.0.0.1:8000")
     parser.add_argument("--no-gpu", action="store_true", help="skip the GPU checks (a machine without GPUs)")
     parser.add_argument("--smoke", metavar="URL", help="ask a running OpenAI endpoint a fixed question, judge it")
+    parser.add_argument(
+        "--bwrap",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="check that bubblewrap (default: the one on PATH) can enter the runtime here: user namespaces, "
+        "Ubuntu's AppArmor restriction",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -31,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from trtllm_nix.smoke import smoke
 
     findings = [smoke(args.smoke)] if args.smoke else []
+    if args.bwrap is not None:
+        from trtllm_nix.runtime.namespaces import namespace_findings
+
+        findings += namespace_findings(args.bwrap or shutil.which("bwrap") or "bwrap")
     if not findings or args.engine or args.repo or args.triton:
         findings += diagnose(args.engine, args.repo, args.triton, None if args.no_gpu else read_inventory())
     for finding in findings:

@@ -16,9 +16,9 @@ import sys
 def module_command(module: str) -> list[str]:
     """``python -m MODULE`` for this interpreter, importing from exactly this process's ``sys.path``."""
     path = os.pathsep.join(entry for entry in sys.path if entry)
-    boot = (
-        "import runpy, sys; "
-        f"sys.path[:0] = [p for p in {path!r}.split({os.pathsep!r}) if p not in sys.path]; "
+    boot = (  # addsitedir, as the patched script does: .pth files (an editable install's finder) count too
+        "import runpy, site, sys; "
+        f"[site.addsitedir(p) for p in {path!r}.split({os.pathsep!r}) if p not in sys.path]; "
         f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
     )
     return [sys.executable, "-c", boot]

@@ -85,6 +85,16 @@ def test_proxy_wrapper_passes_the_upstream_once(tmp_path: Path, pinned_root: Pat
     assert argv[argv.index("--model-name") + 1] == "qwen3"
 
 
+def test_proxy_wrapper_serves_what_the_repository_serves(tmp_path: Path, pinned_root: Path) -> None:
+    """The engine's limits come from the repository (max_model_len, over-long prompts as 400s, a clamped answer as
+    `length`), the tokenizer is the engine's own copy: nothing is downloaded for the proxy."""
+    argv = run_wrapper("openai-qwen3", [], tmp_path, pinned_root)
+    repository = outputs(f"{package('qwen3-32b-triton-repo')}.outPath", pinned_root)
+    engine = outputs(f"{package('qwen3-32b-engine')}.outPath", pinned_root)
+    assert argv[argv.index("--model-repository") + 1] == repository
+    assert argv[argv.index("--tokenizer") + 1] == f"{engine}/tokenizer"
+
+
 @pytest.mark.parametrize("given", [["--triton", "10.0.0.2:8001"], ["--triton=10.0.0.2:8001"]])
 def test_a_users_triton_replaces_the_default(tmp_path: Path, pinned_root: Path, given: list[str]) -> None:
     """The proxy's --triton accumulates (action=append): a second, dead upstream would be load-balanced to."""
@@ -113,28 +123,43 @@ def engine(root: Path, variant: str = "-tp4") -> dict[str, object]:
     result: dict[str, object] = outputs(
         f"""{{ script = {drv}.standin.args.buildCommand;
         inputs = map (d: d.name) {drv}.standin.args.nativeBuildInputs;
-        features = {drv}.standin.args.requiredSystemFeatures;
+        features = {drv}.standin.args.requiredSystemFeatures or null;
+        sandboxedFeatures = {drv}.sandboxed.standin.args.requiredSystemFeatures;
+        sandboxedScript = {drv}.sandboxed.standin.args.buildCommand;
         weights = {package("qwen3-32b-weights")}.outPath;
         weightsHash = {package("qwen3-32b-weights")}.outputHash or null;
+        weightsScript = {package("qwen3-32b-weights")}.buildCommand;
         runtime = {package("tritonserver-trtllm")}.outPath; }}""",
         root,
     )
     return result
 
 
-def test_unpinned_engine_downloads_in_its_build_and_warns(tmp_path: Path) -> None:
+def test_the_seed_engine_asks_no_system_feature_and_its_sandboxed_twin_does(tmp_path: Path) -> None:
+    """`nix build .#qwen3-32b-engine --option sandbox false` must build on any host whose user is trusted: a
+    required `cuda` feature is checked whatever the sandbox, and `--option extra-system-features` never reaches the
+    daemon's store. `.sandboxed` (NixOS programs.nix-required-mounts) asks for it."""
+    built = engine(checkout(tmp_path, pinned=True))
+    assert built["features"] is None
+    assert built["sandboxedFeatures"] == ["cuda"]
+    assert built["sandboxedScript"] == built["script"], "the same build, only where it may run differs"
+
+
+def test_unpinned_engine_takes_the_weights_from_their_own_download_which_warns(tmp_path: Path) -> None:
     built = engine(checkout(tmp_path, pinned=False))
     script = str(built["script"])
-    assert "--model nvidia/Qwen3-32B-NVFP4 " in script
-    assert "--revision" not in script
-    assert "not reproducible" in script
-    assert "sandbox false" in script
-    assert "trtllm-nix catalog lock qwen3-32b" in script
-    assert str(built["weights"]) not in script
+    assert f"--model {built['weights']} " in script
+    assert str(built["weights"]).endswith("-qwen3-32b-weights-unpinned")
     assert built["weightsHash"] is None, "unpinned weights are no fixed-output derivation"
+    weights = str(built["weightsScript"])
+    assert "hf download nvidia/Qwen3-32B-NVFP4 --revision main" in weights
+    assert "not reproducible" in weights
+    assert "--option sandbox false as a trusted user" in weights, "the failure says what to do"
+    assert "trtllm-nix catalog lock qwen3-32b" in weights
     assert f"--runtime {built['runtime']} " in script
     assert "--tp 4 --pp 1" in script
-    assert built["features"] == ["cuda"]
+    sandboxed = str(built["sandboxedScript"])
+    assert "a sandboxed engine build cannot download it" in sandboxed
 
 
 def test_pinned_engine_uses_the_fixed_output_weights(tmp_path: Path) -> None:
@@ -144,6 +169,7 @@ def test_pinned_engine_uses_the_fixed_output_weights(tmp_path: Path) -> None:
     assert str(built["weights"]).endswith("-qwen3-32b-weights-0123456789ab")
     assert built["weightsHash"] == PINS["weights_hash"]
     assert "warning" not in script
+    assert "cannot download" not in str(built["sandboxedScript"])
     assert f"--runtime {built['runtime']} " in script
     assert "bubblewrap" in built["inputs"]  # type: ignore[operator]
 

@@ -95,9 +95,11 @@ def build_engine(
 
         entered = runtime_seam(request.runtime, seam, (model_dir.resolve(), work))
         seam = entered
-        if inventory is None:  # the image's NVML with the driver the entry finds (a Nix-built one outside finds none)
-            inventory = entered.inventory()
-    gpus = inventory if inventory is not None else read_inventory()
+        if inventory is None and not request.skip_preflight:
+            inventory = entered.inventory()  # the image's NVML, with the driver the entry binds (see seam_worker)
+    if inventory is None:
+        inventory = GpuInventory(gpus=()) if request.skip_preflight else read_inventory()
+    gpus = inventory
     if request.skip_preflight:
         print("warning: --skip-preflight: the engine will only run on a GPU of the architecture it is built on")
     else:

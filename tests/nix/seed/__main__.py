@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from trtllm_nix.assets.build import ensure_assets
@@ -25,7 +26,7 @@ from tests.nix.seed.transcript import SeedFailed, Transcript
 CHAT = """curl -s localhost:9000/v1/chat/completions -H 'Content-Type: application/json' \\
   -d '{"model": "qwen3", "messages": [{"role": "user", "content": "#reply: Hello 世界 🎉"}]}'"""
 STREAM = """curl -sN localhost:9000/v1/chat/completions -H 'Content-Type: application/json' \\
-  -d '{"model": "qwen3", "stream": true, "messages": [{"role": "user", "content": "#reply: <think>Easy.</think>Hi!"}]}'"""
+  -d '{"model": "qwen3", "stream": true, "messages": [{"role": "user", "content": "#reply: <think>Ok.</think>Hi"}]}'"""
 
 
 def copy_flake(dest: Path, host: Host) -> Path:
@@ -107,6 +108,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="work folder (default: a new one under /tmp)")
     parser.add_argument("--transcript", type=Path, help="also write the transcript here")
     args = parser.parse_args()
+    started = time.monotonic()
     work = args.work or Path(tempfile.mkdtemp(prefix="trtllm-nix-seed-"))
     work.mkdir(parents=True, exist_ok=True)
     work.chmod(0o755)
@@ -116,7 +118,8 @@ def main() -> int:
     flake = copy_flake(work / "flake", host)
     # host tools standing for stdenv's, the bare interpreter, the dependencies' modules and the image (crane's
     # network); not the hub, which stands for the network a sandboxed build lacks
-    paths = ["/usr", "/bin", "/lib", "/lib64", "/etc/ssl/certs", str(Path(host.python).parents[1]), host.site, host.image]
+    paths = ["/usr", "/bin", "/lib", "/lib64", "/etc/ssl/certs", str(Path(host.python).parents[1])]
+    paths += [host.site, host.image]
     with (args.transcript or Path("/dev/null")).open("w") as saved, running_daemon(work, paths) as daemon:
         out = Transcript(Tee(sys.stdout, saved), flake, daemon.client_env(TRUSTED), TRUSTED)
         try:
@@ -126,7 +129,9 @@ def main() -> int:
             return 1
         finally:
             out.stop_all()
-    print(f"nix-seed: every seed command passed (work folder {work})")
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"nix-seed: every seed command passed in {time.monotonic() - started:.0f} s")
     return 0
 
 

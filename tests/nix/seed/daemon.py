@@ -58,8 +58,9 @@ def ensure_users() -> None:
         if subprocess.run(["id", user], capture_output=True).returncode != 0:
             subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", user], check=True)
         home = Path(pwd.getpwnam(user).pw_dir)
-        (home / ".run").mkdir(exist_ok=True)
-        subprocess.run(["chown", f"{user}:", home / ".run"], check=True)
+        shutil.rmtree(home, ignore_errors=True)  # a new user's home each run: the seed starts from nothing
+        (home / ".run").mkdir(parents=True)
+        subprocess.run(["chown", "-R", f"{user}:", home], check=True)
 
 
 def nix_conf(sandbox_paths: list[str]) -> str:

@@ -124,9 +124,9 @@ def compose_image(base: Path, dest: Path) -> None:
     backend = dest / "opt/tritonserver/backends/tensorrtllm"
     backend.mkdir(parents=True)
     shutil.copy(IMAGE_FILES / "tensorrtllm_backend.py", backend / "model.py")
-    shutil.copytree(  # what the stand-in backend serves with: the reference generator, part of the image
-        REPO / "python" / "trtllm_nix", dest / "opt/standin/python/trtllm_nix", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    # what the stand-in backend serves with: the reference generator, part of the image
+    reference = dest / "opt/standin/python/trtllm_nix"
+    shutil.copytree(REPO / "python" / "trtllm_nix", reference, ignore=shutil.ignore_patterns("__pycache__"))
     facts = "/opt/standin/upstream_facts.json"
     (dest / facts[1:]).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "python" / "trtllm_nix" / "upstream_facts.json", dest / facts[1:])

@@ -3,6 +3,7 @@ printed with its output and exit status: the transcript ``make nix-seed`` shows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -107,10 +108,8 @@ class Background:
         """Ctrl-C, as a user ends `nix run` in a terminal; then whatever is left of its session."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                pass
         kill_session(self.process.pid)
         self.process.wait()
         self._reader.join(10)

@@ -1,14 +1,16 @@
 """Stand-in NVML (nvidia-ml-py's ``pynvml``) in the stand-in image root: the GPUs the image's NVML would report
-through the host driver, here four NVIDIA B200 (SM100, 180 GiB each, NVLink between all). Only the calls
-trtllm_nix.gpus makes. It cannot show a real driver, real free memory or a real topology."""
+through the host driver, here four NVIDIA B200 (SM100, 180 GiB each, NVLink between all; TRTLLM_STANDIN_GPUS=0:
+no driver, as in a Nix sandbox without the GPUs mounted). Only the calls trtllm_nix.gpus makes. It cannot show a
+real driver, real free memory or a real topology."""
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 NVML_P2P_CAPS_INDEX_NVLINK = 3
 NVML_P2P_STATUS_OK = 0
-COUNT = 4
+COUNT = int(os.environ.get("TRTLLM_STANDIN_GPUS", "4"))
 TOTAL = 180 * 1024**3
 
 
@@ -17,7 +19,8 @@ class NVMLError(Exception):
 
 
 def nvmlInit() -> None:
-    pass
+    if COUNT == 0:
+        raise NVMLError("Driver Not Loaded")
 
 
 def nvmlShutdown() -> None:
