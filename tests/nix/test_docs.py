@@ -22,7 +22,11 @@ def test_docs_give_the_routes_that_work_through_a_daemon() -> None:
     daemon opens it), so no doc may recommend it. The sandboxed engine is `.sandboxed` with nix-required-mounts."""
     for doc in ("README.md", "docs/nix.md"):
         text = (REPO / doc).read_text()
-        assert "--option extra-system-features" not in text, doc
+        commands = [line for line in text.splitlines() if "nix build" in line and "--option" in line]
+        assert commands, doc
+        assert not [c for c in commands if "extra-system-features" in c], doc
+        for mention in re.findall(r"[^.]*--option extra-system-features[^.]*\.", text):
+            assert "daemon" in mention, f"{doc} mentions the option without saying the daemon drops it: {mention}"
         assert "nix-required-mounts" in text, doc
         assert ".sandboxed" in text, doc
         assert "trusted user" in text, doc
