@@ -23,6 +23,7 @@ from trtllm_nix.proxy import routes, tokenize
 from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
 from trtllm_nix.proxy.lifecycle import Lifecycle
+from trtllm_nix.proxy.messages_api.signing import signer_for
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
 from trtllm_nix.proxy.parsers.registry import reasoning_parser, tool_parser
@@ -120,17 +121,19 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         lifecycle=Lifecycle(Admission(settings.max_in_flight, metrics), metrics, settings.keepalive_seconds),
         api_key=ApiKey(settings.api_key, metrics),
         metrics=metrics,
+        signer=signer_for(settings.api_key, settings.signing_secret),
     )
     install_error_handlers(app)
     app.include_router(routes.meta)
     app.include_router(routes.v1)
+    app.include_router(routes.messages_v1)  # Anthropic's Messages API: its own key header and error envelope
     app.include_router(tokenize.router)  # vLLM's /tokenize and /detokenize
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id", "X-Api-Key", "Anthropic-Version"],
             expose_headers=["X-Request-Id"],
         )
     app.add_middleware(ProxyMiddleware, metrics=metrics, max_body_bytes=settings.body_limit(models.max_context))
