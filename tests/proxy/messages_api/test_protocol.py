@@ -76,7 +76,7 @@ def test_what_claude_code_sends_is_accepted() -> None:
                 },
                 {"name": "DeferredToolPlaceholder", "input_schema": {"type": "object"}, "defer_loading": True},
             ],
-            "thinking": {"type": "adaptive", "display": "omitted"},
+            "thinking": {"type": "adaptive", "display": "omitted"},  # 2.1.332 also sends "updates" (next test)
             "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
             "output_config": {"effort": "medium"},
             "metadata": {"user_id": '{"device_id": "abc"}'},
@@ -86,6 +86,14 @@ def test_what_claude_code_sends_is_accepted() -> None:
     assert not request.thinking_display()
     assert request.system_text() == "You are Claude Code.\n\nThe main prompt."  # the billing line dropped
     assert request.output_schema() is None
+
+
+@pytest.mark.parametrize(
+    ("display", "shown"), [(None, True), ("summarized", True), ("updates", True), ("omitted", False)]
+)
+def test_thinking_is_shown_unless_omitted(display: str | None, shown: bool) -> None:
+    thinking = {"type": "adaptive"} if display is None else {"type": "adaptive", "display": display}
+    assert parse_request({**BASE, "thinking": thinking}).thinking_display() is shown
 
 
 @pytest.mark.parametrize(

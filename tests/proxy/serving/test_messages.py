@@ -224,6 +224,22 @@ def test_max_tokens_over_the_context_is_clamped_and_a_cut_is_max_tokens(sdk: ant
     assert cut.usage.output_tokens == 3
 
 
+def test_a_prompt_that_leaves_no_room_is_anthropics_prompt_is_too_long(
+    scripted_triton: RunningTriton, assets: Assets
+) -> None:
+    proxy = start_proxy(scripted_triton, assets, max_model_len=64)
+    try:
+        with anthropic.Anthropic(base_url=proxy.base_url, api_key="unused", max_retries=0) as client:
+            ask: Any = [{"role": "user", "content": "word " * 100}]
+            with pytest.raises(anthropic.BadRequestError) as refused:
+                client.messages.create(model="qwen3", max_tokens=10, messages=ask)
+            counted = client.messages.count_tokens(model="qwen3", messages=ask).input_tokens
+    finally:
+        proxy.stop()
+    message = refused.value.body["error"]["message"]  # type: ignore[index]
+    assert message.startswith(f"prompt is too long: {counted} tokens > 63 maximum")
+
+
 def test_stop_sequences_end_with_stop_sequence(sdk: anthropic.Anthropic) -> None:
     message = sdk.messages.create(
         model="qwen3",

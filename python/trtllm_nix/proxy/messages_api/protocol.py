@@ -144,7 +144,9 @@ class ToolChoiceNone(_Strict):
 
 
 ToolChoice = Annotated[ToolChoiceAuto | ToolChoiceAny | ToolChoiceTool | ToolChoiceNone, Field(discriminator="type")]
-ThinkingDisplay = Literal["summarized", "omitted"]
+# "summarized" (Anthropic's default), "omitted" (the signature only), "updates" (Claude Code 2.1.332 with the beta
+# thinking-display-updates-2026-08-18): this server has no summarizer, so anything but "omitted" shows the thinking.
+ThinkingDisplay = str
 
 
 class ThinkingEnabled(_Strict):

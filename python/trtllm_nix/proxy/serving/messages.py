@@ -5,8 +5,9 @@ as ``/v1/chat/completions``), its output events rendered as a ``Message`` or the
 
 Choices written down here:
 - ``max_tokens`` is clamped to the room the prompt leaves in the context, never a 400 (Claude Code asks 32000 of a
-  16384-token engine); a prompt that leaves no room is a 400 that starts ``prompt is too long``, Anthropic's words
-  (Claude Code compacts its conversation on them).
+  16384-token engine); a prompt that leaves no room is a 400 ``prompt is too long: N tokens > M maximum``,
+  Anthropic's words (Claude Code compacts its conversation on them; M: the most prompt tokens that leave room for
+  one answer token).
 - The chat path's words for its fields are the Messages API's in errors (``response_format`` ->
   ``output_config.format``).
 - A failure after the stream started ends it with an ``error`` event in Anthropic's envelope, then nothing more.
@@ -14,6 +15,7 @@ Choices written down here:
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,6 +34,7 @@ from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.serving.chat import ChatJob, prepare_chat, render_prompt
 
 _PARAMS = {"response_format": "output_config.format"}
+_TOO_LONG = re.compile(r"the prompt has (?P<tokens>\d+) tokens, which leaves no room in the (?P<context>\d+)-token")
 
 
 def chat_request(request: Conversation, signer: ThinkingSigner) -> ChatCompletionRequest:
@@ -44,15 +47,22 @@ def chat_request(request: Conversation, signer: ThinkingSigner) -> ChatCompletio
 
 
 def in_messages_terms(error: APIError) -> APIError:
-    """``error`` from the chat path, with the Messages API's names for the fields and Anthropic's words for a
-    prompt that does not fit."""
+    """``error`` from the chat path, with the Messages API's names for the fields (in its message: Anthropic's
+    envelope has no ``param``) and Anthropic's words for a prompt that does not fit."""
     message, param = error.message, error.param
     for chat_name, name in _PARAMS.items():
         if param is not None and param.startswith(chat_name):
             param = name + param.removeprefix(chat_name).removeprefix(".json_schema")
         message = message.replace(chat_name, name)
+    if param is not None and param not in message:  # Anthropic's envelope has no param: the message names it
+        message = f"{param}: {message}"
     if error.code == "context_length_exceeded":
-        message = f"prompt is too long: {message}"
+        counted = _TOO_LONG.search(error.message)
+        if counted:  # Anthropic's exact words: Claude Code reads them to compact its conversation
+            tokens, context = int(counted["tokens"]), int(counted["context"])
+            message = f"prompt is too long: {tokens} tokens > {context - 1} maximum ({error.message})"
+        else:
+            message = f"prompt is too long: {message}"
     return APIError(error.status, message, error.type, param, error.code, error.headers)
 
 
