@@ -107,6 +107,25 @@ def test_the_raw_stream_is_anthropics_grammar_with_a_ping(scripted_proxy: ProxyT
     assert data[5]["delta"] == {"stop_reason": "end_turn", "stop_sequence": None}
 
 
+def test_silences_are_filled_with_ping_events(scripted_triton: RunningTriton, assets: Assets) -> None:
+    proxy = start_proxy(scripted_triton, assets, keepalive_seconds=0.05)
+    body = {
+        "model": "qwen3",
+        "max_tokens": 20,
+        "stream": True,
+        "messages": [{"role": "user", "content": "#reply: slow words #delay_ms:400"}],
+    }
+    try:
+        with httpx.stream("POST", proxy.base_url + "/v1/messages", json=body) as response:
+            lines = list(response.iter_lines())
+    finally:
+        proxy.stop()
+    names = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
+    assert names.count("ping") > 1  # one after message_start, then the keep-alives between slow tokens
+    assert not [line for line in lines if line.startswith(":")]  # no comment keep-alives here
+    assert names[-1] == "message_stop"
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_thinking_tool_use_tool_result_text_round_trip(sdk: anthropic.Anthropic, stream: bool) -> None:
     ask: Any = [{"role": "user", "content": THINK_THEN_CALL}]
