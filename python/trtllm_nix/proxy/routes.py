@@ -207,6 +207,17 @@ async def messages_count_tokens(request: Request) -> JSONResponse:
     return JSONResponse(await count_tokens(state.models.get(body.model), body, state.signer))
 
 
+@messages_v1.api_route("/messages/{rest:path}", methods=["GET", "POST", "DELETE"], include_in_schema=False)
+async def messages_not_served(rest: str) -> Response:
+    """Anthropic's other Messages paths (message batches), answered in Anthropic's envelope."""
+    raise APIError(
+        404,
+        f"/v1/messages/{rest} is not served here: this server answers POST /v1/messages and POST "
+        "/v1/messages/count_tokens (no message batches)",
+        type_="not_found_error",
+    )
+
+
 @v1.get("/responses/{response_id}")
 async def fetch_response(response_id: str, request: Request) -> JSONResponse:
     return JSONResponse(get_response(get_state(request).responses, response_id))

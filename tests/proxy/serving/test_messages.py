@@ -310,6 +310,10 @@ def test_errors_are_anthropics_envelope(sdk: anthropic.Anthropic, scripted_proxy
         "error": {"type": "invalid_request_error", "message": "the request body is not valid JSON"},
     }
     assert bad_json.headers["request-id"]
+    with pytest.raises(anthropic.NotFoundError) as batches:
+        sdk.messages.batches.list()
+    assert batches.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    assert "no message batches" in batches.value.message
 
 
 def test_forced_tool_choice_without_guided_decoding_is_a_400(sdk: anthropic.Anthropic) -> None:
