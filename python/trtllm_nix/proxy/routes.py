@@ -93,7 +93,7 @@ meta = APIRouter()
 async def json_body(request: Request) -> Any:
     try:
         return await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise APIError(400, "the request body is not valid JSON", code="invalid_json") from None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.messages_api.protocol import (
     IGNORED_ON_PURPOSE,
@@ -12,6 +14,8 @@ from trtllm_nix.proxy.messages_api.protocol import (
     parse_count_request,
     parse_request,
 )
+from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
+from trtllm_nix.proxy.serving.messages import chat_request
 
 BASE: dict[str, Any] = {"model": "qwen3", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
 CACHE = {"type": "ephemeral"}
@@ -166,3 +170,23 @@ def test_every_ignored_field_has_a_reason() -> None:
 
 def test_the_body_must_be_an_object() -> None:
     assert _refused([BASE]).code == "invalid_value"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(["messages", "tools", "system", "tool_choice", "thinking", "max_tokens", "stop_sequences",
+                          "output_config", "metadata", "content", "type"])  # fmt: skip
+
+
+@given(st.dictionaries(FIELDS, JSON, max_size=4), st.sampled_from(["user", "assistant", "system"]))
+def test_any_json_is_translated_or_refused_never_a_crash(fields: dict[str, Any], role: str) -> None:
+    for body in ({**BASE, **fields}, {**BASE, "messages": [{"role": role, "content": [fields]}]}):
+        refused: APIError | None = None
+        try:
+            chat_request(parse_request(body), ThinkingSigner(b"k"))  # and as the chat request it stands for
+        except APIError as error:
+            refused = error
+        assert refused is None or refused.status == 400

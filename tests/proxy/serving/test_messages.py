@@ -316,6 +316,35 @@ def test_errors_are_anthropics_envelope(sdk: anthropic.Anthropic, scripted_proxy
     assert "no message batches" in batches.value.message
 
 
+def _ask(content: str, **fields: Any) -> bytes:
+    return json.dumps(
+        {"model": "qwen3", "max_tokens": 5, "messages": [{"role": "user", "content": content}], **fields}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b'{"model": "qwen3", "max_tokens": 5, "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),
+        (b'{"model": "qwen3", "max_tokens": 5, "messages": [{"role": "user", "content": "\xff\xfe broken"}]}', 400),
+        (_ask("#reply: ok", max_tokens=10**12), 200),  # clamped, as every max_tokens
+        (_ask("x", temperature=1e308), 400),
+        (_ask("#reply: ok\u0000\u0007\u001b[31m"), 200),
+        (b'{"model": "qwen3", "max_tokens": 5, "messages": 7, "tools": 7}', 400),
+        (b'"just a string"', 400),
+    ],
+    ids=["nested 100k deep", "invalid UTF-8", "huge max_tokens", "huge temperature", "control characters",
+         "wrong types", "not an object"],
+)  # fmt: skip
+def test_worst_cases_get_clear_answers(scripted_proxy: ProxyThread, content: bytes, status: int) -> None:
+    response = httpx.post(scripted_proxy.base_url + "/v1/messages", content=content, timeout=30)
+    assert response.status_code == status, response.text[:300]
+    if status >= 400:
+        body = response.json()
+        assert set(body) == {"type", "error"}
+        assert body["error"]["type"] == "invalid_request_error"
+
+
 def test_forced_tool_choice_without_guided_decoding_is_a_400(sdk: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.BadRequestError) as refused:
         sdk.messages.create(

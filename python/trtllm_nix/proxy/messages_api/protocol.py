@@ -249,11 +249,12 @@ def _parse(body: Any, model: type[Conversation]) -> Conversation:
     for name, reason in _REFUSED_FIELDS.items():
         if body.get(name) is not None:
             raise APIError(400, f"{name}: {reason}", param=name, code="unsupported_value")
-    for index, message in enumerate(body.get("messages") or []):
+    messages, tools = body.get("messages"), body.get("tools")
+    for index, message in enumerate(messages if isinstance(messages, list) else []):
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):
             _check_blocks(content, f"messages.{index}.content")
-    for index, tool in enumerate(body.get("tools") or []):
+    for index, tool in enumerate(tools if isinstance(tools, list) else []):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind not in (None, "custom"):
             raise APIError(
@@ -273,6 +274,7 @@ def _check_blocks(blocks: list[Any], where: str) -> None:
     """Refuse the block types this server cannot read, with the reason (pydantic would only say 'no match')."""
     for number, block in enumerate(blocks):
         kind = block.get("type") if isinstance(block, dict) else None
+        kind = kind if isinstance(kind, str) else None
         param = f"{where}.{number}"
         if kind in REFUSED_BLOCKS:
             raise APIError(
