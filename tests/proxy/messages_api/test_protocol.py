@@ -135,7 +135,10 @@ def test_an_image_inside_a_tool_result_is_refused() -> None:
         ({"max_tokens": 0}, "max_tokens"),
         ({"stop_sequences": [str(n) for n in range(17)]}, "stop_sequences"),
         ({"thinking": {"type": "sometimes"}}, "thinking"),
-        ({"tool_choice": {"type": "tool"}}, "tool_choice.tool.name"),
+        ({"tool_choice": {"type": "tool"}}, "tool_choice.name"),
+        ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages.0.content.0.text"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": 1}]}]}, "messages.0.content.0.text"),
+        ({"system": [{"type": "text", "text": "x", "extra": 1}]}, "system.0.extra"),
         ({"metadata": {"user_id": "u", "session": "s"}}, "metadata.session"),
     ],
 )

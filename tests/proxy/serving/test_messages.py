@@ -179,15 +179,13 @@ def test_omitted_thinking_comes_back_through_its_signature(sdk: anthropic.Anthro
         "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "#reply: ok"}],
     }
 
-    def replayed(message: Any) -> int:
-        history = [
-            *ask,
-            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in message.content]},
-            result,
-        ]
+    def replayed(message: Any, without: str = "") -> int:
+        blocks = [b.model_dump(exclude_none=True) for b in message.content if b.type != without]
+        history = [*ask, {"role": "assistant", "content": blocks}, result]
         return sdk.messages.count_tokens(model="qwen3", tools=[WEATHER], messages=history).input_tokens
 
     assert replayed(hidden) == replayed(shown)  # the model is shown the same reasoning
+    assert replayed(shown, without="thinking") < replayed(shown)  # and it is shown at all (the current tool loop)
 
 
 def test_a_forged_or_changed_thinking_block_is_refused(sdk: anthropic.Anthropic) -> None:

@@ -267,7 +267,7 @@ def _parse(body: Any, model: type[Conversation]) -> Conversation:
     try:
         return model.model_validate(body)
     except ValidationError as error:
-        raise _explain(error) from None
+        raise _explain(error, body) from None
 
 
 def _check_blocks(blocks: list[Any], where: str) -> None:
@@ -301,12 +301,32 @@ def _check_blocks(blocks: list[Any], where: str) -> None:
                     )
 
 
-def _explain(error: ValidationError) -> APIError:
-    first = error.errors()[0]
-    # pydantic names union members in the location (tagged-union tags such as "text", type names); keep the path
-    where = [str(part) for part in first.get("loc", ()) if not str(part)[:1].isupper() and str(part) != "str"]
-    path = ".".join(where)
+def _explain(error: ValidationError, body: dict[str, Any]) -> APIError:
+    # Of a union's failed members, the one that got furthest into the value says most (a list of blocks with one
+    # bad field, rather than "not a string")
+    first = max(error.errors(), key=lambda e: len(e.get("loc", ())))
+    path = ".".join(_client_path(body, first.get("loc", ())))
     if first.get("type") == "extra_forbidden":
         message = f"{path}: unknown field; this server does not support it, and ignores no field silently; remove it"
         return APIError(400, message, param=path, code="unknown_parameter")
     return bad_request(f"{path}: {first.get('msg', 'invalid value')}", param=path or None, code="invalid_value")
+
+
+def _client_path(body: Any, loc: tuple[int | str, ...]) -> list[str]:
+    """pydantic's error location as the client's path: without the union members pydantic names on the way (a
+    tagged union's tag such as ``tool``, or ``str``, ``list[...]``, model names), found by walking the body."""
+    node, path = body, []
+    tag_seen: object = None  # the node whose tag was skipped: its next part is a field, even one named as the tag
+    for part in loc:
+        inside = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if isinstance(node, dict) and part == node.get("type") and tag_seen is not node:
+            tag_seen = node
+            continue  # a tagged union's tag
+        if inside or (isinstance(node, dict) and part in node):
+            node = node[part]
+        elif isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("str", "int", "dict")):
+            continue  # a union member's name
+        else:
+            node = None  # a missing field: the rest of the path names it
+        path.append(str(part))
+    return path
