@@ -84,6 +84,12 @@ def test_what_claude_code_sends_is_accepted() -> None:
             "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
             "output_config": {"effort": "medium"},
             "metadata": {"user_id": '{"device_id": "abc"}'},
+            # the SDK's other request-level options (anthropic 2.17.0), ignored on purpose
+            "cache_control": CACHE,
+            "speed": "fast",
+            "diagnostics": {"previous_message_id": None},
+            "service_tier": "auto",
+            "inference_geo": "us",
         }
     )
     assert isinstance(request.thinking, ThinkingAdaptive)

@@ -28,7 +28,10 @@ IGNORED_ON_PURPOSE: dict[str, str] = {
     "output_config.effort": "Qwen3 has no effort control; thinking is on or off (`thinking`)",
     "metadata": "`user_id` is for Anthropic's abuse monitoring; this server keeps no such records",
     "service_tier": "this server has one tier",
+    "speed": "this server has one speed",
     "inference_geo": "this server runs where it runs",
+    "diagnostics": "prompt-cache divergence reports need prompt fingerprints this server does not keep",
+    "user_profile_id, workspace_id": "Anthropic account concepts; this server has one API key",
     "thinking.budget_tokens": "Qwen3 has a switch, not a budget: it thinks as long as it wants, bounded by "
     "`max_tokens`",
     "tools[].defer_loading": "every tool is in the prompt (no server-side tool search to load it later)",
@@ -195,6 +198,7 @@ class Conversation(_Strict):
     output_config: OutputConfig | None = None
     output_format: JsonOutputFormat | None = None  # the structured-outputs beta's name of output_config.format
     context_management: dict[str, Any] | None = None  # ignored on purpose
+    cache_control: CacheControl | None = None  # ignored on purpose (the request-level form)
 
     def output_schema(self) -> dict[str, Any] | None:
         given = self.output_config.format if self.output_config and self.output_config.format else self.output_format
@@ -222,6 +226,10 @@ class MessagesRequest(Conversation):
     metadata: Metadata | None = None  # ignored on purpose
     service_tier: str | None = None  # ignored on purpose
     inference_geo: str | None = None  # ignored on purpose
+    speed: str | None = None  # ignored on purpose
+    diagnostics: dict[str, Any] | None = None  # ignored on purpose
+    user_profile_id: str | None = None  # ignored on purpose
+    workspace_id: str | None = None  # ignored on purpose
 
 
 _REFUSED_FIELDS = {
