@@ -19,7 +19,7 @@ from trtllm_nix.llm.limits import context_length, gathered_logits, guided_decodi
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.pool import UpstreamPool
 from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
-from trtllm_nix.proxy import routes, tokenize
+from trtllm_nix.proxy import messages_routes, routes, tokenize
 from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
 from trtllm_nix.proxy.lifecycle import Lifecycle
@@ -126,7 +126,7 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
     install_error_handlers(app)
     app.include_router(routes.meta)
     app.include_router(routes.v1)
-    app.include_router(routes.messages_v1)  # Anthropic's Messages API: its own key header and error envelope
+    app.include_router(messages_routes.router)  # Anthropic's Messages API: its own key header and error envelope
     app.include_router(tokenize.router)  # vLLM's /tokenize and /detokenize
     if settings.cors_origins:
         app.add_middleware(

@@ -8,5 +8,6 @@ and a renderer of its events, for the Anthropic SDKs and Claude Code.
 - ``render``: ``OutputEvent`` values -> the ``Message`` object and the Messages SSE event grammar.
 - ``errors``: Anthropic's error envelope on these routes.
 
-``proxy.serving.messages`` prepares a request through the chat path and runs it; ``proxy.routes`` wires it.
+``proxy.serving.messages`` prepares a request through the chat path and runs it; ``proxy.messages_routes`` wires
+it.
 """
