@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from anthropic.lib.streaming._messages import accumulate_event
+from anthropic.types import RawMessageStreamEvent
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
 from trtllm_nix.llm.events import Finish
 from trtllm_nix.proxy.messages_api.render import MessageMeta, StreamRenderer, render_message
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningText, ToolCall
 
 SIGNER = ThinkingSigner(b"test")
+SDK_EVENT: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
 CALL = ToolCall(0, "call_abc", "Read", '{"path": "a"}', argument_pieces=('{"path"', ': "a"}'))
 
 
@@ -103,3 +109,45 @@ def test_calls_after_the_first_are_dropped_when_parallel_use_is_disabled() -> No
 
 def test_an_empty_answer_has_no_blocks() -> None:
     assert render_message([ContentText(""), Finish("stop", 1, 0)], _meta())["content"] == []
+
+
+def _piece() -> st.SearchStrategy[OutputEvent]:
+    text = st.text(min_size=0, max_size=6)
+    call = st.builds(
+        lambda n, value, split: ToolCall(n, f"call_{n}", "Read", json.dumps({"v": value}),
+                                         argument_pieces=_split(json.dumps({"v": value}), split)),
+        st.integers(0, 3), st.text(max_size=5), st.integers(0, 12),
+    )  # fmt: skip
+    return st.one_of(st.builds(ReasoningText, text), st.builds(ContentText, text), call)
+
+
+def _split(text: str, at: int) -> tuple[str, ...]:
+    return (text[:at], text[at:]) if 0 < at < len(text) else ()
+
+
+@settings(deadline=None)  # a shared machine; the first example also warms the SDK's models
+@given(
+    st.lists(_piece(), max_size=8),
+    st.sampled_from([Finish("stop", 5, 7), Finish("length", 5, 7), Finish("stop", 5, 7, stop="END")]),
+    st.booleans(),
+)
+def test_the_sdks_own_accumulator_rebuilds_the_message_from_the_stream(
+    pieces: list[OutputEvent], finish: Finish, shown: bool
+) -> None:
+    events = [*pieces, finish]
+    meta = _meta(show_thinking=shown)
+    snapshot: Any = None
+    json_buffers: dict[int, bytes] = {}
+    for event in _streamed(events, meta):
+        if event["type"] != "ping":
+            snapshot = accumulate_event(event=SDK_EVENT.validate_python(event), current_snapshot=snapshot,
+                                        json_bufs=json_buffers)  # fmt: skip
+    assert snapshot.model_dump(exclude_none=True) == _without_none(render_message(events, meta))
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
