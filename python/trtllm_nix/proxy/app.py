@@ -31,6 +31,8 @@ from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
 
 LOG = logging.getLogger("trtllm_nix.proxy")
+# What the Anthropic SDKs send from a browser (/v1/messages): the key, the version, betas, the SDK's opt-in
+ANTHROPIC_HEADERS = ("X-Api-Key", "Anthropic-Version", "Anthropic-Beta", "Anthropic-Dangerous-Direct-Browser-Access")
 
 
 class _NotStarted:
@@ -133,8 +135,8 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-Id", "X-Api-Key", "Anthropic-Version"],
-            expose_headers=["X-Request-Id"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id", *ANTHROPIC_HEADERS],
+            expose_headers=["X-Request-Id", "Request-Id"],
         )
     app.add_middleware(ProxyMiddleware, metrics=metrics, max_body_bytes=settings.body_limit(models.max_context))
     return app

@@ -394,6 +394,28 @@ def test_api_key_as_x_api_key_or_bearer(scripted_triton: RunningTriton, assets: 
         proxy.stop()
 
 
+def test_cors_lets_a_browser_send_anthropics_headers(scripted_triton: RunningTriton, assets: Assets) -> None:
+    proxy = start_proxy(scripted_triton, assets, cors_origins=("http://ui.example",))
+    preflight = {
+        "Origin": "http://ui.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-api-key,anthropic-version,anthropic-beta,"
+        "anthropic-dangerous-direct-browser-access,content-type",
+    }
+    try:
+        allowed = httpx.options(proxy.base_url + "/v1/messages", headers=preflight)
+        answer = httpx.post(
+            proxy.base_url + "/v1/messages",
+            json={"model": "qwen3", "max_tokens": 5, "messages": [{"role": "user", "content": "#reply: Hi"}]},
+            headers={"Origin": "http://ui.example"},
+        )
+    finally:
+        proxy.stop()
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["access-control-allow-origin"] == "http://ui.example"
+    assert "request-id" in answer.headers["access-control-expose-headers"].lower()
+
+
 def test_streaming_disconnect_cancels_generation(scripted_proxy: ProxyThread, scripted_triton: RunningTriton) -> None:
     before = scripted_triton.stats()
     body = {
