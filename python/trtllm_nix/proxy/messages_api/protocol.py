@@ -37,6 +37,8 @@ IGNORED_ON_PURPOSE: dict[str, str] = {
     "tools[].defer_loading": "every tool is in the prompt (no server-side tool search to load it later)",
     "tools[].input_examples": "the chat template has no place for examples",
     "tools[].eager_input_streaming": "a call's input is sent once the call is complete and checked",
+    "tools[].allowed_callers, tool_use.caller": "programmatic tool calling from code execution: no code runs here",
+    "text.citations": "replayed answers carry null; this server makes no citations",
     "anthropic-version, anthropic-beta headers": "one behaviour for all versions; beta features are the fields "
     "listed here",
     "system text block `x-anthropic-billing-header: ...`": "Claude Code's billing line for Anthropic, dropped: not "
