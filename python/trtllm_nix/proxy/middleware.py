@@ -7,19 +7,36 @@ import re
 import time
 import uuid
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trtllm_nix.proxy.api_errors import APIError, internal_error
+from trtllm_nix.proxy.messages_api.errors import error_response as anthropic_error
+from trtllm_nix.proxy.messages_api.errors import is_messages_path
 from trtllm_nix.proxy.metrics import ProxyMetrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _ENDPOINTS = frozenset(
-    {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/health/ready", "/metrics"}
+    {
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/models",
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/health",
+        "/health/ready",
+        "/metrics",
+    }
 )
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _envelope(path: str, error: APIError) -> Response:
+    """OpenAI's error envelope, or Anthropic's on the Messages API."""
+    return anthropic_error(error) if is_messages_path(path) else error.response()
 
 
 def endpoint_label(path: str) -> str:
@@ -65,7 +82,7 @@ class ProxyMiddleware:
         except _BodyTooLarge:
             self.metrics.rejections.labels(reason="body_too_large").inc()
             error = APIError(413, f"the request body exceeds {self.max_body_bytes} bytes", code="request_too_large")
-            await error.response()(scope, receive, send_with_id)
+            await _envelope(scope["path"], error)(scope, receive, send_with_id)
             self.metrics.requests.labels(endpoint=endpoint, status="413").inc()
             self.metrics.worker_requests.labels(pid=self.metrics.pid).inc()
             return
@@ -75,7 +92,7 @@ class ProxyMiddleware:
             logging.getLogger("trtllm_nix.proxy").error("request %s failed", request_id, exc_info=error)
             if status["started"]:
                 raise
-            await internal_error(request_id).response()(scope, receive, send_with_id)
+            await _envelope(scope["path"], internal_error(request_id))(scope, receive, send_with_id)
         finally:
             self.metrics.requests.labels(endpoint=endpoint, status=str(status["code"])).inc()
             self.metrics.worker_requests.labels(pid=self.metrics.pid).inc()

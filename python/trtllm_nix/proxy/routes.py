@@ -17,6 +17,7 @@ from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.admission import ApiKey
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.lifecycle import Lifecycle
+from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.output_events import OutputEvent
 from trtllm_nix.proxy.parsers.base import SpanParser, parse
@@ -41,6 +42,7 @@ class AppState:
     lifecycle: Lifecycle
     api_key: ApiKey
     metrics: ProxyMetrics
+    signer: ThinkingSigner  # of /v1/messages thinking blocks (messages_api.signing)
     responses: ResponseStore = field(default_factory=ResponseStore)  # per process: see responses_api.store
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,9 @@ class ProxySettings:
     reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
     workers: int = 1
     extra_models: tuple[ModelSpec, ...] = ()  # served beside model_name, each with its own files and upstreams
+    # Signs /v1/messages thinking blocks when there is no api_key (messages_api.signing); made once per start, so
+    # --workers share it through the pickled settings.
+    signing_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         checks = [

@@ -37,14 +37,21 @@ class _EventStream(StreamingResponse):
 
 
 def sse_response(
-    events: AsyncIterator[bytes], keepalive_seconds: float, headers: dict[str, str], on_close: Callable[[], None]
+    events: AsyncIterator[bytes],
+    keepalive_seconds: float,
+    headers: dict[str, str],
+    on_close: Callable[[], None],
+    keepalive: bytes = KEEPALIVE,
 ) -> StreamingResponse:
-    return _EventStream(with_keepalive(events, keepalive_seconds), {**SSE_HEADERS, **headers}, on_close)
+    return _EventStream(with_keepalive(events, keepalive_seconds, keepalive), {**SSE_HEADERS, **headers}, on_close)
 
 
-async def with_keepalive(events: AsyncIterator[bytes], interval: float) -> AsyncIterator[bytes]:
+async def with_keepalive(
+    events: AsyncIterator[bytes], interval: float, keepalive: bytes = KEEPALIVE
+) -> AsyncIterator[bytes]:
     """Pass ``events`` through, several at once when several are ready (one write instead of many); during a
-    silence longer than ``interval`` send a comment line.
+    silence longer than ``interval`` send ``keepalive`` (a comment line; Anthropic's ``ping`` event on
+    ``/v1/messages``).
 
     A pump task reads ``events`` into a queue, so no task is created per event. Closing this iterator cancels the
     pump, which closes ``events`` and so cancels the upstream request.
@@ -67,7 +74,7 @@ async def with_keepalive(events: AsyncIterator[bytes], interval: float) -> Async
         while True:
             await asyncio.sleep(max(interval - (time.monotonic() - last_sent), interval / 10))
             if time.monotonic() - last_sent >= interval and queue.empty():
-                queue.put_nowait(KEEPALIVE)
+                queue.put_nowait(keepalive)
 
     pumping = asyncio.ensure_future(pump())
     ticking = asyncio.ensure_future(ticker())

@@ -111,18 +111,9 @@ def tool_mode(body: ChatCompletionRequest, tool_parser: str | None = "hermes") -
     )
 
 
-async def prepare_chat(
-    model: ServedModel, body: ChatCompletionRequest, request_id: str, log_prompts: bool = False
-) -> ChatJob:
-    """Every check that can fail before generation, so its failure is a status, not an error event."""
-    if body.top_logprobs and not model.generation_logits:
-        raise bad_request(
-            "top_logprobs needs the generation logits of an engine built with gather_generation_logits; the served "
-            f"model {model.name!r} has none (the backend returns the chosen token's logprob only)",
-            param="top_logprobs",
-            code="unsupported_value",
-        )
-    check_sampling(model, body)
+async def render_prompt(model: ServedModel, body: ChatCompletionRequest) -> tuple[ToolMode, tuple[str, list[int], str]]:
+    """How tool calls are handled, and the prompt as the chat template renders it: its text, its token ids and the
+    generation prompt (what the template added for the answer)."""
     template = model.template
     if template is None:
         raise bad_request("this model's tokenizer has no chat template; use /v1/completions")
@@ -139,9 +130,24 @@ async def prepare_chat(
         return prompt, model.files.encode(prompt), generation
 
     try:
-        prompt, ids, generation_prompt = await off_loop(render)
+        return tools, await off_loop(render)
     except ValueError as error:
         raise bad_request(str(error), param="messages") from error
+
+
+async def prepare_chat(
+    model: ServedModel, body: ChatCompletionRequest, request_id: str, log_prompts: bool = False
+) -> ChatJob:
+    """Every check that can fail before generation, so its failure is a status, not an error event."""
+    if body.top_logprobs and not model.generation_logits:
+        raise bad_request(
+            "top_logprobs needs the generation logits of an engine built with gather_generation_logits; the served "
+            f"model {model.name!r} has none (the backend returns the chosen token's logprob only)",
+            param="top_logprobs",
+            code="unsupported_value",
+        )
+    check_sampling(model, body)
+    tools, (prompt, ids, generation_prompt) = await render_prompt(model, body)
     if log_prompts:  # off by default: prompts are the users' data
         LOG.info("request %s: chat prompt (%d tokens): %r", request_id, len(ids), prompt)
     # Reasoning models: the answer after the think block is constrained, not the reasoning (proxy.structured); a
