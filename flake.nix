@@ -55,6 +55,6 @@
       devShells.${system}.default = import ./nix/devshell.nix { inherit pkgs trtllm-nix; };
 
       # One package set: the module's packages default to this flake's (see nix/module.nix).
-      nixosModules.default = import ./nix/module.nix { packages = self.packages.${system}; flakeLib = self.lib; };
+      nixosModules.default = import ./nix/module.nix { packages = self.packages.${system}; };
     };
 }

@@ -62,7 +62,6 @@ in
     proxy = {
       enable = true;
       upstream = "qwen3";
-      tokenizer = trtllm.lib.tokenizer "qwen3-32b";
       apiKeyFile = "/run/secrets/trtllm-api-key";
       settings.MAX_IN_FLIGHT = "128";
     };

@@ -4,7 +4,7 @@
 # numbering is nvidia-smi's; TMPDIR/TMP/TEMP in the runtime directory; the proxy starts once its Triton is ready.
 # One package set: `packages` are this flake's (flake.nix passes them), so the package, the runtime, the
 # repository and the tokenizer all come from the flake's pinned nixpkgs, whatever the host's nixpkgs is.
-{ packages, flakeLib }:
+{ packages }:
 { config, lib, pkgs, utils, ... }:
 let
   inherit (lib) mkEnableOption mkOption mkIf types;
@@ -119,7 +119,9 @@ let
     environment = lib.mapAttrs' (key: value: lib.nameValuePair "TRTLLM_NIX_PROXY_${key}" value) proxy.settings;
     serviceConfig = {
       ExecStart = execArgs ([
-        (lib.getExe trtllm-nix) "proxy" "--tokenizer" "${proxy.tokenizer}" "--model-name" proxy.modelName
+        (lib.getExe trtllm-nix) "proxy" "--model-repository" "${upstream.repository}"
+        "--tokenizer" (if proxy.tokenizer != null then "${proxy.tokenizer}" else "${upstream.repository.engine}/tokenizer")
+        "--model-name" proxy.modelName
         "--host" proxy.host "--port" (toString proxy.port)
         "--triton" "${if upstream != null then urlHost upstream.host else "127.0.0.1"}:${
           toString (if upstream != null then upstream.grpcPort else catalog.ports.triton_grpc)}"
@@ -172,10 +174,12 @@ in
       port = mkOption { type = types.port; default = catalog.ports.proxy; description = "Listen port."; };
       upstream = mkOption { type = types.str; description = "Name of the services.trtllm.instances entry."; };
       tokenizer = mkOption {
-        type = types.package;
-        default = flakeLib.tokenizer "qwen3-32b";
-        defaultText = lib.literalExpression "trtllm-nix.lib.tokenizer \"qwen3-32b\"";
-        description = "Tokenizer folder (lib.tokenizer MODEL).";
+        type = types.nullOr types.path;
+        default = null;
+        description = ''
+          Tokenizer folder; null: the served engine's own copy (the upstream instance's repository's engine). The
+          proxy always reads the limits (max_model_len, prompt and answer bounds) from that repository.
+        '';
       };
       modelName = mkOption { type = types.str; default = "qwen3"; description = "Model id at /v1/models."; };
       apiKeyFile = mkOption {

@@ -14,10 +14,11 @@ rec {
     (arg: builtins.replaceStrings [ "%" "$" ] [ "%%" "$$" ] (builtins.toJSON (toString arg))) args;
   flakePackages = { trtllm-nix = package "trtllm-nix"; tritonserver-trtllm = package "tritonserver-trtllm-root"; };
   flakeLib = {
-    tokenizer = model: package "${model}-tokenizer";
-    forModel = model: { repositories.tp4 = package "${model}-tp4-triton-repo" // { worldSize = 4; }; };
+    forModel = model: {
+      repositories.tp4 = package "${model}-tp4-triton-repo" // { worldSize = 4; engine = package "${model}-tp4-engine"; };
+    };
   };
-  module = import ../module.nix { packages = flakePackages; inherit flakeLib; };
+  module = import ../module.nix { packages = flakePackages; };
   nixosStubs = { lib, ... }: {
     options.systemd.services = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
     options.assertions = lib.mkOption { type = lib.types.listOf lib.types.unspecified; default = [ ]; };
