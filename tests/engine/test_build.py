@@ -4,6 +4,7 @@ a build that hangs after saving, one that saves nothing, and output that appears
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import subprocess
@@ -188,3 +189,24 @@ def test_parallel_conversions_follow_the_checkpoints_size(
 ) -> None:
     """D18: it assumed a 32B model (40 GB) whatever was converted."""
     assert parallel_conversions(world, int(checkpoint_gb * 1e9), int(memory_gb * 1e9)) == parallel
+
+
+def test_the_engine_is_copied_where_the_output_refuses_a_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Nix's build sandbox the staging folder (/build) and $out (/nix/store) are bind mounts of one disk: the same
+    st_dev, yet rename(2) fails with EXDEV (seen in make nix-seed's sandboxed engine build)."""
+    from trtllm_nix.engine import build
+
+    engine = tmp_path / "staging" / "engine"
+    (engine / "tokenizer").mkdir(parents=True)
+    (engine / "config.json").write_text("{}")
+    (engine / "tokenizer" / "tokenizer.json").write_text("{}")
+
+    def cross_device(self: Path, target: Path) -> Path:
+        raise OSError(errno.EXDEV, "Invalid cross-device link", str(self), None, str(target))
+
+    monkeypatch.setattr(Path, "rename", cross_device)
+    build._place(engine, tmp_path / "out")
+    assert (tmp_path / "out" / "config.json").read_text() == "{}"
+    assert (tmp_path / "out" / "tokenizer" / "tokenizer.json").is_file()

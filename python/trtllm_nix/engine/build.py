@@ -9,6 +9,7 @@ per-rank conversion with an explicit QuantConfig in parallel processes, then ``t
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import os
@@ -155,13 +156,15 @@ def _kept(request: BuildRequest, work: Path) -> Path:
 
 
 def _place(engine: Path, out: Path) -> None:
-    """Rename into place where staging and --out share a filesystem; else copy (--out in the Nix store)."""
-    if out.parent.stat().st_dev == engine.stat().st_dev:
+    """Rename into place; copy where the two are on different mounts: --out in the Nix store, staged in the build
+    sandbox's /build, is a bind mount of the same disk and still refuses the rename (EXDEV)."""
+    try:
         replace_folder(engine, out)
-        return
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(engine, out)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(engine, out, symlinks=True)
 
 
 def _validate(request: BuildRequest) -> None:

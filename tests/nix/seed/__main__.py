@@ -20,7 +20,7 @@ from pathlib import Path
 from trtllm_nix.assets.build import ensure_assets
 
 from tests.nix.seed.daemon import TRUSTED, UNTRUSTED, Daemon, running_daemon
-from tests.nix.seed.host import REPO, Host, prepare
+from tests.nix.seed.host import PIN, REPO, Host, forget, prefetch_weights, prepare
 from tests.nix.seed.transcript import SeedFailed, Transcript
 
 CHAT = """curl -s localhost:9000/v1/chat/completions -H 'Content-Type: application/json' \\
@@ -29,8 +29,9 @@ STREAM = """curl -sN localhost:9000/v1/chat/completions -H 'Content-Type: applic
   -d '{"model": "qwen3", "stream": true, "messages": [{"role": "user", "content": "#reply: <think>Ok.</think>Hi"}]}'"""
 
 
-def copy_flake(dest: Path, host: Host) -> Path:
-    """This checkout's files (tracked and untracked, not ignored), the runtime pinned to the stand-in image."""
+def copy_flake(dest: Path, host: Host, weights_hash: str | None = None) -> Path:
+    """This checkout's files (tracked and untracked, not ignored), the runtime pinned to the stand-in image, and
+    (``weights_hash``) the model pinned to the stand-in Hub's weights."""
     shutil.rmtree(dest, ignore_errors=True)
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -44,6 +45,8 @@ def copy_flake(dest: Path, host: Host) -> Path:
     catalog_file = dest / "python" / "trtllm_nix" / "catalog.json"
     catalog = json.loads(catalog_file.read_text())
     catalog["runtime"]["output_hash"] = host.image_hash
+    if weights_hash is not None:
+        catalog["models"]["qwen3-32b"].update(revision=PIN, weights_hash=weights_hash)
     catalog_file.write_text(json.dumps(catalog, indent=2) + "\n")
     host.write(dest / "tests" / "nix" / "standin-nixpkgs")
     subprocess.run(["chmod", "-R", "a+rX", dest], check=True)
@@ -87,15 +90,14 @@ def seed(work: Path, out: Transcript, daemon: Daemon, flake: Path) -> None:
     out.stop_all()
 
 
-def forget(path: str) -> None:
-    """Remove ``path`` and everything that refers to it from the store, so the seed builds them anew (a machine
-    that ran it before has them; CI's has not)."""
-    if subprocess.run(["nix-store", "--check-validity", path], capture_output=True).returncode != 0:
-        return
-    referrers = subprocess.run(
-        ["nix-store", "--query", "--referrers-closure", path], capture_output=True, text=True, check=True
-    ).stdout.split()
-    subprocess.run(["nix-store", "--delete", *referrers], capture_output=True, text=True, check=True)
+def sandboxed(out: Transcript, flake: Path) -> None:
+    """The `.sandboxed` engine, as NixOS with programs.nix-required-mounts builds it: the daemon has the `cuda`
+    feature, the weights are pinned (a fixed-output download, here prefetched), and the engine build enters the
+    runtime with bubblewrap inside Nix's sandbox, which has no /sys and no network."""
+    out.say("# NixOS route: nix-required-mounts gives the daemon the cuda feature; the weights are pinned.")
+    out.run(f"nix flake lock --override-input nixpkgs path:{flake}/tests/nix/standin-nixpkgs")
+    out.run("nix build .#qwen3-32b-engine.sandboxed")
+    out.run("nix log .#qwen3-32b-engine.sandboxed | grep -E '^preflight|Total time'")
 
 
 def check(result: subprocess.CompletedProcess[str], expected: str) -> None:
@@ -120,15 +122,28 @@ def main() -> int:
     # network); not the hub, which stands for the network a sandboxed build lacks
     paths = ["/usr", "/bin", "/lib", "/lib64", "/etc/ssl/certs", str(Path(host.python).parents[1])]
     paths += [host.site, host.image]
-    with (args.transcript or Path("/dev/null")).open("w") as saved, running_daemon(work, paths) as daemon:
-        out = Transcript(Tee(sys.stdout, saved), flake, daemon.client_env(TRUSTED), TRUSTED)
+    patterns = json.loads((REPO / "python" / "trtllm_nix" / "catalog.json").read_text())["hf_files"]["weights"]
+    with (args.transcript or Path("/dev/null")).open("w") as saved:
         try:
-            seed(work, out, daemon, flake)
+            with running_daemon(work, paths) as daemon:
+                out = Transcript(Tee(sys.stdout, saved), flake, daemon.client_env(TRUSTED), TRUSTED)
+                try:
+                    seed(work, out, daemon, flake)
+                    out.say("# This daemon has no cuda feature: the sandboxed engine is refused; the seed's asks none.")
+                    for options in ("", " --option extra-system-features cuda"):  # dropped through a daemon
+                        refused = out.run(f"nix build .#qwen3-32b-engine.sandboxed{options}", expect=1)
+                        if "{cuda}" not in refused.stderr:
+                            raise SeedFailed("the sandboxed engine was not refused for the missing cuda feature")
+                finally:
+                    out.stop_all()
+            name = f"qwen3-32b-weights-{PIN[:12]}"
+            pinned = copy_flake(work / "flake-pinned", host, prefetch_weights(work, host, patterns, name))
+            subprocess.run(["chown", "-R", f"{TRUSTED}:", pinned], check=True)
+            with running_daemon(work, paths, ["cuda"]) as daemon:
+                sandboxed(Transcript(Tee(sys.stdout, saved), pinned, daemon.client_env(TRUSTED), TRUSTED), pinned)
         except SeedFailed as error:
-            out.say(f"nix-seed: FAILED: {error} (work folder {work})")
+            print(f"nix-seed: FAILED: {error} (work folder {work})")
             return 1
-        finally:
-            out.stop_all()
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     print(f"nix-seed: every seed command passed in {time.monotonic() - started:.0f} s")

@@ -63,9 +63,10 @@ def ensure_users() -> None:
         subprocess.run(["chown", "-R", f"{user}:", home], check=True)
 
 
-def nix_conf(sandbox_paths: list[str]) -> str:
+def nix_conf(sandbox_paths: list[str], features: list[str]) -> str:
     return "\n".join(
         [
+            *([f"extra-system-features = {' '.join(features)}"] if features else []),
             "build-users-group = nixbld",
             "sandbox = true",  # Nix's default on Linux
             "experimental-features = nix-command flakes",
@@ -78,11 +79,12 @@ def nix_conf(sandbox_paths: list[str]) -> str:
 
 
 @contextmanager
-def running_daemon(work: Path, sandbox_paths: list[str]) -> Iterator[Daemon]:
+def running_daemon(work: Path, sandbox_paths: list[str], features: list[str] | None = None) -> Iterator[Daemon]:
+    """A daemon for the seed; ``features``: extra system features of its store (nix-required-mounts adds cuda)."""
     ensure_users()
     conf = work / "etc-nix"
     conf.mkdir(parents=True, exist_ok=True)
-    (conf / "nix.conf").write_text(nix_conf(sandbox_paths))
+    (conf / "nix.conf").write_text(nix_conf(sandbox_paths, features or []))
     socket = work / "daemon-socket" / "socket"
     socket.parent.mkdir(parents=True, exist_ok=True)
     socket.unlink(missing_ok=True)

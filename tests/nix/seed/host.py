@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shutil
@@ -62,6 +63,42 @@ def prepare(work: Path, standin_root: Path, assets: Assets) -> Host:
         make_checkpoint(hub / SEED_MODEL, "NVFP4", "legacy", tokenizer=assets.tokenizer)
     subprocess.run(["chmod", "-R", "a+rX", str(work)], check=True)
     return Host("/bin/bash", str(bare / "bin" / "python3.11"), str(site), str(image_tar), str(hub), image_hash)
+
+
+PIN = "5eed0000000000000000000000000000c0ffee00"  # the stand-in Hub's "commit" of the seed's model
+
+
+def prefetch_weights(work: Path, host: Host, patterns: list[str], name: str) -> str:
+    """The weights as their pinned fixed-output download would produce them, put into the store by hand (as
+    `nix-store --add-fixed` after a prefetch does): a sandboxed build then needs no network. Returns the hash."""
+    folder = work / "prefetch" / name
+    shutil.rmtree(folder.parent, ignore_errors=True)
+    folder.mkdir(parents=True)
+    source = Path(host.hub) / SEED_MODEL
+    for file in sorted(p for p in source.rglob("*") if p.is_file()):
+        relative = str(file.relative_to(source))
+        if any(fnmatch.fnmatch(relative, pattern) for pattern in patterns):
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, folder / relative)
+    digest = nar_hash(folder)
+    path = subprocess.run(
+        ["nix-store", "--print-fixed-path", "--recursive", "sha256", digest, name],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    forget(path)  # with the engines built from it before: the sandboxed engine is built anew
+    subprocess.run(["nix-store", "--add-fixed", "--recursive", "sha256", folder], capture_output=True, check=True)
+    return digest
+
+
+def forget(path: str) -> None:
+    """Remove ``path`` and everything that refers to it from the store, so the seed builds them anew (a machine
+    that ran it before has them; CI's has not)."""
+    if subprocess.run(["nix-store", "--check-validity", path], capture_output=True).returncode != 0:
+        return
+    referrers = subprocess.run(
+        ["nix-store", "--query", "--referrers-closure", path], capture_output=True, text=True, check=True
+    ).stdout.split()
+    subprocess.run(["nix-store", "--delete", *referrers], capture_output=True, text=True, check=True)
 
 
 def nar_hash(path: Path) -> str:
