@@ -58,3 +58,15 @@ def test_committed_module_check_shows_device_access_and_environment() -> None:
     proxy = '\\"proxy\\" \\"--model-repository\\" \\"/nix/store/repo-tp1\\" '
     assert proxy + '\\"--tokenizer\\" \\"/nix/store/engine-tp1/tokenizer\\"' in text
     assert text.rstrip().endswith("infinite recursion encountered"), "without specialArgs the example recurses"
+
+
+def test_the_readme_makes_the_engine_link_safely() -> None:
+    """The seed's `ln -sf $(nix build ... --print-out-paths ...) ~/.cache/trtllm-engines/qwen3` exits 0 with an
+    empty `$(...)` when the build fails, fails while the folder is missing, and on a second run writes into the
+    engine's store folder; the README makes the folder first and links with --out-link (a GC root)."""
+    readme = (REPO / "README.md").read_text()
+    commands = [re.split(r"\s#\s", line)[0].strip() for line in readme.splitlines()]
+    mkdir = commands.index("mkdir -p ~/.cache/trtllm-engines")
+    link = next(i for i, c in enumerate(commands) if "--out-link ~/.cache/trtllm-engines/qwen3" in c)
+    assert mkdir < link
+    assert not [c for c in commands if c.startswith("ln -sf $(")], "no command that can leave a dangling link"
