@@ -9,6 +9,7 @@ is the stand-in image's hash; the commands themselves are the seed's. Needs root
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import shutil
 import subprocess
@@ -110,6 +111,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="work folder (default: a new one under /tmp)")
     parser.add_argument("--transcript", type=Path, help="also write the transcript here")
     args = parser.parse_args()
+    # machine-wide: the store, the seed's users' homes and the seed's ports 8000-8002 and 9000; one run at a time
+    lock = Path("/tmp/trtllm-nix-seed.lock").open("w")  # noqa: SIM115 - held until the process ends
+    fcntl.flock(lock, fcntl.LOCK_EX)
     started = time.monotonic()
     work = args.work or Path(tempfile.mkdtemp(prefix="trtllm-nix-seed-"))
     work.mkdir(parents=True, exist_ok=True)
