@@ -19,7 +19,7 @@ from trtllm_nix.processes import kill_session
 
 @dataclass
 class Transcript:
-    out: IO[str]
+    sinks: list[IO[str]]
     cwd: Path
     env: dict[str, str]
     user: str
@@ -60,8 +60,9 @@ class Transcript:
         self.background.clear()
 
     def say(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
+        for sink in self.sinks:
+            sink.write(line + "\n")
+            sink.flush()
 
 
 def _as(user: str) -> list[str]:
