@@ -38,6 +38,7 @@ def test_the_path_travels_on_the_command_line_not_in_the_environment() -> None:
 
     command = module_command("trtllm_nix.cli")
     assert command[:2] == [sys.executable, "-c"]
+    assert command[3] == "trtllm_nix.cli", "the module is a word of its own: ps and pkill -f see what runs"
     result = subprocess.run(
         [*command, "--version"], env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=60
     )

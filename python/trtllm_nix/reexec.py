@@ -14,11 +14,14 @@ import sys
 
 
 def module_command(module: str) -> list[str]:
-    """``python -m MODULE`` for this interpreter, importing from exactly this process's ``sys.path``."""
+    """``python -m MODULE`` for this interpreter, importing from exactly this process's ``sys.path``.
+
+    The module stays a word of its own on the command line (``python -c BOOT MODULE ARGS...``), so process listings
+    and ``pkill -f`` still name what runs."""
     path = os.pathsep.join(entry for entry in sys.path if entry)
     boot = (  # addsitedir, as the patched script does: .pth files (an editable install's finder) count too
         "import runpy, site, sys; "
         f"[site.addsitedir(p) for p in {path!r}.split({os.pathsep!r}) if p not in sys.path]; "
-        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+        "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
     )
-    return [sys.executable, "-c", boot]
+    return [sys.executable, "-c", boot, module]

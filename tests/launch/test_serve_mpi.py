@@ -106,7 +106,7 @@ def test_a_dying_rank_stops_the_rest_and_is_named(served: Served, target: str) -
         return Path(f"/proc/{pid}/cmdline").read_text(errors="replace").split("\0")
 
     def is_target(args: list[str]) -> bool:
-        wrapper = args[1:3] == ["-m", "trtllm_nix.launch.rank"]
+        wrapper = "trtllm_nix.launch.rank" in args[1:4]  # python -m MODULE, or python -c BOOT MODULE
         return (wrapper if target == "rank wrapper" else args[0].endswith("tritonserver")) and any(
             "prefix1_" in arg for arg in args
         )
