@@ -26,6 +26,8 @@ from trtllm_nix.proxy.lifecycle import Lifecycle
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
 from trtllm_nix.proxy.parsers.registry import reasoning_parser, tool_parser
+from trtllm_nix.proxy.responses_api.store import FILE_NAME as STORE_FILE
+from trtllm_nix.proxy.responses_api.store import ResponseStore
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
 
@@ -120,6 +122,11 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         lifecycle=Lifecycle(Admission(settings.max_in_flight, metrics), metrics, settings.keepalive_seconds),
         api_key=ApiKey(settings.api_key, metrics),
         metrics=metrics,
+        responses=ResponseStore(
+            settings.state_dir / STORE_FILE if settings.state_dir is not None else None,
+            max_bytes=settings.responses_store_bytes,
+            ttl_s=settings.responses_store_ttl,
+        ),
     )
     install_error_handlers(app)
     app.include_router(routes.meta)

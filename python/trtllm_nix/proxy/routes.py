@@ -28,6 +28,7 @@ from trtllm_nix.proxy.responses_api.translate import to_chat
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.serving.chat import ChatRenderer, prepare_chat
 from trtllm_nix.proxy.serving.choices import complete_all, stream_all
+from trtllm_nix.proxy.serving.common import off_loop
 from trtllm_nix.proxy.serving.completion import TextRenderer, prepare_completion
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity
 from trtllm_nix.proxy.serving.responses import ResponsesJob, prepare_responses
@@ -41,7 +42,7 @@ class AppState:
     lifecycle: Lifecycle
     api_key: ApiKey
     metrics: ProxyMetrics
-    responses: ResponseStore = field(default_factory=ResponseStore)  # per process: see responses_api.store
+    responses: ResponseStore = field(default_factory=ResponseStore)  # shared by workers: see responses_api.store
 
 
 def get_state(request: Request) -> AppState:
@@ -129,7 +130,8 @@ async def responses(request: Request) -> Response:
     body = parse_request(raw)
     model = state.models.get(body.model)
     rid = request_id(request)
-    plan = to_chat(body, previous_conversation(state.responses, body.previous_response_id))
+    previous = await off_loop(lambda: previous_conversation(state.responses, body.previous_response_id))
+    plan = to_chat(body, previous)
     job = await prepare_responses(model, body, plan, rid, state.settings.log_prompts)
     answer = ResponsesJob(
         new_meta(model.name, body), plan, state.responses, body.store, lambda e: state.lifecycle.error(e, rid)
@@ -150,12 +152,14 @@ async def responses(request: Request) -> Response:
 
 @v1.get("/responses/{response_id}")
 async def fetch_response(response_id: str, request: Request) -> JSONResponse:
-    return JSONResponse(get_response(get_state(request).responses, response_id))
+    store = get_state(request).responses
+    return JSONResponse(await off_loop(lambda: get_response(store, response_id)))
 
 
 @v1.delete("/responses/{response_id}")
 async def remove_response(response_id: str, request: Request) -> JSONResponse:
-    return JSONResponse(delete_response(get_state(request).responses, response_id))
+    store = get_state(request).responses
+    return JSONResponse(await off_loop(lambda: delete_response(store, response_id)))
 
 
 @v1.get("/models")

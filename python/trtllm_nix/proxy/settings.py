@@ -91,6 +91,9 @@ class ProxySettings:
     tool_call_parser: str = "auto"  # auto: hermes; or hermes, none (then requests with tools are refused)
     reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
     workers: int = 1
+    state_dir: Path | None = None  # the Responses store's database; None: in memory, one process (tests)
+    responses_store_bytes: int = 256 << 20
+    responses_store_ttl: float = 86_400.0
     extra_models: tuple[ModelSpec, ...] = ()  # served beside model_name, each with its own files and upstreams
 
     def __post_init__(self) -> None:
@@ -110,6 +113,12 @@ class ProxySettings:
                 f"--tool-call-parser must be {_one_of(TOOL_CALL_CHOICES)}",
             ),
             (self.workers >= 1, "--workers must be at least 1"),
+            (
+                self.workers == 1 or self.state_dir is not None,
+                "--workers above 1 needs --state-dir: the Responses API's stored responses must be shared",
+            ),
+            (self.responses_store_bytes >= 1024, "--responses-store-bytes must be at least 1024"),
+            (self.responses_store_ttl > 0, "--responses-store-ttl must be more than 0 seconds"),
             (
                 self.max_in_flight >= self.workers,
                 f"--max-in-flight ({self.max_in_flight}) is split across --workers ({self.workers}): "
@@ -148,6 +157,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="one more model: NAME:tokenizer=DIR,triton=HOST:PORT[,triton-model=M,repository=DIR,max-model-len=N]",
     )
+    arg(
+        "--state-dir",
+        type=Path,
+        help="where the proxy keeps state (the Responses API's responses.sqlite3); default $STATE_DIRECTORY, "
+        "else $XDG_STATE_HOME/trtllm-nix, else ~/.local/state/trtllm-nix",
+    )
+    arg("--responses-store-bytes", help="stored responses kept up to this many bytes, oldest out first (256 MiB)")
+    arg("--responses-store-ttl", help="seconds a stored response is kept (default 86400)")
     arg("--api-key-file", type=Path, help="file holding the API key clients must send")
     arg("--max-in-flight", help="429 past this many requests in flight (default 256)")
     arg("--cors-origin", action="append", help="allowed CORS origin (repeatable)")
@@ -197,6 +214,15 @@ def _bool(raw: str) -> bool:
 _KINDS: dict[Callable[[str], Any], str] = {int: "an integer", float: "a number", _bool: "1 or 0"}
 
 
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """systemd's ``StateDirectory=`` (the first, when several), else the XDG state home."""
+    systemd = (env.get("STATE_DIRECTORY") or "").split(":")[0]
+    if systemd:
+        return Path(systemd)
+    xdg = env.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "trtllm-nix"
+
+
 def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None) -> ProxySettings:
     env = os.environ if env is None else env
     tokenizer = _value(ns, env, "tokenizer", Path, None)
@@ -241,5 +267,8 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         tool_call_parser=_value(ns, env, "tool_call_parser", str, "auto"),
         reasoning_alias=_value(ns, env, "reasoning_alias", _bool, False),
         workers=_value(ns, env, "workers", int, 1),
+        state_dir=_value(ns, env, "state_dir", Path, None) or default_state_dir(env),
+        responses_store_bytes=_value(ns, env, "responses_store_bytes", int, 256 << 20),
+        responses_store_ttl=_value(ns, env, "responses_store_ttl", float, 86_400.0),
         extra_models=tuple(parse_model_spec(text) for text in getattr(ns, "served_model", None) or []),
     )

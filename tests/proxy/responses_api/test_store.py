@@ -1,8 +1,12 @@
-"""The per-process response store: bounded, expiring, and OpenAI's 404 for an id it does not hold."""
+"""The response store: a SQLite database every worker (and every proxy sharing the state directory) sees, bounded
+by bytes and age, kept across restarts; OpenAI's 404 for an id it does not hold."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import sqlite3
+from pathlib import Path
 
 import pytest
 from openai.types.responses import Response
@@ -45,11 +49,67 @@ def test_entries_expire_after_the_ttl() -> None:
     assert len(store) == 0
 
 
-def test_the_oldest_entry_goes_when_the_store_is_full() -> None:
-    store = ResponseStore(max_entries=2)
+def sized(response_id: str, size: int) -> StoredResponse:
+    """An entry whose stored JSON is about ``size`` bytes."""
+    return StoredResponse({"id": response_id, "output": [], "pad": "x" * size}, [])
+
+
+def test_the_oldest_entries_go_when_the_store_is_over_its_bytes() -> None:
+    store = ResponseStore(max_bytes=25_000)
     for name in ("resp_a", "resp_b", "resp_c"):
-        store.put(entry(name))
+        store.put(sized(name, 10_000))
     assert [store.get(name) is not None for name in ("resp_a", "resp_b", "resp_c")] == [False, True, True]
+    assert 20_000 <= store.bytes() <= 25_000
+
+
+def test_an_entry_larger_than_the_whole_store_is_not_kept() -> None:
+    store = ResponseStore(max_bytes=5_000)
+    store.put(sized("resp_small", 100))
+    store.put(sized("resp_huge", 10_000))
+    assert store.get("resp_huge") is None
+    assert store.get("resp_small") is not None  # a response too big to keep pushes nothing else out
+
+
+def test_entries_survive_a_restart(tmp_path: Path) -> None:
+    clock = Clock()
+    clock.now = 1_000.0
+    first = ResponseStore(tmp_path / "responses.sqlite3", clock=clock)
+    first.put(entry("resp_a"))
+    first.close()
+    again = ResponseStore(tmp_path / "responses.sqlite3", clock=clock)
+    assert again.get("resp_a") == entry("resp_a")
+    clock.now = 1_000.0 + again.ttl_s
+    assert again.get("resp_a") is None  # the TTL is wall-clock time, so it runs across restarts too
+
+
+def test_the_database_is_in_wal_mode(tmp_path: Path) -> None:
+    ResponseStore(tmp_path / "responses.sqlite3").close()
+    with sqlite3.connect(tmp_path / "responses.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def _put_many(path: str, prefix: str) -> None:
+    store = ResponseStore(Path(path))
+    for number in range(50):
+        store.put(entry(f"resp_{prefix}{number}"))
+    store.close()
+
+
+def test_processes_share_one_store(tmp_path: Path) -> None:
+    """What ``--workers N`` needs: each worker process writes, every one reads what the others wrote."""
+    path = tmp_path / "responses.sqlite3"
+    ResponseStore(path).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_put_many, args=(str(path), prefix)) for prefix in "ab"]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    store = ResponseStore(path)
+    assert len(store) == 100
+    assert store.get("resp_a7") == entry("resp_a7")
+    assert store.get("resp_b49") == entry("resp_b49")
 
 
 def test_unknown_ids_get_openais_404() -> None:
