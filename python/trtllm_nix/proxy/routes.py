@@ -23,7 +23,13 @@ from trtllm_nix.proxy.parsers.base import SpanParser, parse
 from trtllm_nix.proxy.protocol import ChatCompletionRequest, CompletionRequest
 from trtllm_nix.proxy.responses_api.protocol import SKIPPED_TOOLS_HEADER, parse_request
 from trtllm_nix.proxy.responses_api.render import new_meta
-from trtllm_nix.proxy.responses_api.store import ResponseStore, delete_response, get_response, previous_conversation
+from trtllm_nix.proxy.responses_api.store import (
+    ResponseStore,
+    delete_response,
+    get_response,
+    previous_conversation,
+    resolve_references,
+)
 from trtllm_nix.proxy.responses_api.translate import to_chat
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.serving.chat import ChatRenderer, prepare_chat
@@ -130,7 +136,12 @@ async def responses(request: Request) -> Response:
     body = parse_request(raw)
     model = state.models.get(body.model)
     rid = request_id(request)
-    previous = await off_loop(lambda: previous_conversation(state.responses, body.previous_response_id))
+    body, previous = await off_loop(
+        lambda: (
+            resolve_references(state.responses, body),
+            previous_conversation(state.responses, body.previous_response_id),
+        )
+    )
     plan = to_chat(body, previous)
     job = await prepare_responses(model, body, plan, rid, state.settings.log_prompts)
     answer = ResponsesJob(

@@ -37,3 +37,29 @@ def test_another_worker_and_a_restarted_proxy_see_a_stored_response(
         assert restarted.delete(f"/v1/responses/{response_id}").json()["deleted"] is True
     with client_for(first) as one:
         assert one.get(f"/v1/responses/{response_id}").status_code == 404
+
+
+def test_an_item_reference_to_stored_reasoning_is_served(assets: Assets, tokenizer: Tokenizer) -> None:
+    """The Vercel AI SDK's second tool step (its default provider) sends the first step's reasoning by reference."""
+    upstream = FakeUpstream(lambda _: pieces(tokenizer, ["<think>\nponder\n</think>\n\n", "Sunny."]))
+    weather = {"type": "function", "name": "weather", "parameters": {"type": "object", "properties": {}}}
+    with client_for(app_with(assets.tokenizer, upstream)) as client:
+        first = client.post("/v1/responses", json={"model": "qwen3", "input": "Weather?", "tools": [weather]})
+        reasoning = next(item for item in first.json()["output"] if item["type"] == "reasoning")
+        second = client.post(
+            "/v1/responses",
+            json={"model": "qwen3", "tools": [weather], "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
+                {"type": "item_reference", "id": reasoning["id"]},
+                {"type": "function_call", "call_id": "call_1", "name": "weather", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+            ]},
+        )  # fmt: skip
+        unknown = client.post(
+            "/v1/responses",
+            json={"model": "qwen3", "input": [{"type": "item_reference", "id": "rs_" + "0" * 35}]},
+        )
+    assert second.status_code == 200, second.text
+    assert "ponder" in tokenizer.decode(upstream.requests[-1].input_ids)
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["param"] == "input[0].id"

@@ -13,7 +13,7 @@ from openai.types.responses import Response
 from trtllm_nix.llm.events import Finish
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.output_events import ContentText, ReasoningText, ToolCall
-from trtllm_nix.proxy.responses_api.protocol import parse_request
+from trtllm_nix.proxy.responses_api.protocol import FunctionCallItem, ReasoningItem, parse_request
 from trtllm_nix.proxy.responses_api.render import ResponseMeta, render_response
 from trtllm_nix.proxy.responses_api.store import (
     ResponseStore,
@@ -22,6 +22,7 @@ from trtllm_nix.proxy.responses_api.store import (
     get_response,
     previous_conversation,
     remember,
+    resolve_references,
 )
 from trtllm_nix.proxy.responses_api.translate import to_chat
 
@@ -170,3 +171,43 @@ def test_store_false_keeps_nothing() -> None:
     request = parse_request({"model": "m", "input": "x", "store": False})
     remember(store, request.store, [], render_response([Finish("stop", 1, 0)], ResponseMeta("resp_x", "m", request)))
     assert len(store) == 0
+
+
+def test_item_references_become_the_stored_items() -> None:
+    """What the Vercel AI SDK sends in its second step: the earlier reasoning by reference, the rest in full."""
+    store = ResponseStore()
+    first = parse_request({"model": "m", "input": "Weather in Paris?"})
+    events = [ReasoningText("Ask the tool."), ToolCall(0, "call_1", "get_weather", '{"city":"Paris"}'),
+              Finish("tool_calls", 10, 5)]  # fmt: skip
+    response = render_response(events, ResponseMeta("resp_" + "ab" * 16, "m", first))
+    remember(store, True, [], response)
+    reasoning_id, call_id = (item["id"] for item in response["output"])
+    second = parse_request(
+        {"model": "m", "input": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"type": "item_reference", "id": reasoning_id},
+            {"type": "item_reference", "id": call_id},
+            {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+        ]}
+    )  # fmt: skip
+    resolved = resolve_references(store, second)
+    assert isinstance(resolved.input, list)
+    reasoning, call = resolved.input[1], resolved.input[2]
+    assert isinstance(reasoning, ReasoningItem)
+    assert reasoning.text() == "Ask the tool."
+    assert isinstance(call, FunctionCallItem)
+    assert (call.call_id, call.name) == ("call_1", "get_weather")
+    messages = to_chat(resolved).messages
+    assert messages[1]["reasoning_content"] == "Ask the tool."
+
+
+@pytest.mark.parametrize("reference", ["rs_" + "cd" * 16 + "000", "rs_nope", "resp_" + "ab" * 16])
+def test_an_unknown_item_reference_is_a_400_naming_it(reference: str) -> None:
+    store = ResponseStore()
+    remember(store, True, [], render_response([Finish("stop", 1, 0)], ResponseMeta("resp_" + "ab" * 16, "m",
+             parse_request({"model": "m", "input": "x"}))))  # fmt: skip
+    request = parse_request({"model": "m", "input": [{"type": "item_reference", "id": reference}]})
+    with pytest.raises(APIError) as caught:
+        resolve_references(store, request)
+    assert (caught.value.status, caught.value.param) == (400, "input[0].id")
+    assert reference in caught.value.message

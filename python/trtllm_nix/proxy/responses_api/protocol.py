@@ -144,12 +144,21 @@ class ReasoningItem(_Strict):
         return "".join(part.text for part in parts)
 
 
-InputItem = MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem
+class ItemReference(_Strict):
+    """An item of a stored response, named by its id (the Vercel AI SDK sends earlier reasoning this way);
+    ``store.resolve_references`` replaces it by the item before translation."""
+
+    type: Literal["item_reference"]
+    id: str
+
+
+InputItem = MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem | ItemReference
 _ITEM_MODELS: dict[str, type[BaseModel]] = {
     "message": MessageItem,
     "function_call": FunctionCallItem,
     "function_call_output": FunctionCallOutputItem,
     "reasoning": ReasoningItem,
+    "item_reference": ItemReference,
 }
 _MEDIA_PARTS = {"input_image", "input_file", "input_audio"}
 
@@ -301,7 +310,7 @@ def parse_request(body: Any) -> ResponsesRequest:
     raw = dict(body)
     items = raw.get("input")
     if isinstance(items, list):
-        raw["input"] = [_item(index, item) for index, item in enumerate(items)]
+        raw["input"] = [parse_item(index, item) for index, item in enumerate(items)]
     tools = raw.get("tools")
     if isinstance(tools, list):
         raw["tools"] = [_tool(f"tools[{index}]", tool) for index, tool in enumerate(tools)]
@@ -352,23 +361,18 @@ def _unofferable(param: str, kind: object) -> APIError:
     )
 
 
-def _item(index: int, item: Any) -> InputItem:
+def parse_item(index: int, item: Any) -> InputItem:
+    """``input[index]``, checked; a 400 naming it (and what is supported) when it cannot be served."""
     param = f"input[{index}]"
     if not isinstance(item, dict):
         raise bad_request(f"{param} must be an object (a message or an item)", param=param)
     kind = item.get("type", "message" if "role" in item else None)
-    if kind == "item_reference":
-        raise APIError(
-            400,
-            f"{param}: item_reference is not supported; send the item itself, or continue with previous_response_id",
-            param=param,
-            code="unsupported_value",
-        )
     model = _ITEM_MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise APIError(
             400,
-            f"{param} has type {kind!r}; supported: message, function_call, function_call_output, reasoning",
+            f"{param} has type {kind!r}; supported: message, function_call, function_call_output, reasoning, "
+            "item_reference",
             param=f"{param}.type",
             code="unsupported_value",
         )
@@ -387,7 +391,7 @@ def _item(index: int, item: Any) -> InputItem:
         parsed = model.model_validate(item)
     except ValidationError as error:
         raise _explain(error, prefix=param) from None
-    assert isinstance(parsed, MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem)
+    assert isinstance(parsed, MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem | ItemReference)
     return parsed
 
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trtllm_nix.proxy.api_errors import APIError
-from trtllm_nix.proxy.responses_api.protocol import qualified
+from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.responses_api.protocol import ItemReference, ResponsesRequest, parse_item, qualified
 
 LOG = logging.getLogger("trtllm_nix.proxy")
 DEFAULT_MAX_BYTES = 256 << 20
@@ -170,6 +170,38 @@ def previous_conversation(store: ResponseStore, previous_response_id: str | None
     if found is None:
         raise not_found(previous_response_id, param="previous_response_id")
     return found.conversation
+
+
+def stored_item(store: ResponseStore, item_id: str) -> dict[str, Any] | None:
+    """An output item of a stored response. Item ids are ``<kind>_<response id's hex><index>`` (``render``), so
+    the id names its response."""
+    kind, _, rest = item_id.partition("_")
+    if not kind or len(rest) <= 32:
+        return None
+    found = store.get("resp_" + rest[:32])
+    if found is None:
+        return None
+    return next((item for item in found.response.get("output", []) if item.get("id") == item_id), None)
+
+
+def resolve_references(store: ResponseStore, request: ResponsesRequest) -> ResponsesRequest:
+    """``request`` with each ``item_reference`` replaced by the stored item it names; 400 for an id this server
+    does not hold (never stored, stored with ``store: false``, expired or deleted)."""
+    if isinstance(request.input, str) or not any(isinstance(item, ItemReference) for item in request.input):
+        return request
+    items = []
+    for index, item in enumerate(request.input):
+        if isinstance(item, ItemReference):
+            found = stored_item(store, item.id)
+            if found is None:
+                raise bad_request(
+                    f"input[{index}]: item_reference {item.id!r} names no stored item (never stored, stored with "
+                    "store: false, expired or deleted); send the item itself",
+                    param=f"input[{index}].id",
+                )
+            item = parse_item(index, found)
+        items.append(item)
+    return request.model_copy(update={"input": items})
 
 
 def remember(

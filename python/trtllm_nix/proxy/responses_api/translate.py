@@ -13,6 +13,7 @@ from trtllm_nix.proxy.responses_api.protocol import (
     FunctionChoice,
     FunctionTool,
     InputItem,
+    ItemReference,
     MessageItem,
     NamespaceTool,
     ReasoningEffort,
@@ -64,6 +65,8 @@ def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:
         return turn
 
     for item in items:
+        if isinstance(item, ItemReference):
+            raise TypeError("an item_reference reached translation unresolved (store.resolve_references)")
         if isinstance(item, ReasoningItem):
             current = assistant()
             if current["content"] or current.get("tool_calls"):  # reasoning opens the next assistant turn
