@@ -119,7 +119,9 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
     app.state.proxy = routes.AppState(
         settings=settings,
         models=models,
-        lifecycle=Lifecycle(Admission(settings.max_in_flight, metrics), metrics, settings.keepalive_seconds),
+        lifecycle=Lifecycle(
+            Admission(settings.max_in_flight, metrics, settings.max_choices), metrics, settings.keepalive_seconds
+        ),
         api_key=ApiKey(settings.api_key, metrics),
         metrics=metrics,
         responses=ResponseStore(

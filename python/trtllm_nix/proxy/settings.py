@@ -80,7 +80,8 @@ class ProxySettings:
     max_model_len: int | None = None
     model_repository: Path | None = None  # its manifest gives the engine's max_seq_len
     api_key: str | None = field(default=None, repr=False)
-    max_in_flight: int = 256
+    max_in_flight: int = 256  # generations (a request with n choices counts n)
+    max_choices: int = 128  # generations one request may ask for (chat n, completions prompts x n)
     cors_origins: tuple[str, ...] = ()
     default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     keepalive_seconds: float = 15.0
@@ -100,6 +101,7 @@ class ProxySettings:
         checks = [
             (1 <= self.port <= 65535, f"--port must be in 1..65535, got {self.port}"),
             (self.max_in_flight >= 1, "--max-in-flight must be at least 1"),
+            (self.max_choices >= 1, "--max-choices must be at least 1"),
             (self.keepalive_seconds >= 0.01, "--keepalive-seconds must be at least 0.01"),
             (self.request_timeout > 0, "--request-timeout must be more than 0 seconds"),
             (self.max_body_bytes is None or self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024"),
@@ -166,7 +168,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arg("--responses-store-bytes", help="stored responses kept up to this many bytes, oldest out first (256 MiB)")
     arg("--responses-store-ttl", help="seconds a stored response is kept (default 86400)")
     arg("--api-key-file", type=Path, help="file holding the API key clients must send")
-    arg("--max-in-flight", help="429 past this many requests in flight (default 256)")
+    arg(
+        "--max-in-flight",
+        help="429 past this many generations in flight; a request with n choices counts n (default 256)",
+    )
+    arg("--max-choices", help="generations one request may ask for: chat n, completions prompts x n (default 128)")
     arg("--cors-origin", action="append", help="allowed CORS origin (repeatable)")
     arg("--default-chat-template-kwargs", help='JSON object, e.g. {"enable_thinking": false}')
     arg("--keepalive-seconds", help="SSE keep-alive comment interval (default 15)")
@@ -257,6 +263,7 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         model_repository=_value(ns, env, "model_repository", Path, None),
         api_key=api_key,
         max_in_flight=_value(ns, env, "max_in_flight", int, 256),
+        max_choices=_value(ns, env, "max_choices", int, 128),
         cors_origins=origins,
         default_chat_template_kwargs=template_kwargs,
         keepalive_seconds=_value(ns, env, "keepalive_seconds", float, 15.0),

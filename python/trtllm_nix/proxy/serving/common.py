@@ -16,7 +16,6 @@ from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.structured import StructuredOutputError, guided_decoding_for
 
 T = TypeVar("T")
-MAX_CHOICES = 128  # n: each choice is one upstream request
 
 
 async def off_loop(work: Callable[[], T]) -> T:
@@ -35,8 +34,6 @@ def check_prompt_size(model: ServedModel, characters: int, param: str) -> None:
 
 
 def check_sampling(model: ServedModel, body: SamplingFields) -> None:
-    if body.n > MAX_CHOICES:
-        raise bad_request(f"n is {body.n}; this server returns at most {MAX_CHOICES} choices", param="n")
     vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
     if body.top_k is not None and body.top_k > vocabulary:
         raise bad_request(f"top_k is {body.top_k}; the vocabulary has {vocabulary} tokens", param="top_k")
