@@ -4,7 +4,9 @@ Every top-level field falls in one of three groups:
 
 - honoured: ``model``, ``input``, ``instructions``, ``tools`` (by the rule below), ``tool_choice``,
   ``parallel_tool_calls``, ``max_output_tokens``, ``temperature``, ``top_p``, ``text.format``, ``reasoning``,
-  ``stream``, ``metadata``, ``store``, ``previous_response_id``;
+  ``stream``, ``metadata``, ``store``, ``previous_response_id``; and the sampling extensions vLLM and SGLang
+  accept, as on chat: ``top_k``, ``repetition_penalty``, ``presence_penalty``, ``frequency_penalty``, ``seed``,
+  ``min_p`` and ``priority`` (these two only at 0: the chat path refuses other values by name);
 - accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason): they change nothing a user could
   see from this server, so refusing them would only break clients (Codex, openai-agents) that always send them;
 - refused with a 400 that names the field and says what to send: any other field, and values this server cannot
@@ -263,6 +265,14 @@ class ResponsesRequest(_Strict):
     max_output_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    # vLLM's and SGLang's sampling extensions (SMG adds the first four to every body): as on chat
+    top_k: int | None = Field(default=None, ge=-1, le=2**31 - 1)
+    min_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)
+    priority: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    seed: int | None = Field(default=None, ge=0, lt=2**64)
     text: TextConfig | None = None
     reasoning: ReasoningConfig | None = None
     stream: bool = False

@@ -24,6 +24,16 @@ from trtllm_nix.proxy.responses_api.protocol import (
     TextFormatJsonSchema,
 )
 
+SAMPLING_EXTENSIONS = (
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "priority",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+)
+
 
 def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = None) -> ChatPlan:
     """``previous``: the stored ``conversation`` of the response named by ``previous_response_id`` (the caller looks
@@ -39,6 +49,7 @@ def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = N
         max_output_tokens=request.max_output_tokens,
         temperature=request.temperature,
         top_p=request.top_p,
+        extensions={name: getattr(request, name) for name in SAMPLING_EXTENSIONS if getattr(request, name) is not None},
         response_format=response_format(request.text),
         tool_choice=chat_tool_choice(request),
         parallel_tool_calls=request.parallel_tool_calls,

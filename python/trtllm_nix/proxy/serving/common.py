@@ -34,6 +34,21 @@ def check_prompt_size(model: ServedModel, characters: int, param: str) -> None:
 
 
 def check_sampling(model: ServedModel, body: SamplingFields) -> None:
+    """What TensorRT-LLM's Triton model cannot honour is refused by name, at any value but "off"."""
+    if body.min_p:
+        raise bad_request(
+            f"min_p {body.min_p}: TensorRT-LLM's tensorrt_llm Triton model has no min-p sampling; send 0 or omit it "
+            "(top_p and top_k are honoured)",
+            param="min_p",
+            code="unsupported_value",
+        )
+    if body.priority:
+        raise bad_request(
+            f"priority {body.priority}: TensorRT-LLM's Triton backend schedules requests first come, first served; "
+            "send 0 or omit it",
+            param="priority",
+            code="unsupported_value",
+        )
     vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
     if body.top_k is not None and body.top_k > vocabulary:
         raise bad_request(f"top_k is {body.top_k}; the vocabulary has {vocabulary} tokens", param="top_k")

@@ -48,6 +48,7 @@ def chat_request(request: ResponsesRequest, plan: ChatPlan) -> ChatCompletionReq
         "chat_template_kwargs": options.chat_template_kwargs or None,
         "response_format": options.response_format,
         "parallel_tool_calls": options.parallel_tool_calls if plan.tools else None,
+        **options.extensions,
     }
     try:
         return ChatCompletionRequest.model_validate(body)
