@@ -13,7 +13,7 @@ from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.protocol import SamplingFields
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.structured import StructuredOutputError, guided_decoding_for
+from trtllm_nix.proxy.structured import StructuredOutputError, constraining_fields, guided_decoding_for
 
 T = TypeVar("T")
 
@@ -57,21 +57,32 @@ def check_sampling(model: ServedModel, body: SamplingFields) -> None:
 async def structured_guide(model: ServedModel, body: Mapping[str, Any], reasoning: bool) -> GuidedDecoding | None:
     """The guide the request's structured-output fields ask for, compiled off the loop; a 400 naming the field when
     it cannot be honoured exactly, or when the served model does not do guided decoding (never a silent fallback:
-    trtllm-serve 1.2.1 drops response_format without a backend, we refuse)."""
-    try:
-        guide = await off_loop(lambda: guided_decoding_for(body, reasoning=reasoning))
-    except StructuredOutputError as error:
-        raise bad_request(str(error), param=error.param) from error
-    if guide is not None and not model.guided_decoding:
-        param = next((name for name in body if name not in ("tools", "parallel_tool_calls")), "response_format")
+    trtllm-serve 1.2.1 drops response_format without a backend, we refuse). The model's capability is checked
+    first, so a model without guided decoding compiles nothing."""
+    asked = constraining_fields(body)
+    if not asked:
+        return None
+    if not model.guided_decoding:
         raise bad_request(
-            f"{param} needs guided decoding, which the served model {model.name!r} does not have (its tensorrt_llm "
-            "config sets no guided_decoding_backend, or the proxy was started without --model-repository); "
-            "regenerate the repository with `trtllm-nix repo generate --guided-decoding` and pass it to the proxy",
-            param=param,
+            f"{asked[0]} needs guided decoding, which the served model {model.name!r} does not have (its "
+            "tensorrt_llm config sets no guided_decoding_backend, or the proxy was started without "
+            "--model-repository); regenerate the repository with `trtllm-nix repo generate --guided-decoding` and "
+            "pass it to the proxy",
+            param=asked[0],
             code="unsupported_value",
         )
-    return guide
+    try:
+        return await off_loop(lambda: guided_decoding_for(body, reasoning=reasoning))
+    except StructuredOutputError as error:
+        raise bad_request(str(error), param=error.param) from error
+    except ImportError as error:
+        raise APIError(
+            500,
+            f"{asked[0]} needs xgrammar, a declared dependency of trtllm-nix that this installation lacks "
+            f"({error}); reinstall trtllm-nix with its dependencies",
+            type_="server_error",
+            code="missing_dependency",
+        ) from error
 
 
 def to_upstream(
