@@ -120,7 +120,10 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         settings=settings,
         models=models,
         lifecycle=Lifecycle(
-            Admission(settings.max_in_flight, metrics, settings.max_choices), metrics, settings.keepalive_seconds
+            Admission(settings.max_in_flight, metrics, settings.max_choices),
+            metrics,
+            settings.keepalive_seconds,
+            settings.stall_timeout,
         ),
         api_key=ApiKey(settings.api_key, metrics),
         metrics=metrics,

@@ -37,6 +37,7 @@ class Lifecycle:
     admission: Admission
     metrics: ProxyMetrics
     keepalive_seconds: float
+    stall_timeout: float = 30.0
 
     def error(self, error: BaseException, request_id: str) -> APIError:
         """The envelope for a failure; upstream failures and bugs are logged with the request id."""
@@ -102,7 +103,7 @@ class Lifecycle:
             finally:
                 await chunks.aclose()  # type: ignore[attr-defined]
 
-        return sse_response(guarded(), self.keepalive_seconds, headers or {}, ticket.release)
+        return sse_response(guarded(), self.keepalive_seconds, headers or {}, ticket.release, self.stall_timeout)
 
     async def metered(self, events: AsyncIterator[GenerationEvent], arrived: float) -> AsyncIterator[GenerationEvent]:
         """Pass a generation through, observing its tokens; closed before its ``Finish``: a cancellation."""

@@ -85,6 +85,7 @@ class ProxySettings:
     cors_origins: tuple[str, ...] = ()
     default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     keepalive_seconds: float = 15.0
+    stall_timeout: float = 30.0  # a stream nothing could be delivered of for this long is cut off
     max_body_bytes: int | None = None  # None: sized to the context (see body_limit)
     request_timeout: float = 600.0
     log_prompts: bool = False
@@ -103,6 +104,7 @@ class ProxySettings:
             (self.max_in_flight >= 1, "--max-in-flight must be at least 1"),
             (self.max_choices >= 1, "--max-choices must be at least 1"),
             (self.keepalive_seconds >= 0.01, "--keepalive-seconds must be at least 0.01"),
+            (self.stall_timeout > 0, "--stall-timeout must be more than 0 seconds"),
             (self.request_timeout > 0, "--request-timeout must be more than 0 seconds"),
             (self.max_body_bytes is None or self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024"),
             (self.max_model_len is None or self.max_model_len >= 2, "--max-model-len must be at least 2"),
@@ -176,6 +178,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arg("--cors-origin", action="append", help="allowed CORS origin (repeatable)")
     arg("--default-chat-template-kwargs", help='JSON object, e.g. {"enable_thinking": false}')
     arg("--keepalive-seconds", help="SSE keep-alive comment interval (default 15)")
+    arg("--stall-timeout", help="seconds a stream may deliver nothing to a client that stopped reading (default 30)")
     arg("--max-body-bytes", help="413 for request bodies larger than this (default: sized to the context)")
     arg("--request-timeout", help="seconds a generation may take before it is cancelled with 504 (default 600)")
     arg("--log-prompts", action="store_true", default=None)
@@ -267,6 +270,7 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         cors_origins=origins,
         default_chat_template_kwargs=template_kwargs,
         keepalive_seconds=_value(ns, env, "keepalive_seconds", float, 15.0),
+        stall_timeout=_value(ns, env, "stall_timeout", float, 30.0),
         max_body_bytes=_value(ns, env, "max_body_bytes", int, None),
         request_timeout=_value(ns, env, "request_timeout", float, 600.0),
         log_prompts=_value(ns, env, "log_prompts", _bool, False),
