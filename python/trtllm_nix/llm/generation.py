@@ -2,10 +2,12 @@
 
 Stop strings cut the text (and cancel the rest of the request); end ids are dropped, and the stream is read to
 its final response, never cancelled once Triton has finished it (cancelling a finished stream leaks in Triton 2.51).
+Prompt scoring and top-logprob alternatives (numpy over vocabulary-wide rows) run in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,7 +34,9 @@ async def generate(
     try:
         async for chunk in stream:
             if chunk.context_logits is not None and prompt is None and chunk.context_logits.size:
-                prompt = score_prompt(request.input_ids, chunk.context_logits, request.top_logprobs)
+                prompt = await asyncio.to_thread(
+                    score_prompt, request.input_ids, chunk.context_logits, request.top_logprobs
+                )
             if ended_by_end_id:
                 continue  # drain to the final response: the request is finished in Triton, never cancel it
             ids = chunk.token_ids
@@ -49,7 +53,7 @@ async def generate(
             top: tuple[tuple[TopLogprob, ...], ...] | None = None
             if chunk.generation_logits is not None and request.return_generation_logits:
                 rows = chunk.generation_logits[-len(chunk.token_ids) :]
-                top = generated_alternatives(rows, request.top_logprobs)[: len(kept)]
+                top = (await asyncio.to_thread(generated_alternatives, rows, request.top_logprobs))[: len(kept)]
             text = matcher.feed(detokenizer.push(ids)) if ids else ""
             yield Delta(text, tuple(kept), logprobs, top)
             if matcher.matched is not None:
@@ -58,7 +62,7 @@ async def generate(
     finally:
         await stream.aclose()
     if request.keep_end_token and completion == 0 and prompt is not None:  # ended at once, by an end token
-        ended = first_end_token(prompt, end_ids, request.top_logprobs)
+        ended = await asyncio.to_thread(first_end_token, prompt, end_ids, request.top_logprobs)
         if ended is not None:
             token, logprob, alternatives = ended
             completion, ended_by_end_id = 1, True
