@@ -13,10 +13,10 @@ from trtllm_nix.triton.ports import free_ports
 
 
 class _Ready(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
-    async def ServerReady(self, request: object, context: object) -> service_pb2.ServerReadyResponse:  # noqa: N802
+    async def ServerReady(self, request: object, context: object) -> service_pb2.ServerReadyResponse:
         return service_pb2.ServerReadyResponse(ready=True)
 
-    async def ModelReady(self, request: object, context: object) -> service_pb2.ModelReadyResponse:  # noqa: N802
+    async def ModelReady(self, request: object, context: object) -> service_pb2.ModelReadyResponse:
         return service_pb2.ModelReadyResponse(ready=True)
 
 
