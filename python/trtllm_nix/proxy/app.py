@@ -141,7 +141,7 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],  # DELETE /v1/responses/{id}
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id"],
         )
