@@ -8,7 +8,6 @@ Prompt scoring and top-logprob alternatives (numpy over vocabulary-wide rows) ru
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -84,10 +83,8 @@ class Outcome:
     model, which reads a generation as plain text)."""
 
     prompt_tokens: int
-    arrived: float = field(default_factory=time.perf_counter)
     completion_tokens: int = 0
     finish_reason: FinishReason | None = None
-    stop_string: str | None = None
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
 
@@ -100,7 +97,7 @@ async def generate_text(
     try:
         async for event in events:
             if isinstance(event, Finish):
-                outcome.finish_reason, outcome.stop_string = event.reason, event.stop
+                outcome.finish_reason = event.reason
                 outcome.completion_tokens = event.completion_tokens
                 continue
             outcome.token_ids.extend(event.token_ids)

@@ -3,6 +3,7 @@ proxies behind a gateway), a third for the proxy after a restart."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -63,3 +64,41 @@ def test_an_item_reference_to_stored_reasoning_is_served(assets: Assets, tokeniz
     assert "ponder" in tokenizer.decode(upstream.requests[-1].input_ids)
     assert unknown.status_code == 400
     assert unknown.json()["error"]["param"] == "input[0].id"
+
+
+def test_a_client_leaving_a_non_streamed_response_cancels_its_generation(assets: Assets, tokenizer: Tokenizer) -> None:
+    """The generation is closed when the client leaves, on the Responses path as on chat. (It passed before the
+    explicit close too: the cancellation unwinds the generators; the close makes it not depend on that.)"""
+    started = asyncio.Event()
+
+    def script(_: object) -> list[object]:
+        started.set()  # the generation runs: the client leaves now
+        return pieces(tokenizer, ["word"] * 10_000)  # type: ignore[return-value]
+
+    upstream = FakeUpstream(script, gap=0.01)  # type: ignore[arg-type]
+    app = app_with(assets.tokenizer, upstream)
+
+    async def run() -> None:
+        body = b'{"model": "qwen3", "input": "hi"}'
+        sent = False
+
+        async def receive() -> dict[str, object]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await started.wait()  # the client leaves once the generation runs
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            pass
+
+        scope = {"type": "http", "method": "POST", "path": "/v1/responses", "raw_path": b"/v1/responses",
+                 "query_string": b"", "headers": [(b"content-type", b"application/json")], "http_version": "1.1",
+                 "scheme": "http", "server": ("proxy", 80), "client": ("c", 1), "root_path": ""}  # fmt: skip
+
+        await asyncio.wait_for(app(scope, receive, send), 30)
+        # closed by the handler, not later by the garbage collector
+        assert upstream.endings == ["cancelled"]
+
+    asyncio.run(run())

@@ -84,7 +84,10 @@ class ResponsesJob:
     error_for: Callable[[BaseException], APIError]
 
     async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
-        collected = [event async for event in events]
+        try:
+            collected = [event async for event in events]
+        finally:  # closed now, not by the garbage collector: a client that left cancels the generation at once
+            await events.aclose()  # type: ignore[attr-defined]
         final = render_response(collected, self.meta)
         await self._remember(final)
         return final
