@@ -11,12 +11,15 @@ CONFIG := python/pyproject.toml
 
 setup: $(INSTALLED) assets
 
-$(INSTALLED): python/pyproject.toml python/constraints.txt scripts/ensure-system-packages
+$(INSTALLED): python/pyproject.toml python/constraints.txt scripts/ensure-system-packages scripts/project-requirements
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade 'pip>=24'
-	$(BIN)/python -m pip install -q -c python/constraints.txt -e 'python[dev]'
-	# xgrammar (guided decoding in the reference backend) without its dependencies: it would pull a 286 MB GPU triton.
+	# xgrammar (a dependency: structured outputs) without its own dependencies, which would pull a 286 MB GPU
+	# triton: everything else first, then xgrammar and the project itself with --no-deps.
+	$(BIN)/python scripts/project-requirements dev --without xgrammar > $(VENV)/requirements.txt
+	$(BIN)/python -m pip install -q -c python/constraints.txt -r $(VENV)/requirements.txt
 	$(BIN)/python -m pip install -q --no-deps "$$(grep '^xgrammar==' python/constraints.txt)"
+	$(BIN)/python -m pip install -q --no-deps -e python
 	scripts/ensure-system-packages $(BIN)/python
 	@touch $@
 

@@ -131,6 +131,8 @@ let
       + lib.optionalString (proxy.extraArgs != [ ]) " ${execArgs proxy.extraArgs}";
       LoadCredential = lib.optional (proxy.apiKeyFile != null) "api-key:${proxy.apiKeyFile}";
       DynamicUser = true;
+      # $STATE_DIRECTORY: the Responses API's stored responses (responses.sqlite3), kept across restarts
+      StateDirectory = "trtllm-proxy";
       Restart = "on-failure";
       NoNewPrivileges = true;
       ProtectSystem = "strict";

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
+import tracemalloc
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -11,6 +13,7 @@ from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.events import Delta, Finish, GenerationEvent
 from trtllm_nix.llm.generation import generate
 from trtllm_nix.llm.model_files import ModelFiles
+from trtllm_nix.llm.scoring import log_softmax
 from trtllm_nix.llm.triton_client import UpstreamChunk
 
 from tests.helpers import request
@@ -90,3 +93,59 @@ def test_an_answer_ended_at_once_is_scored_from_the_prompts_last_row(assets: Ass
     assert finish.prompt is not None
     assert finish.prompt.logprobs[0] is None
     assert finish.prompt.logprobs[1] > -1.0
+
+
+def test_prompt_scoring_runs_off_the_event_loop(assets: Assets) -> None:
+    """echo + logprobs on a long prompt: the log-softmax over every row of the context logits (7.4 ms a
+    151,936-wide row in float64 on the loop) must not freeze the other streams; a ticker on the loop keeps
+    ticking while it runs."""
+    files = ModelFiles.load(assets.tokenizer)
+    vocabulary = files.tokenizer.get_vocab_size(with_added_tokens=True)
+    rows = 160
+    logits = np.random.default_rng(7).standard_normal((rows, vocabulary), dtype=np.float32)
+    final = UpstreamChunk([], [], True, context_logits=logits)
+    scoring = dataclasses.replace(
+        request(list(range(1, rows + 1)), 1), return_context_logits=True, return_log_probs=True, top_logprobs=5
+    )
+
+    async def run() -> tuple[float, float]:
+        gaps: list[float] = []
+        scored = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.perf_counter()
+            while not scored.is_set():
+                await asyncio.sleep(0.005)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        ticking = asyncio.ensure_future(ticker())
+        await asyncio.sleep(0.02)  # the ticker runs before the scoring starts
+        started = time.perf_counter()
+        events = [event async for event in generate(FakeUpstream(lambda _: [final]), scoring, files, [])]
+        took = time.perf_counter() - started
+        scored.set()
+        await ticking
+        assert isinstance(events[-1], Finish)
+        assert events[-1].prompt is not None
+        return max(gaps), took
+
+    worst, took = asyncio.run(run())
+    assert took > 0.05, "the scoring must take a while for this test to show anything"
+    assert worst < took / 2, (worst, took)
+
+
+def test_log_softmax_is_float32_with_a_float64_sum() -> None:
+    rows = np.random.default_rng(3).standard_normal((4, 151_936), dtype=np.float32) * 8
+    exact = rows.astype(np.float64)
+    exact = exact - exact.max(axis=-1, keepdims=True)
+    exact = exact - np.log(np.exp(exact).sum(axis=-1, keepdims=True))
+    tracemalloc.start()
+    result = log_softmax(rows)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 3 * rows.nbytes, f"temporaries of {peak / rows.nbytes:.1f}x the logits (float64 copies are 8x)"
+    assert result.dtype == np.float32
+    assert np.abs(result - exact).max() < 1e-5
+    assert np.abs(np.exp(result.astype(np.float64)).sum(axis=-1) - 1).max() < 1e-5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,7 @@ from trtllm_nix.assets.build import Assets
 from trtllm_nix.proxy.background import ProxyThread
 from trtllm_nix.triton.ports import free_ports
 
-from tests.helpers import RunningTriton
+from tests.helpers import RunningTriton, wait_until
 from tests.proxy.conftest import start_proxy
 from tests.proxy.sse import chat, post_sse
 
@@ -124,29 +123,25 @@ def test_oversized_body_is_413(scripted_triton: RunningTriton, assets: Assets) -
 
 
 def test_past_the_in_flight_limit_is_429_with_retry_after(scripted_triton: RunningTriton, assets: Assets) -> None:
+    """The held stream cannot finish before the refusal (40 s of tokens; it is closed, so cancelled, after)."""
     proxy = start_proxy(scripted_triton, assets, max_in_flight=1)
-    started = threading.Event()
-
-    def slow() -> None:
-        with httpx.stream(
-            "POST", proxy.base_url + "/v1/chat/completions", json=chat("a b c d e f #delay_ms:100", stream=True)
-        ) as response:
-            for _ in response.iter_lines():
-                started.set()
-
-    worker = threading.Thread(target=slow)
-    worker.start()
+    endless = chat("word " * 200 + "#delay_ms:10", stream=True, ignore_eos=True, max_tokens=4000)
     try:
-        assert started.wait(10)
-        refused = httpx.post(proxy.base_url + "/v1/chat/completions", json=chat("x"))
-        error = _envelope(refused, 429)
-        assert refused.headers["retry-after"] == "1"
-        assert error["type"] == "rate_limit_error"
-        worker.join(10)
+        with httpx.stream("POST", proxy.base_url + "/v1/chat/completions", json=endless, timeout=60) as held:
+            assert held.status_code == 200  # admitted: the stream's status comes before its first token
+            refused = httpx.post(proxy.base_url + "/v1/chat/completions", json=chat("x"))
+            error = _envelope(refused, 429)
+            assert refused.headers["retry-after"] == "1"
+            assert error["type"] == "rate_limit_error"
+        wait_until(lambda: _gauge(proxy, "trtllm_nix_requests_in_flight") == 0, 30, "the held stream to end")
         assert httpx.post(proxy.base_url + "/v1/chat/completions", json=chat("after")).status_code == 200
     finally:
-        worker.join(10)
         proxy.stop()
+
+
+def _gauge(proxy: ProxyThread, name: str) -> float:
+    text = httpx.get(proxy.base_url + "/metrics").text
+    return float(next(x for x in text.splitlines() if x.startswith(name + " ")).split()[1])
 
 
 def test_unreachable_triton_is_503(assets: Assets) -> None:

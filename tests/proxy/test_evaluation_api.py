@@ -53,7 +53,7 @@ def test_too_many_choices_in_one_request_are_refused(scripted_proxy: ProxyThread
     refused = _post(scripted_proxy, "/v1/completions", {"prompt": ["#reply: x"] * 16, "n": 128, "max_tokens": 1})
     assert refused.status_code == 400
     assert refused.json()["error"]["param"] == "n"
-    assert "2048 choices" in refused.json()["error"]["message"]
+    assert "16 prompts x n 128: 2048 generations" in refused.json()["error"]["message"]
 
 
 def test_tokenize_counts_what_chat_sends(scripted_proxy: ProxyThread) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from trtllm_nix.errors import UserError
-from trtllm_nix.proxy.settings import add_arguments, from_namespace
+from trtllm_nix.proxy.settings import ProxySettings, add_arguments, from_namespace
 
 
 def _settings(args: list[str], env: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -65,8 +65,25 @@ def test_variables_come_from_the_given_environment() -> None:
         (["--workers", "0"], "--workers must be at least 1"),
         (["--workers", "4", "--max-in-flight", "3"], r"--max-in-flight \(3\) is split across --workers \(4\)"),
         (["--max-model-len", "many"], "--max-model-len must be an integer, got 'many'"),
+        (["--responses-store-bytes", "10"], "--responses-store-bytes must be at least 1024"),
+        (["--responses-store-ttl", "0"], "--responses-store-ttl must be more than 0 seconds"),
     ],
 )
 def test_values_out_of_range_are_refused(args: list[str], message: str) -> None:
     with pytest.raises(UserError, match=message):
         _settings(["--tokenizer", "/t", *args], {})
+
+
+def test_the_state_directory_is_systemds_else_xdgs_else_under_home() -> None:
+    assert _settings(["--tokenizer", "/t", "--state-dir", "/s"], {}).state_dir == Path("/s")
+    assert _settings(["--tokenizer", "/t"], {"STATE_DIRECTORY": "/var/lib/p:/var/lib/q"}).state_dir == Path(
+        "/var/lib/p"
+    )
+    assert _settings(["--tokenizer", "/t"], {"XDG_STATE_HOME": "/x"}).state_dir == Path("/x/trtllm-nix")
+    assert _settings(["--tokenizer", "/t"], {}).state_dir == Path.home() / ".local/state/trtllm-nix"
+
+
+def test_several_workers_need_a_shared_state_directory() -> None:
+    with pytest.raises(UserError, match="--workers above 1 needs --state-dir"):
+        ProxySettings(tokenizer=Path("/t"), workers=2)
+    assert ProxySettings(tokenizer=Path("/t"), workers=2, state_dir=Path("/s")).workers == 2

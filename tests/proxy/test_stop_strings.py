@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.helpers import RunningTriton
+from tests.helpers import RunningTriton, wait_until
 
 
 @pytest.mark.parametrize(
@@ -31,15 +31,16 @@ def test_stop_strings_cut_streamed_and_not(
 
 
 def test_stop_string_cancels_the_rest_of_the_generation(client: openai.OpenAI, scripted_triton: RunningTriton) -> None:
+    """The answer cannot finish before the cancellation arrives (3000 tokens at 10 ms each): only a cancellation
+    ends it (with no delay it often finished first, and the wait for the cancellation failed)."""
     before = scripted_triton.stats()
-    messages = [{"role": "user", "content": "#reply: alpha STOP " + "filler " * 100}]
+    messages = [{"role": "user", "content": "#delay_ms:10 #reply: alpha STOP " + "filler " * 3000}]
     answer = client.chat.completions.create(model="qwen3", messages=messages, stop="STOP")  # type: ignore[arg-type]
     assert answer.choices[0].message.content == "alpha "
     assert answer.usage is not None
     assert answer.usage.completion_tokens < 10
-    from tests.helpers import wait_until
-
     wait_until(lambda: scripted_triton.stats()["cancelled"] == before["cancelled"] + 1, 30, "the cancellation")
+    assert scripted_triton.stats()["finished"] == before["finished"], "cancelled, not run to its end"
 
 
 def test_second_end_id_ends_the_answer(client: openai.OpenAI) -> None:

@@ -156,7 +156,7 @@ def test_in_flight_limit_holds_across_workers(scripted_triton: RunningTriton, as
                 in_flight = sum(value for _, value in _samples(proxy, "trtllm_nix_requests_in_flight"))
                 assert in_flight == admitted
                 refused = next(r for r in responses if r.status_code == 429)
-                assert re.search(r"limit of 1 requests", refused.read().decode())
+                assert re.search(r"limit of 1 generations", refused.read().decode())
             finally:
                 for stream in streams:
                     stream.__exit__(None, None, None)

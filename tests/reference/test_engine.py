@@ -114,3 +114,16 @@ def test_a_request_that_cannot_start_fails_alone(tmp_path: Path) -> None:
         engine.shutdown()
     assert refused.failures == ["could not start generation: cannot start"]
     assert healthy.tokens == [1, 2, 3]
+
+
+def test_a_stats_file_that_cannot_be_written_does_not_stop_the_engine(tmp_path: Path) -> None:
+    """The counters' file is a mirror for tests: failing to write it (its folder gone, a full disk) must not kill
+    the engine thread, after which the tritonserver would never answer again."""
+    engine = InflightEngine(CountingGenerator(), StatsFile(tmp_path / "gone" / "stats.json"))
+    try:
+        healthy = Sink()
+        engine.submit(_request(), healthy)
+        assert healthy.ended.wait(30), "the engine thread died on the stats write"
+        assert healthy.tokens == [1, 2, 3]
+    finally:
+        engine.shutdown()

@@ -66,7 +66,8 @@ def test_bad_request_is_an_error_not_a_hang(scripted_triton: RunningTriton) -> N
 def test_cancelled_generate_stream_stops_the_backend(scripted_triton: RunningTriton) -> None:
     before = scripted_triton.stats()
     url = f"{scripted_triton.server.http_url}/v2/models/ensemble/generate_stream"
-    body = {"text_input": "#reply: " + "word " * 300, "max_tokens": 300, "stream": True, "token_delay_ms": 10}
+    # 3000 tokens at 10 ms: it cannot finish before the cancellation arrives
+    body = {"text_input": "#reply: " + "word " * 3000, "max_tokens": 3000, "stream": True, "token_delay_ms": 10}
     with httpx.stream("POST", url, json=body) as response:
         lines = response.iter_lines()
         received = 0
@@ -75,5 +76,6 @@ def test_cancelled_generate_stream_stops_the_backend(scripted_triton: RunningTri
                 received += 1
                 if received == 3:
                     break
-    wait_until(lambda: scripted_triton.stats()["cancelled"] == before["cancelled"] + 1, 1.0, "the backend to stop")
-    assert scripted_triton.stats()["tokens"] - before["tokens"] < 100
+    wait_until(lambda: scripted_triton.stats()["cancelled"] == before["cancelled"] + 1, 30, "the backend to stop")
+    assert scripted_triton.stats()["finished"] == before["finished"], "cancelled, not run to its end"
+    assert scripted_triton.stats()["tokens"] - before["tokens"] < 3000

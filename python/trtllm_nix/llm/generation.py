@@ -2,11 +2,12 @@
 
 Stop strings cut the text (and cancel the rest of the request); end ids are dropped, and the stream is read to
 its final response, never cancelled once Triton has finished it (cancelling a finished stream leaks in Triton 2.51).
+Prompt scoring and top-logprob alternatives (numpy over vocabulary-wide rows) run in a worker thread.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -32,7 +33,9 @@ async def generate(
     try:
         async for chunk in stream:
             if chunk.context_logits is not None and prompt is None and chunk.context_logits.size:
-                prompt = score_prompt(request.input_ids, chunk.context_logits, request.top_logprobs)
+                prompt = await asyncio.to_thread(
+                    score_prompt, request.input_ids, chunk.context_logits, request.top_logprobs
+                )
             if ended_by_end_id:
                 continue  # drain to the final response: the request is finished in Triton, never cancel it
             ids = chunk.token_ids
@@ -49,7 +52,7 @@ async def generate(
             top: tuple[tuple[TopLogprob, ...], ...] | None = None
             if chunk.generation_logits is not None and request.return_generation_logits:
                 rows = chunk.generation_logits[-len(chunk.token_ids) :]
-                top = generated_alternatives(rows, request.top_logprobs)[: len(kept)]
+                top = (await asyncio.to_thread(generated_alternatives, rows, request.top_logprobs))[: len(kept)]
             text = matcher.feed(detokenizer.push(ids)) if ids else ""
             yield Delta(text, tuple(kept), logprobs, top)
             if matcher.matched is not None:
@@ -58,7 +61,7 @@ async def generate(
     finally:
         await stream.aclose()
     if request.keep_end_token and completion == 0 and prompt is not None:  # ended at once, by an end token
-        ended = first_end_token(prompt, end_ids, request.top_logprobs)
+        ended = await asyncio.to_thread(first_end_token, prompt, end_ids, request.top_logprobs)
         if ended is not None:
             token, logprob, alternatives = ended
             completion, ended_by_end_id = 1, True
@@ -80,10 +83,8 @@ class Outcome:
     model, which reads a generation as plain text)."""
 
     prompt_tokens: int
-    arrived: float = field(default_factory=time.perf_counter)
     completion_tokens: int = 0
     finish_reason: FinishReason | None = None
-    stop_string: str | None = None
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
 
@@ -96,7 +97,7 @@ async def generate_text(
     try:
         async for event in events:
             if isinstance(event, Finish):
-                outcome.finish_reason, outcome.stop_string = event.reason, event.stop
+                outcome.finish_reason = event.reason
                 outcome.completion_tokens = event.completion_tokens
                 continue
             outcome.token_ids.extend(event.token_ids)

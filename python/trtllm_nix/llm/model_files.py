@@ -84,9 +84,6 @@ class ModelFiles:
         tokenized in a worker thread does not freeze the event loop."""
         return list(self.tokenizer.encode_batch([text], add_special_tokens=False)[0].ids)
 
-    def decode(self, ids: list[int]) -> str:
-        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
-
 
 _TOOL_PROBE = "trtllm_nix_tool_probe"
 

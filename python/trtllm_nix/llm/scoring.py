@@ -1,5 +1,8 @@
 """Logprobs and top-k alternatives from the logits TensorRT-LLM returns (``context_logits`` for the prompt,
-``generation_logits`` for each generated token): what prompt scoring (``echo`` + ``logprobs``) needs."""
+``generation_logits`` for each generated token): what prompt scoring (``echo`` + ``logprobs``) needs.
+
+Pure numpy, which releases the GIL: ``llm.generation`` runs these in a worker thread, never on the event loop
+(a 1,000-token prompt is seconds of work)."""
 
 from __future__ import annotations
 
@@ -12,12 +15,12 @@ Logits = npt.NDArray[np.float32]
 
 
 def log_softmax(rows: Logits) -> Logits:
-    """Row-wise log-softmax in float64 for the reduction (logits of large vocabularies lose digits in fp32)."""
-    wide = rows.astype(np.float64)
-    peak = wide.max(axis=-1, keepdims=True)
-    shifted = wide - peak
-    result: Logits = (shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))).astype(np.float32)
-    return result
+    """Row-wise log-softmax in float32 with a float64 accumulator for the sum (a 151,936-wide sum loses digits in
+    float32): two float32 temporaries of the logits' size, not float64 copies (8x the logits with them)."""
+    shifted = np.subtract(rows, rows.max(axis=-1, keepdims=True), dtype=np.float32)
+    total = np.exp(shifted).sum(axis=-1, keepdims=True, dtype=np.float64)
+    shifted -= np.log(total).astype(np.float32)
+    return shifted
 
 
 def top_alternatives(logprobs: Logits, k: int) -> tuple[tuple[TopLogprob, ...], ...]:

@@ -48,6 +48,9 @@ _MAX_RECEIVE = CONTEXT_LOGITS_BYTES + _MAX_MESSAGE
 # A half-open connection to a remote Triton is noticed about 5 min 20 s into a silent call, not at the deadline.
 KEEPALIVE_TIME_MS = 300_000
 KEEPALIVE_PERMIT_WITHOUT_CALLS = 0
+# gRPC's reconnect backoff grows to 120 s by default: a proxy started before its Triton (a TP4 engine loads for
+# minutes), or a Triton down for minutes, would answer 503 for up to two minutes after it is back.
+MAX_RECONNECT_BACKOFF_MS = 3_000
 _KEEPALIVE = [
     ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
     ("grpc.keepalive_timeout_ms", 20_000),
@@ -68,6 +71,9 @@ class TritonUpstream:
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
                 ("grpc.max_receive_message_length", _MAX_RECEIVE),
                 *_KEEPALIVE,
+                ("grpc.initial_reconnect_backoff_ms", 1_000),
+                ("grpc.min_reconnect_backoff_ms", 1_000),
+                ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
             ],
         )
         self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)

@@ -27,6 +27,8 @@ from trtllm_nix.proxy.messages_api.signing import signer_for
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
 from trtllm_nix.proxy.parsers.registry import reasoning_parser, tool_parser
+from trtllm_nix.proxy.responses_api.store import FILE_NAME as STORE_FILE
+from trtllm_nix.proxy.responses_api.store import ResponseStore
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
 
@@ -120,10 +122,20 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
     app.state.proxy = routes.AppState(
         settings=settings,
         models=models,
-        lifecycle=Lifecycle(Admission(settings.max_in_flight, metrics), metrics, settings.keepalive_seconds),
+        lifecycle=Lifecycle(
+            Admission(settings.max_in_flight, metrics, settings.max_choices),
+            metrics,
+            settings.keepalive_seconds,
+            settings.stall_timeout,
+        ),
         api_key=ApiKey(settings.api_key, metrics),
         metrics=metrics,
         signer=signer_for(settings.api_key, settings.signing_secret),
+        responses=ResponseStore(
+            settings.state_dir / STORE_FILE if settings.state_dir is not None else None,
+            max_bytes=settings.responses_store_bytes,
+            ttl_s=settings.responses_store_ttl,
+        ),
     )
     install_error_handlers(app)
     app.include_router(routes.meta)
@@ -134,7 +146,7 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],  # DELETE /v1/responses/{id}
             allow_headers=["Authorization", "Content-Type", "X-Request-Id", *ANTHROPIC_HEADERS],
             expose_headers=["X-Request-Id", "Request-Id"],
         )

@@ -77,7 +77,8 @@ class ProxyThread:
 
 
 class ProxyProcess:
-    """The proxy as a process of its own (``trtllm-nix proxy``), so a test's clients do not share its GIL."""
+    """The proxy as a process of its own (``trtllm-nix proxy``), so a test's clients do not share its GIL. Without
+    ``--state-dir`` in ``args`` it keeps its state in a temporary folder of its own, removed at stop."""
 
     def __init__(self, args: list[str], port: int, start_timeout: float = 60.0) -> None:
         self._args = args
@@ -85,6 +86,7 @@ class ProxyProcess:
         self._start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._state: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def base_url(self) -> str:
@@ -102,6 +104,9 @@ class ProxyProcess:
 
     def start(self) -> None:
         command = [*module_command("trtllm_nix.cli"), "proxy", "--port", str(self.port), *self._args]
+        if "--state-dir" not in self._args:
+            self._state = tempfile.TemporaryDirectory(prefix="trtllm-nix-proxy-state-")
+            command += ["--state-dir", self._state.name]
         # a file, not a pipe: a full pipe would block the proxy's logging; closed in stop()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._log)
@@ -136,6 +141,9 @@ class ProxyProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._state is not None:
+            self._state.cleanup()
+            self._state = None
 
     def __enter__(self) -> ProxyProcess:
         self.start()

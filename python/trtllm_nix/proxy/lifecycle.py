@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from trtllm_nix.llm.events import Delta, Finish, GenerationEvent
 from trtllm_nix.llm.triton_client import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from trtllm_nix.proxy.admission import Admission
+from trtllm_nix.proxy.admission import Admission, Ticket
 from trtllm_nix.proxy.api_errors import APIError, internal_error, unavailable, upstream_failed
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.sse import DONE, KEEPALIVE, sse_response
@@ -37,6 +37,7 @@ class Lifecycle:
     admission: Admission
     metrics: ProxyMetrics
     keepalive_seconds: float
+    stall_timeout: float = 30.0
 
     def error(self, error: BaseException, request_id: str) -> APIError:
         """The envelope for a failure; upstream failures and bugs are logged with the request id."""
@@ -57,15 +58,26 @@ class Lifecycle:
         LOG.error("request %s failed", request_id, exc_info=error)
         return internal_error(request_id)
 
+    @contextlib.contextmanager
+    def admitted(self, generations: int = 1, param: str = "n", what: str = "") -> Iterator[Ticket]:
+        """Admit a request before it is prepared; the ticket goes back if preparing fails, else the answer
+        (``respond_once``/``respond_stream``) gives it back when it ends."""
+        ticket = self.admission.admit(generations, param, what)
+        try:
+            yield ticket
+        except BaseException:
+            ticket.release()
+            raise
+
     async def respond_once(
         self,
         request: Request,
         request_id: str,
         work: Callable[[], Awaitable[Any]],
+        ticket: Ticket,
         headers: dict[str, str] | None = None,
     ) -> Response:
         """A non-streamed answer (``work`` returns its JSON body); a client that leaves cancels it (499)."""
-        self.admission.admit()
         try:
             body = await until_disconnect(request, work())
             return JSONResponse(body, headers=headers)
@@ -74,18 +86,18 @@ class Lifecycle:
         except Exception as error:
             raise self.error(error, request_id) from error
         finally:
-            self.admission.release()
+            ticket.release()
 
     def respond_stream(
         self,
         request_id: str,
         chunks: AsyncIterator[bytes],
+        ticket: Ticket,
         headers: dict[str, str] | None = None,
         keepalive: bytes = KEEPALIVE,
     ) -> Response:
         """An SSE answer, started at once; any failure becomes an error event and ``[DONE]``, never a silent end.
         ``keepalive``: what is sent during a silence (a comment; ``/v1/messages`` sends Anthropic's ``ping``)."""
-        self.admission.admit()
 
         async def guarded() -> AsyncIterator[bytes]:
             try:
@@ -97,7 +109,9 @@ class Lifecycle:
             finally:
                 await chunks.aclose()  # type: ignore[attr-defined]
 
-        return sse_response(guarded(), self.keepalive_seconds, headers or {}, self.admission.release, keepalive)
+        return sse_response(
+            guarded(), self.keepalive_seconds, headers or {}, ticket.release, self.stall_timeout, keepalive
+        )
 
     async def metered(self, events: AsyncIterator[GenerationEvent], arrived: float) -> AsyncIterator[GenerationEvent]:
         """Pass a generation through, observing its tokens; closed before its ``Finish``: a cancellation."""

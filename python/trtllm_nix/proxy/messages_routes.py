@@ -54,18 +54,21 @@ async def messages(request: Request) -> Response:
     body = parse_messages_request(await json_body(request))
     model = state.models.get(body.model)
     rid = request_id(request)
-    job = await prepare_messages(model, body, state.signer, rid, state.settings.log_prompts)
-    meta = MessageMeta(model.name, len(job.upstream.input_ids), state.signer, body.thinking_display(), job.single_call)
-    answer = MessagesJob(meta, lambda e: state.lifecycle.error(e, rid))
-    since = arrived(request)
-    headers = {"request-id": rid}
+    with state.lifecycle.admitted() as ticket:  # before preparing, as chat: rendering and tokenizing are work
+        job = await prepare_messages(model, body, state.signer, rid, state.settings.log_prompts)
+        meta = MessageMeta(
+            model.name, len(job.upstream.input_ids), state.signer, body.thinking_display(), job.single_call
+        )
+        answer = MessagesJob(meta, lambda e: state.lifecycle.error(e, rid))
+        since = arrived(request)
+        headers = {"request-id": rid}
 
-    def events() -> AsyncIterator[OutputEvent]:
-        return events_of(state, model, job.upstream, job.stops, job.parser(), since)
+        def events() -> AsyncIterator[OutputEvent]:
+            return events_of(state, model, job.upstream, job.stops, job.parser(), since)
 
-    if body.stream:
-        return state.lifecycle.respond_stream(rid, answer.stream(events()), headers, keepalive=PING)
-    return await state.lifecycle.respond_once(request, rid, lambda: answer.complete(events()), headers)
+        if body.stream:
+            return state.lifecycle.respond_stream(rid, answer.stream(events()), ticket, headers, keepalive=PING)
+        return await state.lifecycle.respond_once(request, rid, lambda: answer.complete(events()), ticket, headers)
 
 
 @router.post("/messages/count_tokens")

@@ -45,6 +45,12 @@ class ProxyMetrics:
         self.in_flight = Gauge(
             "trtllm_nix_requests_in_flight", "Generation requests in flight", registry=r, multiprocess_mode="livesum"
         )
+        self.generations_in_flight = Gauge(
+            "trtllm_nix_generations_in_flight",
+            "Upstream generations in flight (a request with n choices counts n): what --max-in-flight limits",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.worker_requests = Counter(
             "trtllm_nix_worker_requests", "HTTP requests answered by each worker process", ["pid"], registry=r
         )

@@ -20,9 +20,12 @@ _ENDPOINTS = frozenset(
     {
         "/v1/chat/completions",
         "/v1/completions",
+        "/v1/responses",
         "/v1/models",
         "/v1/messages",
         "/v1/messages/count_tokens",
+        "/tokenize",
+        "/detokenize",
         "/health",
         "/health/ready",
         "/metrics",
@@ -44,6 +47,8 @@ def endpoint_label(path: str) -> str:
         return path
     if path.startswith("/v1/models/"):
         return "/v1/models/{id}"
+    if path.startswith("/v1/responses/"):
+        return "/v1/responses/{id}"
     return "other"
 
 

@@ -66,6 +66,8 @@ class SamplingFields(_Lenient):
     presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)
+    min_p: float | None = Field(default=None, ge=0.0, le=1.0)  # vLLM/SGLang: only 0 (off) here, see check_sampling
+    priority: int | None = None  # vLLM/SGLang scheduling priority: only 0 here, see check_sampling
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None

@@ -24,12 +24,19 @@ from trtllm_nix.proxy.parsers.base import SpanParser, parse
 from trtllm_nix.proxy.protocol import ChatCompletionRequest, CompletionRequest
 from trtllm_nix.proxy.responses_api.protocol import SKIPPED_TOOLS_HEADER, parse_request
 from trtllm_nix.proxy.responses_api.render import new_meta
-from trtllm_nix.proxy.responses_api.store import ResponseStore, delete_response, get_response, previous_conversation
+from trtllm_nix.proxy.responses_api.store import (
+    ResponseStore,
+    delete_response,
+    get_response,
+    previous_conversation,
+    resolve_references,
+)
 from trtllm_nix.proxy.responses_api.translate import to_chat
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.serving.chat import ChatRenderer, prepare_chat
 from trtllm_nix.proxy.serving.choices import complete_all, stream_all
-from trtllm_nix.proxy.serving.completion import TextRenderer, prepare_completion
+from trtllm_nix.proxy.serving.common import off_loop
+from trtllm_nix.proxy.serving.completion import TextRenderer, prepare_completion, prompt_count
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity
 from trtllm_nix.proxy.serving.responses import ResponsesJob, prepare_responses
 from trtllm_nix.proxy.settings import ProxySettings
@@ -43,7 +50,7 @@ class AppState:
     api_key: ApiKey
     metrics: ProxyMetrics
     signer: ThinkingSigner  # of /v1/messages thinking blocks (messages_api.signing)
-    responses: ResponseStore = field(default_factory=ResponseStore)  # per process: see responses_api.store
+    responses: ResponseStore = field(default_factory=ResponseStore)  # shared by workers: see responses_api.store
 
 
 def get_state(request: Request) -> AppState:
@@ -81,22 +88,25 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     state = get_state(request)
     model = state.models.get(body.model)
     rid = request_id(request)
-    job = await prepare_chat(model, body, rid, state.settings.log_prompts)
-    identity = ResponseIdentity("chat", model.name)
-    top = body.top_logprobs or 0
-    renderers = [
-        ChatRenderer(model.files, identity, body.logprobs, model.reasoning_alias, job.single_call, index, top)
-        for index in range(len(job.upstreams()))
-    ]
-    since = arrived(request)
+    with state.lifecycle.admitted(body.n, "n", f"n is {body.n}") as ticket:
+        job = await prepare_chat(model, body, rid, state.settings.log_prompts)
+        identity = ResponseIdentity("chat", model.name)
+        top = body.top_logprobs or 0
+        renderers = [
+            ChatRenderer(model.files, identity, body.logprobs, model.reasoning_alias, job.single_call, index, top)
+            for index in range(len(job.upstreams()))
+        ]
+        since = arrived(request)
 
-    def events() -> list[AsyncIterator[OutputEvent]]:
-        return [_events(state, model, upstream, job.stops, job.parser(), since) for upstream in job.upstreams()]
+        def events() -> list[AsyncIterator[OutputEvent]]:
+            return [_events(state, model, upstream, job.stops, job.parser(), since) for upstream in job.upstreams()]
 
-    if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return state.lifecycle.respond_stream(rid, stream_all(renderers, events(), include_usage, body.n))
-    return await state.lifecycle.respond_once(request, rid, lambda: complete_all(renderers, events(), body.n))
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return state.lifecycle.respond_stream(rid, stream_all(renderers, events(), include_usage, body.n), ticket)
+        return await state.lifecycle.respond_once(
+            request, rid, lambda: complete_all(renderers, events(), body.n), ticket
+        )
 
 
 @v1.post("/completions", response_model=None)
@@ -104,21 +114,26 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
     state = get_state(request)
     model = state.models.get(body.model)
     rid = request_id(request)
-    job = await prepare_completion(model, body, rid, state.settings.log_prompts)
-    identity = ResponseIdentity("text", model.name)
-    renderers = [
-        TextRenderer(model.files, identity, body.logprobs, choice.echo, index, choice.prompt_ids)
-        for index, choice in enumerate(job.choices)
-    ]
-    since = arrived(request)
+    prompts = prompt_count(body)
+    what = f"{prompts} prompts x n {body.n}" if prompts > 1 else f"n is {body.n}"
+    with state.lifecycle.admitted(prompts * body.n, "n" if body.n > 1 else "prompt", what) as ticket:
+        job = await prepare_completion(model, body, rid, state.settings.log_prompts)
+        identity = ResponseIdentity("text", model.name)
+        renderers = [
+            TextRenderer(model.files, identity, body.logprobs, choice.echo, index, choice.prompt_ids)
+            for index, choice in enumerate(job.choices)
+        ]
+        since = arrived(request)
 
-    def events() -> list[AsyncIterator[OutputEvent]]:
-        return [_events(state, model, choice.upstream, job.stops, job.parser(), since) for choice in job.choices]
+        def events() -> list[AsyncIterator[OutputEvent]]:
+            return [_events(state, model, choice.upstream, job.stops, job.parser(), since) for choice in job.choices]
 
-    if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return state.lifecycle.respond_stream(rid, stream_all(renderers, events(), include_usage, job.n))
-    return await state.lifecycle.respond_once(request, rid, lambda: complete_all(renderers, events(), job.n))
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return state.lifecycle.respond_stream(rid, stream_all(renderers, events(), include_usage, job.n), ticket)
+        return await state.lifecycle.respond_once(
+            request, rid, lambda: complete_all(renderers, events(), job.n), ticket
+        )
 
 
 @v1.post("/responses", response_model=None)
@@ -131,33 +146,43 @@ async def responses(request: Request) -> Response:
     body = parse_request(raw)
     model = state.models.get(body.model)
     rid = request_id(request)
-    plan = to_chat(body, previous_conversation(state.responses, body.previous_response_id))
-    job = await prepare_responses(model, body, plan, rid, state.settings.log_prompts)
-    answer = ResponsesJob(
-        new_meta(model.name, body), plan, state.responses, body.store, lambda e: state.lifecycle.error(e, rid)
-    )
-    since = arrived(request)
-    skipped = body.skipped_tools()
-    headers = {SKIPPED_TOOLS_HEADER: ", ".join(skipped)} if skipped else None
-    if body.stream:
-        events = _events(state, model, job.upstream, job.stops, job.parser(), since)
-        return state.lifecycle.respond_stream(rid, answer.stream(events), headers)
-    return await state.lifecycle.respond_once(
-        request,
-        rid,
-        lambda: answer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since)),
-        headers,
-    )
+    with state.lifecycle.admitted() as ticket:
+        body, previous = await off_loop(
+            lambda: (
+                resolve_references(state.responses, body),
+                previous_conversation(state.responses, body.previous_response_id),
+            )
+        )
+        plan = to_chat(body, previous)
+        job = await prepare_responses(model, body, plan, rid, state.settings.log_prompts)
+        answer = ResponsesJob(
+            new_meta(model.name, body), plan, state.responses, body.store, lambda e: state.lifecycle.error(e, rid)
+        )
+        since = arrived(request)
+        skipped = body.skipped_tools()
+        headers = {SKIPPED_TOOLS_HEADER: ", ".join(skipped)} if skipped else None
+        if body.stream:
+            events = _events(state, model, job.upstream, job.stops, job.parser(), since)
+            return state.lifecycle.respond_stream(rid, answer.stream(events), ticket, headers)
+        return await state.lifecycle.respond_once(
+            request,
+            rid,
+            lambda: answer.complete(_events(state, model, job.upstream, job.stops, job.parser(), since)),
+            ticket,
+            headers,
+        )
 
 
 @v1.get("/responses/{response_id}")
 async def fetch_response(response_id: str, request: Request) -> JSONResponse:
-    return JSONResponse(get_response(get_state(request).responses, response_id))
+    store = get_state(request).responses
+    return JSONResponse(await off_loop(lambda: get_response(store, response_id)))
 
 
 @v1.delete("/responses/{response_id}")
 async def remove_response(response_id: str, request: Request) -> JSONResponse:
-    return JSONResponse(delete_response(get_state(request).responses, response_id))
+    store = get_state(request).responses
+    return JSONResponse(await off_loop(lambda: delete_response(store, response_id)))
 
 
 @v1.get("/models")

@@ -81,10 +81,12 @@ class ProxySettings:
     max_model_len: int | None = None
     model_repository: Path | None = None  # its manifest gives the engine's max_seq_len
     api_key: str | None = field(default=None, repr=False)
-    max_in_flight: int = 256
+    max_in_flight: int = 256  # generations (a request with n choices counts n)
+    max_choices: int = 128  # generations one request may ask for (chat n, completions prompts x n)
     cors_origins: tuple[str, ...] = ()
     default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     keepalive_seconds: float = 15.0
+    stall_timeout: float = 30.0  # a stream nothing could be delivered of for this long is cut off
     max_body_bytes: int | None = None  # None: sized to the context (see body_limit)
     request_timeout: float = 600.0
     log_prompts: bool = False
@@ -92,6 +94,9 @@ class ProxySettings:
     tool_call_parser: str = "auto"  # auto: hermes; or hermes, none (then requests with tools are refused)
     reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
     workers: int = 1
+    state_dir: Path | None = None  # the Responses store's database; None: in memory, one process (tests)
+    responses_store_bytes: int = 256 << 20
+    responses_store_ttl: float = 86_400.0
     extra_models: tuple[ModelSpec, ...] = ()  # served beside model_name, each with its own files and upstreams
     # Signs /v1/messages thinking blocks when there is no api_key (messages_api.signing); made once per start, so
     # --workers share it through the pickled settings.
@@ -101,7 +106,9 @@ class ProxySettings:
         checks = [
             (1 <= self.port <= 65535, f"--port must be in 1..65535, got {self.port}"),
             (self.max_in_flight >= 1, "--max-in-flight must be at least 1"),
+            (self.max_choices >= 1, "--max-choices must be at least 1"),
             (self.keepalive_seconds >= 0.01, "--keepalive-seconds must be at least 0.01"),
+            (self.stall_timeout > 0, "--stall-timeout must be more than 0 seconds"),
             (self.request_timeout > 0, "--request-timeout must be more than 0 seconds"),
             (self.max_body_bytes is None or self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024"),
             (self.max_model_len is None or self.max_model_len >= 2, "--max-model-len must be at least 2"),
@@ -114,6 +121,12 @@ class ProxySettings:
                 f"--tool-call-parser must be {_one_of(TOOL_CALL_CHOICES)}",
             ),
             (self.workers >= 1, "--workers must be at least 1"),
+            (
+                self.workers == 1 or self.state_dir is not None,
+                "--workers above 1 needs --state-dir: the Responses API's stored responses must be shared",
+            ),
+            (self.responses_store_bytes >= 1024, "--responses-store-bytes must be at least 1024"),
+            (self.responses_store_ttl > 0, "--responses-store-ttl must be more than 0 seconds"),
             (
                 self.max_in_flight >= self.workers,
                 f"--max-in-flight ({self.max_in_flight}) is split across --workers ({self.workers}): "
@@ -152,11 +165,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="one more model: NAME:tokenizer=DIR,triton=HOST:PORT[,triton-model=M,repository=DIR,max-model-len=N]",
     )
+    arg(
+        "--state-dir",
+        type=Path,
+        help="where the proxy keeps state (the Responses API's responses.sqlite3); default $STATE_DIRECTORY, "
+        "else $XDG_STATE_HOME/trtllm-nix, else ~/.local/state/trtllm-nix",
+    )
+    arg("--responses-store-bytes", help="stored responses kept up to this many bytes, oldest out first (256 MiB)")
+    arg("--responses-store-ttl", help="seconds a stored response is kept (default 86400)")
     arg("--api-key-file", type=Path, help="file holding the API key clients must send")
-    arg("--max-in-flight", help="429 past this many requests in flight (default 256)")
+    arg(
+        "--max-in-flight",
+        help="429 past this many generations in flight; a request with n choices counts n (default 256)",
+    )
+    arg("--max-choices", help="generations one request may ask for: chat n, completions prompts x n (default 128)")
     arg("--cors-origin", action="append", help="allowed CORS origin (repeatable)")
     arg("--default-chat-template-kwargs", help='JSON object, e.g. {"enable_thinking": false}')
     arg("--keepalive-seconds", help="SSE keep-alive comment interval (default 15)")
+    arg("--stall-timeout", help="seconds a stream may deliver nothing to a client that stopped reading (default 30)")
     arg("--max-body-bytes", help="413 for request bodies larger than this (default: sized to the context)")
     arg("--request-timeout", help="seconds a generation may take before it is cancelled with 504 (default 600)")
     arg("--log-prompts", action="store_true", default=None)
@@ -201,6 +227,15 @@ def _bool(raw: str) -> bool:
 _KINDS: dict[Callable[[str], Any], str] = {int: "an integer", float: "a number", _bool: "1 or 0"}
 
 
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """systemd's ``StateDirectory=`` (the first, when several), else the XDG state home."""
+    systemd = (env.get("STATE_DIRECTORY") or "").split(":")[0]
+    if systemd:
+        return Path(systemd)
+    xdg = env.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "trtllm-nix"
+
+
 def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None) -> ProxySettings:
     env = os.environ if env is None else env
     tokenizer = _value(ns, env, "tokenizer", Path, None)
@@ -235,9 +270,11 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         model_repository=_value(ns, env, "model_repository", Path, None),
         api_key=api_key,
         max_in_flight=_value(ns, env, "max_in_flight", int, 256),
+        max_choices=_value(ns, env, "max_choices", int, 128),
         cors_origins=origins,
         default_chat_template_kwargs=template_kwargs,
         keepalive_seconds=_value(ns, env, "keepalive_seconds", float, 15.0),
+        stall_timeout=_value(ns, env, "stall_timeout", float, 30.0),
         max_body_bytes=_value(ns, env, "max_body_bytes", int, None),
         request_timeout=_value(ns, env, "request_timeout", float, 600.0),
         log_prompts=_value(ns, env, "log_prompts", _bool, False),
@@ -245,5 +282,8 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         tool_call_parser=_value(ns, env, "tool_call_parser", str, "auto"),
         reasoning_alias=_value(ns, env, "reasoning_alias", _bool, False),
         workers=_value(ns, env, "workers", int, 1),
+        state_dir=_value(ns, env, "state_dir", Path, None) or default_state_dir(env),
+        responses_store_bytes=_value(ns, env, "responses_store_bytes", int, 256 << 20),
+        responses_store_ttl=_value(ns, env, "responses_store_ttl", float, 86_400.0),
         extra_models=tuple(parse_model_spec(text) for text in getattr(ns, "served_model", None) or []),
     )

@@ -17,8 +17,12 @@ OpenAI ``invalid_request_error`` naming ``param``). What maps to what:
   keywords xgrammar accepts but does not enforce (:data:`UNENFORCED_KEYWORDS`) -> 400 naming the keyword, so a
   schema is never silently weakened.
 
+JSON guides go to the backend as EBNF without free whitespace (``compact_json``: at most one whitespace character
+where JSON allows any, as vLLM's ``disable-any-whitespace`` but keeping ``{"a": 1}`` as well as ``{"a":1}``);
+``json_object`` is an object. Forced calls are compact, one newline between calls.
+
 Reasoning models (``reasoning=True``): the answer is constrained, the reasoning is not. The guide becomes an EBNF
-grammar ``root ::= (think [ \\n\\t]*)? answer`` where ``think`` is ``<think>``, any text without ``</think>``, then
+grammar ``root ::= (think [ \\n\\t]{0,4})? answer`` where ``think`` is ``<think>``, any text without ``</think>``, then
 ``</think>``; ``answer`` is the requested grammar. Optional, so a turn whose prompt already closed the think block
 (``enable_thinking: false``) answers directly. vLLM does the same with a reasoning parser that switches the grammar
 on after ``</think>``; TensorRT-LLM's C++ backend has no such switch, so it has to be in the grammar itself.
@@ -40,6 +44,8 @@ from trtllm_nix.llm.events import GuidedDecoding
 UNENFORCED_KEYWORDS = ("not", "allOf", "multipleOf", "exclusiveMinimum")
 NUMBER_BOUNDS = ("minimum",)  # enforced for integers, not for numbers (maximum is)
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+JSON_WHITESPACE = 1  # whitespace characters allowed at each place JSON allows whitespace (see compact_json)
+THINK_GAP = 4  # whitespace characters allowed between </think> and the answer (Qwen3 writes two newlines)
 # xgrammar 0.1.25 writes the characters of a string with minLength/maxLength as [^"\\\r\n] (as it prints it): raw
 # control characters such as a tab pass, which is not JSON (RFC 8259 section 7: U+0000..U+001F must be escaped), and
 # a tool call holding one does not parse. Grammars with that class are sent with the one JSON allows (xgrammar's own
@@ -63,6 +69,20 @@ class Tool:
     parameters: Mapping[str, Any]
 
 
+def constraining_fields(body: Mapping[str, Any]) -> list[str]:
+    """The fields of ``body`` that ask for a guide, found without xgrammar (so without compiling anything): what a
+    served model without guided decoding refuses before any work."""
+    fields = []
+    response_format = body.get("response_format")
+    if response_format is not None and not (
+        isinstance(response_format, Mapping) and response_format.get("type") == "text"
+    ):
+        fields.append("response_format")
+    if body.get("tool_choice") not in (None, "auto", "none"):
+        fields.append("tool_choice")
+    return fields + [name for name in VLLM_EXTRAS if body.get(name) is not None]
+
+
 def guided_decoding_for(body: Mapping[str, Any], reasoning: bool = False) -> GuidedDecoding | None:
     """The one guide the request asks for (None: unconstrained), checked to compile; see the module docstring."""
     found = [
@@ -81,8 +101,7 @@ def guided_decoding_for(body: Mapping[str, Any], reasoning: bool = False) -> Gui
         raise StructuredOutputError(f"{names} each constrain the output; send only one", found[1][0])
     param, guide = found[0]
     check_guide(guide, param)
-    if guide.guide_type == "json_schema":
-        guide = _json_strings_schema(guide)
+    guide = compact_json(guide)
     return with_reasoning(guide) if reasoning else guide
 
 
@@ -91,11 +110,38 @@ def json_strings(ebnf: str) -> str:
     return ebnf.replace(LOOSE_STRING_CHAR, JSON_STRING_CHAR)
 
 
-def _json_strings_schema(guide: GuidedDecoding) -> GuidedDecoding:
+def compact_json(guide: GuidedDecoding) -> GuidedDecoding:
+    """JSON guides as EBNF with at most ``JSON_WHITESPACE`` whitespace character wherever JSON allows whitespace:
+    with JSON's free whitespace a weak model can fill the token limit with newlines inside the object (vLLM's
+    ``disable-any-whitespace`` allows none; one keeps both ``{"a":1}`` and ``{"a": 1}``, what models and
+    serializers write). ``json`` (``json_object``) is a JSON object, any keys and values, never another value."""
     import xgrammar
 
-    ebnf = str(xgrammar.Grammar.from_json_schema(guide.guide))
-    return GuidedDecoding("ebnf_grammar", json_strings(ebnf)) if LOOSE_STRING_CHAR in ebnf else guide
+    if guide.guide_type == "json":
+        grammar = xgrammar.Grammar.from_json_schema(
+            '{"type": "object"}', max_whitespace_cnt=JSON_WHITESPACE, strict_mode=False
+        )
+    elif guide.guide_type == "json_schema":
+        grammar = xgrammar.Grammar.from_json_schema(guide.guide, max_whitespace_cnt=JSON_WHITESPACE)
+    else:
+        return guide
+    return GuidedDecoding("ebnf_grammar", _bounded_whitespace(json_strings(str(grammar))))
+
+
+_STRING_LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_FREE_WHITESPACE = "[ \\n\\t]*"
+
+
+def _bounded_whitespace(ebnf: str) -> str:
+    """xgrammar 0.1.25 leaves ``[ \\n\\t]*`` in its rules for untyped values (``basic_object``, ``basic_array``)
+    whatever ``max_whitespace_cnt`` says: bounded here, outside string literals."""
+    bounded = f"[ \\n\\t]{{0,{JSON_WHITESPACE}}}"
+    pieces, at = [], 0
+    for literal in _STRING_LITERALS.finditer(ebnf):
+        pieces += [ebnf[at : literal.start()].replace(_FREE_WHITESPACE, bounded), literal.group()]
+        at = literal.end()
+    pieces.append(ebnf[at:].replace(_FREE_WHITESPACE, bounded))
+    return "".join(pieces)
 
 
 def tools_of(body: Mapping[str, Any]) -> list[Tool]:
@@ -140,20 +186,14 @@ def with_reasoning(guide: GuidedDecoding) -> GuidedDecoding:
     """``guide`` behind an optional, unconstrained ``<think>...</think>`` block (see the module docstring)."""
     import xgrammar
 
-    if guide.guide_type == "json":
-        answer = str(xgrammar.Grammar.builtin_json_grammar())
-    elif guide.guide_type == "json_schema":
-        answer = json_strings(str(xgrammar.Grammar.from_json_schema(guide.guide)))
-    elif guide.guide_type == "regex":
-        answer = str(xgrammar.Grammar.from_regex(guide.guide))
-    else:
-        answer = guide.guide
+    guide = compact_json(guide)
+    answer = str(xgrammar.Grammar.from_regex(guide.guide)) if guide.guide_type == "regex" else guide.guide
     # Text with no "</think>" in it: after each proper prefix of the tag, any character that does not extend it.
     parts = ["[^<]"] + [
         f'"{_ebnf_escape(THINK_CLOSE[:i])}" [^{_class_escape(THINK_CLOSE[i])}]' for i in range(1, len(THINK_CLOSE))
     ]
     head = (
-        f'root ::= (think [ \\n\\t]*)? answer\nthink ::= "{THINK_OPEN}" think_text "{THINK_CLOSE}"\n'
+        f'root ::= (think [ \\n\\t]{{0,{THINK_GAP}}})? answer\nthink ::= "{THINK_OPEN}" think_text "{THINK_CLOSE}"\n'
         f"think_text ::= ({' | '.join(parts)})*\n"
     )
     return GuidedDecoding("ebnf_grammar", head + _rename_root(answer, "answer"))

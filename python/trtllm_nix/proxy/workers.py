@@ -5,7 +5,7 @@ builds its own app from the settings the parent pickled into a private per-run d
 parent stops every worker gracefully (uvicorn's supervisor forwards it and joins them); a worker also asks the kernel
 to SIGTERM it when the parent dies (``PR_SET_PDEATHSIG``), so even a SIGKILLed parent leaves no worker behind.
 
-Admission: each worker admits ``max_in_flight // N`` requests (the remainder spread over the first workers is not
+Admission: each worker admits ``max_in_flight // N`` generations (the remainder spread over the first workers is not
 possible, since workers have no index, so it is dropped), so the whole proxy never has more than ``max_in_flight`` in
 flight. The kernel spreads connections over the workers, not perfectly evenly, so a client can get a 429 while
 another worker still has room; the 429 body names the worker's share. A shared counter would be exact but needs a

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+LOG = logging.getLogger("trtllm_nix.reference")
 
 
 @dataclass
@@ -36,8 +39,11 @@ class StatsFile:
             snapshot = dict(asdict(self.counters), active=self.active_locked(), last_request=self.last_request)
         if self.path is not None:
             temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
-            temporary.write_text(json.dumps(snapshot), "utf-8")
-            temporary.replace(self.path)
+            try:
+                temporary.write_text(json.dumps(snapshot), "utf-8")
+                temporary.replace(self.path)
+            except OSError as error:  # a mirror for tests: never the reason the engine thread stops
+                LOG.warning("cannot write the request counters to %s: %s", self.path, error)
 
     def active_locked(self) -> int:
         c = self.counters

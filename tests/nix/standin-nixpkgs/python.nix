@@ -60,6 +60,7 @@ let
     torch = [ "numpy" ];
     safetensors = [ ];
     packaging = [ ];
+    xgrammar = [ "pydantic" "torch" "numpy" ];
   };
   # passthru.optional-dependencies as nixpkgs declares it (tritonclient: grpc = [ grpcio packaging ], no http).
   optional.tritonclient.optional-dependencies.grpc = [ packages.grpcio packages.packaging ];

@@ -79,8 +79,16 @@ def test_malformed_call_stays_visible_as_content() -> None:
         "role": "assistant",
         "content": 'Sure. <tool_call>\n{"name": broken}\n</tool_call> after',
     }
-    assert _run(['<tool_call>{"name": "cut off"']) == {"role": "assistant", "content": '<tool_call>{"name": "cut off"'}
     assert _run(['<tool_call>{"arguments": {}}</tool_call>'])["content"] == '<tool_call>{"arguments": {}}</tool_call>'
+
+
+def test_an_unfinished_trailing_call_is_never_content() -> None:
+    """A call cut off by the token limit (or an end) is no answer text: a client would show raw markup."""
+    assert _run(['<tool_call>{"name": "cut off"']) == {"role": "assistant", "content": ""}
+    cut = _run([CALLS.split("</tool_call>")[0] + '</tool_call>\n<tool_call>\n{"name": "get_time", "argumen'])
+    assert cut["content"] is None  # calls and no text, as OpenAI answers it
+    assert [call["function"]["name"] for call in cut["tool_calls"]] == ["get_weather"]
+    assert _run(['Sure. <tool_call>\n{"name": "f"'])["content"] == "Sure."
 
 
 def test_tool_choice_none_drops_calls_and_their_markup() -> None:

@@ -177,7 +177,7 @@ def test_bad_values_name_their_field() -> None:
     assert refused({"input": "hi", "temperature": 3}).param == "temperature"
     assert refused({"input": "hi", "max_output_tokens": 0}).param == "max_output_tokens"
     assert refused({"input": [{"type": "function_call", "name": "f"}]}).param == "input[0].call_id"
-    assert refused({"input": [{"type": "item_reference", "id": "x"}]}).param == "input[0]"
+    assert refused({"input": [{"type": "item_reference"}]}).param == "input[0].id"
     assert refused({"input": [{"type": "shell_call"}]}).param == "input[0].type"
 
 

@@ -115,3 +115,29 @@ def test_a_prompt_far_beyond_the_context_is_refused_before_tokenizing(assets: As
         response = client.post("/v1/chat/completions", json=_chat("a" * (16 * 1024 + 1)))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "context_length_exceeded"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_calls_cut_by_the_token_limit_finish_with_length(assets: Assets, tokenizer: Tokenizer, stream: bool) -> None:
+    """A weak model repeating a forced call until max_tokens: the answer says length (it was cut), and the cut
+    call is not content."""
+    texts = [CALL, "\n", CALL, "\n", '<tool_call>\n{"name": "get_weather", "argumen']
+    used = sum(len(tokenizer.encode(t, add_special_tokens=False).ids) for t in texts)
+    upstream = FakeUpstream(lambda _: pieces(tokenizer, texts))
+    with client_for(app_with(assets.tokenizer, upstream)) as client:
+        response = client.post("/v1/chat/completions", json=_chat(tools=TOOLS, max_tokens=used, stream=stream))
+    if stream:
+        events = _sse(response.text)
+        finish = [c["finish_reason"] for e in events for c in e.get("choices", []) if c.get("finish_reason")]
+        content = "".join(c["delta"].get("content") or "" for e in events for c in e.get("choices", []))
+        calls = [t for e in events for c in e.get("choices", []) for t in c["delta"].get("tool_calls", []) if "id" in t]
+    else:
+        choice = response.json()["choices"][0]
+        finish, content, calls = (
+            [choice["finish_reason"]],
+            choice["message"]["content"] or "",
+            choice["message"].get("tool_calls", []),
+        )
+    assert finish == ["length"]
+    assert content == ""
+    assert len(calls) == 2

@@ -3,7 +3,8 @@
 ``Qwen3OutputParser`` reads Qwen3's ``<think>…</think>`` and Hermes-style ``<tool_call>{json}</tool_call>`` markup
 from text that may arrive split anywhere (even inside a tag): it holds back only what could still become a tag,
 so any split of the same text gives the same merged message. A tool call is checked as a whole before anything of
-it is sent; a malformed one stays visible as content. This class sees text only; ``parsers.base.SpanParser`` gives
+it is sent; a closed but malformed one stays visible as content, an unclosed one at the end (cut by the token
+limit) is dropped: raw markup is never answer text. This class sees text only; ``parsers.base.SpanParser`` gives
 each event the tokens it came from.
 """
 
@@ -61,8 +62,7 @@ class Qwen3OutputParser:
 
     def finish(self) -> list[TextEvent]:
         out = self._drain(final=True)
-        if self._mode == "call":  # an unclosed call: it was not a call
-            out += self._malformed(self._space_before_call + CALL_OPEN + "".join(self._call_pieces))
+        if self._mode == "call":  # an unclosed call (cut by the token limit, say): never content, no call either
             self._call_pieces = []
         return out
 

@@ -20,6 +20,7 @@ class GenerationOptions:
     max_output_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)  # vLLM/SGLang sampling fields, by their chat names
     response_format: dict[str, Any] | None = None  # text.format in the chat API's terms
     tool_choice: ChatToolChoice = "auto"
     parallel_tool_calls: bool = True

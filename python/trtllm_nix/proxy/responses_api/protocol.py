@@ -4,7 +4,9 @@ Every top-level field falls in one of three groups:
 
 - honoured: ``model``, ``input``, ``instructions``, ``tools`` (by the rule below), ``tool_choice``,
   ``parallel_tool_calls``, ``max_output_tokens``, ``temperature``, ``top_p``, ``text.format``, ``reasoning``,
-  ``stream``, ``metadata``, ``store``, ``previous_response_id``;
+  ``stream``, ``metadata``, ``store``, ``previous_response_id``; and the sampling extensions vLLM and SGLang
+  accept, as on chat: ``top_k``, ``repetition_penalty``, ``presence_penalty``, ``frequency_penalty``, ``seed``,
+  ``min_p`` and ``priority`` (these two only at 0: the chat path refuses other values by name);
 - accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason): they change nothing a user could
   see from this server, so refusing them would only break clients (Codex, openai-agents) that always send them;
 - refused with a 400 that names the field and says what to send: any other field, and values this server cannot
@@ -144,12 +146,21 @@ class ReasoningItem(_Strict):
         return "".join(part.text for part in parts)
 
 
-InputItem = MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem
+class ItemReference(_Strict):
+    """An item of a stored response, named by its id (the Vercel AI SDK sends earlier reasoning this way);
+    ``store.resolve_references`` replaces it by the item before translation."""
+
+    type: Literal["item_reference"]
+    id: str
+
+
+InputItem = MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem | ItemReference
 _ITEM_MODELS: dict[str, type[BaseModel]] = {
     "message": MessageItem,
     "function_call": FunctionCallItem,
     "function_call_output": FunctionCallOutputItem,
     "reasoning": ReasoningItem,
+    "item_reference": ItemReference,
 }
 _MEDIA_PARTS = {"input_image", "input_file", "input_audio"}
 
@@ -254,6 +265,14 @@ class ResponsesRequest(_Strict):
     max_output_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    # vLLM's and SGLang's sampling extensions (SMG adds the first four to every body): as on chat
+    top_k: int | None = Field(default=None, ge=-1, le=2**31 - 1)
+    min_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)
+    priority: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    seed: int | None = Field(default=None, ge=0, lt=2**64)
     text: TextConfig | None = None
     reasoning: ReasoningConfig | None = None
     stream: bool = False
@@ -301,7 +320,7 @@ def parse_request(body: Any) -> ResponsesRequest:
     raw = dict(body)
     items = raw.get("input")
     if isinstance(items, list):
-        raw["input"] = [_item(index, item) for index, item in enumerate(items)]
+        raw["input"] = [parse_item(index, item) for index, item in enumerate(items)]
     tools = raw.get("tools")
     if isinstance(tools, list):
         raw["tools"] = [_tool(f"tools[{index}]", tool) for index, tool in enumerate(tools)]
@@ -352,23 +371,18 @@ def _unofferable(param: str, kind: object) -> APIError:
     )
 
 
-def _item(index: int, item: Any) -> InputItem:
+def parse_item(index: int, item: Any) -> InputItem:
+    """``input[index]``, checked; a 400 naming it (and what is supported) when it cannot be served."""
     param = f"input[{index}]"
     if not isinstance(item, dict):
         raise bad_request(f"{param} must be an object (a message or an item)", param=param)
     kind = item.get("type", "message" if "role" in item else None)
-    if kind == "item_reference":
-        raise APIError(
-            400,
-            f"{param}: item_reference is not supported; send the item itself, or continue with previous_response_id",
-            param=param,
-            code="unsupported_value",
-        )
     model = _ITEM_MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise APIError(
             400,
-            f"{param} has type {kind!r}; supported: message, function_call, function_call_output, reasoning",
+            f"{param} has type {kind!r}; supported: message, function_call, function_call_output, reasoning, "
+            "item_reference",
             param=f"{param}.type",
             code="unsupported_value",
         )
@@ -387,7 +401,7 @@ def _item(index: int, item: Any) -> InputItem:
         parsed = model.model_validate(item)
     except ValidationError as error:
         raise _explain(error, prefix=param) from None
-    assert isinstance(parsed, MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem)
+    assert isinstance(parsed, MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem | ItemReference)
     return parsed
 
 

@@ -1,21 +1,45 @@
-"""Stored responses for ``store: true``: ``previous_response_id`` and ``GET``/``DELETE /v1/responses/{id}``.
+"""Stored responses for ``store: true``: ``previous_response_id``, ``item_reference`` and ``GET``/``DELETE
+/v1/responses/{id}``.
 
-Per process and in memory: a restart forgets everything, and with several proxy processes a follow-up request
-must reach the same one. Bounded (the oldest entry goes first when full) and expiring (an entry older than the TTL
-is gone), so a long-running server does not grow without limit.
+A SQLite database (``responses.sqlite3`` in the proxy's state directory, WAL mode), so every ``--workers`` process
+and every proxy sharing that directory sees every stored response, and a restart forgets nothing. Bounded two ways:
+an entry expires ``ttl_s`` seconds (wall clock, so across restarts too) after it was stored, and when the entries'
+JSON passes ``max_bytes`` the oldest go first. An entry larger than the whole store is not kept (a later request
+naming it gets the 404 of an expired one). Without a path the database is in memory: one process, gone at exit.
+
+The calls block (a write commits); the routes run them off the event loop.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import sqlite3
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from trtllm_nix.proxy.api_errors import APIError
-from trtllm_nix.proxy.responses_api.protocol import qualified
+from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.responses_api.protocol import ItemReference, ResponsesRequest, parse_item, qualified
+
+LOG = logging.getLogger("trtllm_nix.proxy")
+DEFAULT_MAX_BYTES = 256 << 20
+DEFAULT_TTL_S = 86_400.0
+FILE_NAME = "responses.sqlite3"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- storing order: the oldest go first
+    id TEXT NOT NULL UNIQUE,
+    expires REAL NOT NULL,
+    size INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS responses_expires ON responses (expires);
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,48 +67,94 @@ def output_messages(response: dict[str, Any]) -> list[dict[str, Any]]:
 
 class ResponseStore:
     def __init__(
-        self, max_entries: int = 1024, ttl_s: float = 3600.0, clock: Callable[[], float] = time.monotonic
+        self,
+        path: Path | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        ttl_s: float = DEFAULT_TTL_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        if max_entries < 1 or ttl_s <= 0:
-            raise ValueError("the response store needs room for one entry and a positive TTL")
-        self.max_entries = max_entries
+        if max_bytes < 1 or ttl_s <= 0:
+            raise ValueError("the response store needs a positive size and a positive TTL")
+        self.path = path
+        self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, StoredResponse]] = OrderedDict()
         self._lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # autocommit off by hand (isolation_level None): each method is one explicit transaction
+        self._db = sqlite3.connect(
+            ":memory:" if path is None else str(path), timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the one writer
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
     def put(self, entry: StoredResponse) -> None:
-        with self._lock:
-            self._expire()
-            key = entry.response["id"]
-            self._entries.pop(key, None)
-            self._entries[key] = (self._clock() + self.ttl_s, entry)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        body = json.dumps({"response": entry.response, "conversation": entry.conversation}, ensure_ascii=False)
+        size = len(body.encode("utf-8"))
+        key = entry.response["id"]
+        if size > self.max_bytes:
+            LOG.warning(
+                "response %s is %d bytes, more than the response store's %d: not stored", key, size, self.max_bytes
+            )
+            return
+        with self._transaction(write=True) as db:
+            db.execute("DELETE FROM responses WHERE id = ?", (key,))
+            db.execute(
+                "INSERT INTO responses (id, expires, size, body) VALUES (?, ?, ?, ?)",
+                (key, self._clock() + self.ttl_s, size, body),
+            )
+            # keep the newest entries whose sizes add up to at most max_bytes
+            db.execute(
+                "DELETE FROM responses WHERE seq IN (SELECT seq FROM (SELECT seq, SUM(size) OVER "
+                "(ORDER BY seq DESC) AS kept FROM responses) WHERE kept > ?)",
+                (self.max_bytes,),
+            )
 
     def get(self, response_id: str) -> StoredResponse | None:
-        with self._lock:
-            self._expire()
-            found = self._entries.get(response_id)
-            return found[1] if found else None
+        with self._transaction(write=False) as db:
+            row = db.execute(
+                "SELECT body FROM responses WHERE id = ? AND expires > ?", (response_id, self._clock())
+            ).fetchone()
+        if row is None:
+            return None
+        found = json.loads(row[0])
+        return StoredResponse(found["response"], found["conversation"])
 
     def delete(self, response_id: str) -> bool:
-        with self._lock:
-            self._expire()
-            return self._entries.pop(response_id, None) is not None
+        with self._transaction(write=True) as db:
+            gone = db.execute("DELETE FROM responses WHERE id = ?", (response_id,)).rowcount
+        return gone > 0
+
+    def bytes(self) -> int:
+        """The stored JSON's size, what ``max_bytes`` bounds."""
+        with self._transaction(write=False) as db:
+            query = "SELECT COALESCE(SUM(size), 0) FROM responses WHERE expires > ?"
+            return int(db.execute(query, (self._clock(),)).fetchone()[0])
 
     def __len__(self) -> int:
-        with self._lock:
-            self._expire()
-            return len(self._entries)
+        with self._transaction(write=False) as db:
+            return int(db.execute("SELECT COUNT(*) FROM responses WHERE expires > ?", (self._clock(),)).fetchone()[0])
 
-    def _expire(self) -> None:
-        now = self._clock()
-        while self._entries:
-            key, (deadline, _) = next(iter(self._entries.items()))
-            if deadline > now:
-                return
-            del self._entries[key]
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
+        """One transaction; a write first drops the expired entries (an expired entry is never read)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                if write:
+                    self._db.execute("DELETE FROM responses WHERE expires <= ?", (self._clock(),))
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
 
 def not_found(response_id: str, param: str | None = None) -> APIError:
@@ -100,6 +170,38 @@ def previous_conversation(store: ResponseStore, previous_response_id: str | None
     if found is None:
         raise not_found(previous_response_id, param="previous_response_id")
     return found.conversation
+
+
+def stored_item(store: ResponseStore, item_id: str) -> dict[str, Any] | None:
+    """An output item of a stored response. Item ids are ``<kind>_<response id's hex><index>`` (``render``), so
+    the id names its response."""
+    kind, _, rest = item_id.partition("_")
+    if not kind or len(rest) <= 32:
+        return None
+    found = store.get("resp_" + rest[:32])
+    if found is None:
+        return None
+    return next((item for item in found.response.get("output", []) if item.get("id") == item_id), None)
+
+
+def resolve_references(store: ResponseStore, request: ResponsesRequest) -> ResponsesRequest:
+    """``request`` with each ``item_reference`` replaced by the stored item it names; 400 for an id this server
+    does not hold (never stored, stored with ``store: false``, expired or deleted)."""
+    if isinstance(request.input, str) or not any(isinstance(item, ItemReference) for item in request.input):
+        return request
+    items = []
+    for index, item in enumerate(request.input):
+        if isinstance(item, ItemReference):
+            found = stored_item(store, item.id)
+            if found is None:
+                raise bad_request(
+                    f"input[{index}]: item_reference {item.id!r} names no stored item (never stored, stored with "
+                    "store: false, expired or deleted); send the item itself",
+                    param=f"input[{index}].id",
+                )
+            item = parse_item(index, found)
+        items.append(item)
+    return request.model_copy(update={"input": items})
 
 
 def remember(

@@ -13,6 +13,7 @@ from trtllm_nix.proxy.responses_api.protocol import (
     FunctionChoice,
     FunctionTool,
     InputItem,
+    ItemReference,
     MessageItem,
     NamespaceTool,
     ReasoningEffort,
@@ -21,6 +22,16 @@ from trtllm_nix.proxy.responses_api.protocol import (
     TextConfig,
     TextFormatJsonObject,
     TextFormatJsonSchema,
+)
+
+SAMPLING_EXTENSIONS = (
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "priority",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
 )
 
 
@@ -38,6 +49,7 @@ def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = N
         max_output_tokens=request.max_output_tokens,
         temperature=request.temperature,
         top_p=request.top_p,
+        extensions={name: getattr(request, name) for name in SAMPLING_EXTENSIONS if getattr(request, name) is not None},
         response_format=response_format(request.text),
         tool_choice=chat_tool_choice(request),
         parallel_tool_calls=request.parallel_tool_calls,
@@ -64,6 +76,8 @@ def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:
         return turn
 
     for item in items:
+        if isinstance(item, ItemReference):
+            raise TypeError("an item_reference reached translation unresolved (store.resolve_references)")
         if isinstance(item, ReasoningItem):
             current = assistant()
             if current["content"] or current.get("tool_calls"):  # reasoning opens the next assistant turn

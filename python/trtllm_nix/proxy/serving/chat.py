@@ -208,7 +208,9 @@ class ChatRenderer:
     def pieces(self, event: OutputEvent) -> list[ChatPiece]:
         if isinstance(event, Finish):
             self.finish = event
-            return [ChatPiece({}, finish_reason="tool_calls" if self._called else event.reason)]
+            # a cut answer says so, calls or not: a client must not run calls of an answer it cannot see whole
+            called = self._called and event.reason != "length"
+            return [ChatPiece({}, finish_reason="tool_calls" if called else event.reason)]
         entries = None
         if self._logprobs and event.tokens.ids:
             entries = chat_logprob_entries(self._files, event.tokens, self._top)

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from trtllm_nix.llm.events import Finish
 from trtllm_nix.proxy.output_events import OutputEvent
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity, summed_usage
-from trtllm_nix.proxy.sse import DONE
+from trtllm_nix.proxy.sse import DONE, QUEUE_EVENTS
 
 T = TypeVar("T")
 _END = object()
@@ -72,7 +72,7 @@ async def interleaved(streams: list[AsyncIterator[bytes]]) -> AsyncIterator[byte
         finally:
             await streams[0].aclose()  # type: ignore[attr-defined]
         return
-    queue: asyncio.Queue[object] = asyncio.Queue()
+    queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_EVENTS)  # a slow reader holds back every choice
     tasks = [asyncio.ensure_future(_pump(stream, queue)) for stream in streams]
     remaining = len(tasks)
     try:

@@ -13,10 +13,9 @@ from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.protocol import SamplingFields
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.structured import StructuredOutputError, guided_decoding_for
+from trtllm_nix.proxy.structured import StructuredOutputError, constraining_fields, guided_decoding_for
 
 T = TypeVar("T")
-MAX_CHOICES = 128  # n: each choice is one upstream request
 
 
 async def off_loop(work: Callable[[], T]) -> T:
@@ -35,8 +34,21 @@ def check_prompt_size(model: ServedModel, characters: int, param: str) -> None:
 
 
 def check_sampling(model: ServedModel, body: SamplingFields) -> None:
-    if body.n > MAX_CHOICES:
-        raise bad_request(f"n is {body.n}; this server returns at most {MAX_CHOICES} choices", param="n")
+    """What TensorRT-LLM's Triton model cannot honour is refused by name, at any value but "off"."""
+    if body.min_p:
+        raise bad_request(
+            f"min_p {body.min_p}: TensorRT-LLM's tensorrt_llm Triton model has no min-p sampling; send 0 or omit it "
+            "(top_p and top_k are honoured)",
+            param="min_p",
+            code="unsupported_value",
+        )
+    if body.priority:
+        raise bad_request(
+            f"priority {body.priority}: TensorRT-LLM's Triton backend schedules requests first come, first served; "
+            "send 0 or omit it",
+            param="priority",
+            code="unsupported_value",
+        )
     vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
     if body.top_k is not None and body.top_k > vocabulary:
         raise bad_request(f"top_k is {body.top_k}; the vocabulary has {vocabulary} tokens", param="top_k")
@@ -45,21 +57,32 @@ def check_sampling(model: ServedModel, body: SamplingFields) -> None:
 async def structured_guide(model: ServedModel, body: Mapping[str, Any], reasoning: bool) -> GuidedDecoding | None:
     """The guide the request's structured-output fields ask for, compiled off the loop; a 400 naming the field when
     it cannot be honoured exactly, or when the served model does not do guided decoding (never a silent fallback:
-    trtllm-serve 1.2.1 drops response_format without a backend, we refuse)."""
-    try:
-        guide = await off_loop(lambda: guided_decoding_for(body, reasoning=reasoning))
-    except StructuredOutputError as error:
-        raise bad_request(str(error), param=error.param) from error
-    if guide is not None and not model.guided_decoding:
-        param = next((name for name in body if name not in ("tools", "parallel_tool_calls")), "response_format")
+    trtllm-serve 1.2.1 drops response_format without a backend, we refuse). The model's capability is checked
+    first, so a model without guided decoding compiles nothing."""
+    asked = constraining_fields(body)
+    if not asked:
+        return None
+    if not model.guided_decoding:
         raise bad_request(
-            f"{param} needs guided decoding, which the served model {model.name!r} does not have (its tensorrt_llm "
-            "config sets no guided_decoding_backend, or the proxy was started without --model-repository); "
-            "regenerate the repository with `trtllm-nix repo generate --guided-decoding` and pass it to the proxy",
-            param=param,
+            f"{asked[0]} needs guided decoding, which the served model {model.name!r} does not have (its "
+            "tensorrt_llm config sets no guided_decoding_backend, or the proxy was started without "
+            "--model-repository); regenerate the repository with `trtllm-nix repo generate --guided-decoding` and "
+            "pass it to the proxy",
+            param=asked[0],
             code="unsupported_value",
         )
-    return guide
+    try:
+        return await off_loop(lambda: guided_decoding_for(body, reasoning=reasoning))
+    except StructuredOutputError as error:
+        raise bad_request(str(error), param=error.param) from error
+    except ImportError as error:
+        raise APIError(
+            500,
+            f"{asked[0]} needs xgrammar, a declared dependency of trtllm-nix that this installation lacks "
+            f"({error}); reinstall trtllm-nix with its dependencies",
+            type_="server_error",
+            code="missing_dependency",
+        ) from error
 
 
 def to_upstream(

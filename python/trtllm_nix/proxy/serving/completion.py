@@ -37,7 +37,6 @@ from trtllm_nix.proxy.serving.encoding import (
 )
 
 LOG = logging.getLogger("trtllm_nix.proxy")
-MAX_PROMPTS = 1024  # prompts in one request (each is an upstream request per choice)
 
 
 @dataclass(frozen=True)
@@ -68,20 +67,27 @@ def _token_ids(model: ServedModel, ids: list[int]) -> list[int]:
     return ids
 
 
-async def _prompts(model: ServedModel, body: CompletionRequest) -> list[tuple[str, list[int]]]:
-    """Each prompt as text and token ids: a string, a list of strings, token ids, or a list of token id lists."""
+def _prompt_items(body: CompletionRequest) -> list[str | list[int]]:
+    """The prompts: a string, a list of strings, token ids, or a list of token id lists."""
     prompt = body.prompt
-    files = model.files
     if isinstance(prompt, str):
-        items: list[str | list[int]] = [prompt]
-    elif prompt and all(isinstance(p, int) for p in prompt):
-        items = [[int(p) for p in prompt]]  # type: ignore[arg-type]
-    else:
-        items = list(prompt)  # type: ignore[arg-type]
+        return [prompt]
+    if prompt and all(isinstance(p, int) for p in prompt):
+        return [[int(p) for p in prompt]]  # type: ignore[arg-type]
+    return list(prompt)  # type: ignore[arg-type]
+
+
+def prompt_count(body: CompletionRequest) -> int:
+    """How many prompts the request sends (each is one generation per choice): known before any tokenizing."""
+    return max(1, len(_prompt_items(body)))
+
+
+async def _prompts(model: ServedModel, body: CompletionRequest) -> list[tuple[str, list[int]]]:
+    """Each prompt as text and token ids."""
+    files = model.files
+    items = _prompt_items(body)
     if not items:
         raise bad_request("prompt must not be empty", param="prompt")
-    if len(items) > MAX_PROMPTS:
-        raise bad_request(f"send at most {MAX_PROMPTS} prompts per request", param="prompt")
     out: list[tuple[str, list[int]]] = []
     for item in items:
         if isinstance(item, list):
@@ -136,12 +142,6 @@ async def prepare_completion(
             LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), text)
     guide = await structured_guide(model, body.structured_body(), reasoning=False)
     wants = body.logprobs is not None
-    if len(prompts) * body.n > MAX_PROMPTS:
-        raise bad_request(
-            f"{len(prompts)} prompts x n {body.n} is {len(prompts) * body.n} choices; this server returns at most "
-            f"{MAX_PROMPTS} in one request",
-            param="n" if body.n > 1 else "prompt",
-        )
     if body.echo and wants:
         vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
         most = CONTEXT_LOGITS_BYTES // (4 * vocabulary)

@@ -31,6 +31,7 @@ from trtllm_nix.proxy.responses_api.render import ResponseMeta, StreamRenderer, 
 from trtllm_nix.proxy.responses_api.store import ResponseStore, remember
 from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.serving.chat import ChatJob, prepare_chat
+from trtllm_nix.proxy.serving.common import off_loop
 
 
 def chat_request(request: ResponsesRequest, plan: ChatPlan) -> ChatCompletionRequest:
@@ -47,6 +48,7 @@ def chat_request(request: ResponsesRequest, plan: ChatPlan) -> ChatCompletionReq
         "chat_template_kwargs": options.chat_template_kwargs or None,
         "response_format": options.response_format,
         "parallel_tool_calls": options.parallel_tool_calls if plan.tools else None,
+        **options.extensions,
     }
     try:
         return ChatCompletionRequest.model_validate(body)
@@ -82,9 +84,12 @@ class ResponsesJob:
     error_for: Callable[[BaseException], APIError]
 
     async def complete(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]:
-        collected = [event async for event in events]
+        try:
+            collected = [event async for event in events]
+        finally:  # closed now, not by the garbage collector: a client that left cancels the generation at once
+            await events.aclose()  # type: ignore[attr-defined]
         final = render_response(collected, self.meta)
-        remember(self.store, self.store_requested, self.plan.conversation, final)
+        await self._remember(final)
         return final
 
     async def stream(self, events: AsyncIterator[OutputEvent]) -> AsyncIterator[bytes]:
@@ -99,4 +104,7 @@ class ResponsesJob:
         finally:
             await events.aclose()  # type: ignore[attr-defined]
         if renderer.final is not None:
-            remember(self.store, self.store_requested, self.plan.conversation, renderer.final)
+            await self._remember(renderer.final)
+
+    async def _remember(self, final: dict[str, Any]) -> None:
+        await off_loop(lambda: remember(self.store, self.store_requested, self.plan.conversation, final))

@@ -1,0 +1,28 @@
+"""scripts/project-requirements: what the Makefile installs before xgrammar and the project go in with --no-deps."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "project-requirements"
+
+
+def _lines(*args: str) -> list[str]:
+    result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=True)
+    return result.stdout.splitlines()
+
+
+def test_the_dev_set_expands_the_projects_own_extras_and_leaves_xgrammar_out() -> None:
+    lines = _lines("dev", "--without", "xgrammar")
+    names = [line.split("[")[0].split("=")[0].split(">")[0] for line in lines]
+    assert "torch" in names  # from trtllm-nix[reference], which dev names
+    assert "openai" in names
+    assert "fastapi" in names  # a plain dependency
+    assert not any(name in ("xgrammar", "trtllm-nix") for name in names)
+    assert len(names) == len(set(names))
+
+
+def test_without_extras_it_is_the_dependencies() -> None:
+    assert any(line.startswith("xgrammar") for line in _lines())
