@@ -23,6 +23,7 @@ from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamReq
 from trtllm_nix.proxy import messages_routes, routes, tokenize
 from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
+from trtllm_nix.proxy.guide_compiler import COMPILER
 from trtllm_nix.proxy.http_limits import STATE_KEY, HttpLimits
 from trtllm_nix.proxy.lifecycle import Lifecycle
 from trtllm_nix.proxy.messages_api.signing import signer_for
@@ -108,6 +109,8 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
             pools.append(pool)
             model.upstream = pool
         app.state.loop = asyncio.get_running_loop()
+        if any(model.guided_decoding for model in models):
+            await COMPILER.warm()  # before the first request, not during it (guide_compiler)
         metrics.workers_ready.set(1)
         try:
             yield {STATE_KEY: http_limits}  # uvicorn hands the lifespan state to each connection (http_limits)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ CACHE_ENTRIES = 256
 CACHE_KEY_CHARS = 256 * 1024  # larger requests are compiled every time rather than held in memory
 
 Outcome = GuidedDecoding | StructuredOutputError | None
+LOG = logging.getLogger("trtllm_nix.proxy")
 
 
 class GuideCompiler:
@@ -77,6 +79,14 @@ class GuideCompiler:
         if key is not None:
             self._remember(key, outcome)
         return _unwrap(outcome)
+
+    async def warm(self) -> None:
+        """Import xgrammar and make its compiler now, on these threads: the first import takes seconds (it imports
+        torch) and holds the GIL for much of it, which on the first structured request stalled every stream."""
+        try:
+            await asyncio.wrap_future(self._pool.submit(guided_decoding_for, {"guided_regex": "[a-z]"}))
+        except ImportError as error:  # structured requests will say so; serving everything else goes on
+            LOG.warning("guided decoding is on, but the grammar compiler cannot be loaded: %s", error)
 
     def _cached(self, key: str) -> tuple[bool, Outcome]:
         with self._lock:
