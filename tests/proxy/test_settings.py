@@ -65,8 +65,23 @@ def test_variables_come_from_the_given_environment() -> None:
         (["--workers", "0"], "--workers must be at least 1"),
         (["--workers", "4", "--max-in-flight", "3"], r"--max-in-flight \(3\) is split across --workers \(4\)"),
         (["--max-model-len", "many"], "--max-model-len must be an integer, got 'many'"),
+        (["--header-timeout", "0"], "--header-timeout must be more than 0 seconds"),
+        (["--body-timeout", "-1"], "--body-timeout must be more than 0 seconds"),
+        (["--max-connections", "0"], "--max-connections must be at least 1"),
     ],
 )
 def test_values_out_of_range_are_refused(args: list[str], message: str) -> None:
     with pytest.raises(UserError, match=message):
         _settings(["--tokenizer", "/t", *args], {})
+
+
+def test_connection_bounds_and_metrics_access_have_flags_and_variables() -> None:
+    defaults = _settings(["--tokenizer", "/t"], {})
+    assert (defaults.header_timeout, defaults.body_timeout, defaults.max_connections) == (10.0, 60.0, 1000)
+    assert defaults.public_metrics is False
+    flags = ["--header-timeout", "2.5", "--body-timeout", "30", "--max-connections", "64", "--public-metrics"]
+    given = _settings(["--tokenizer", "/t", *flags], {})
+    assert (given.header_timeout, given.body_timeout, given.max_connections) == (2.5, 30, 64)
+    assert given.public_metrics is True
+    env = {"TRTLLM_NIX_PROXY_TOKENIZER": "/t", "TRTLLM_NIX_PROXY_PUBLIC_METRICS": "1"}
+    assert _settings([], env).public_metrics is True

@@ -72,7 +72,7 @@ class GuideCompiler:
                     code="compiler_busy",
                     headers={"Retry-After": "1"},
                 ) from None
-            param = next(iter(body), "response_format")
+            param = next((name for name in body if name not in ("tools", "parallel_tool_calls")), "tool_choice")
             outcome = StructuredOutputError(
                 f"{param} took longer than {self.seconds:g} s to compile (this server's limit); simplify it", param
             )
