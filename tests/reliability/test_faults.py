@@ -93,7 +93,7 @@ def _first_tokens(base_url: str) -> float:
 
 def test_a_stopped_triton_is_refused_at_once_then_recovers(triton_factory: Factory, assets: Assets) -> None:
     """A hung Triton (SIGSTOP): once readiness knows (here /health/ready; without it the pool's own checks, about
-    6 s), new requests get 503 at once, a stream too, instead of waiting their whole deadline (60 s here, 600 by
+    12 s), new requests get 503 at once, a stream too, instead of waiting their whole deadline (60 s here, 600 by
     default); after SIGCONT the proxy serves again without a restart."""
     triton = triton_factory("stopped")
     proxy = start_proxy(triton, assets, request_timeout=60.0)

@@ -25,8 +25,8 @@ class _Member:
     missed: int = 0  # readiness checks missed in a row while healthy (HUNG_AFTER of them: out of rotation)
 
 
-HUNG_AFTER = 2  # a healthy member that misses this many readiness checks in a row (a hung Triton) is taken out
-PROBE_SECONDS = 2.0  # how long a readiness check of a healthy member may take (as /health/ready's)
+HUNG_AFTER = 3  # a healthy member that misses this many readiness checks in a row (a hung Triton) is taken out
+PROBE_SECONDS = 3.0  # how long a readiness check of a healthy member may take (a loaded host answers late, not never)
 
 
 class UpstreamPool:
