@@ -57,8 +57,8 @@ class GuideCompiler:
             started.set()
             try:
                 return guided_decoding_for(body, reasoning=reasoning)
-            except StructuredOutputError as error:
-                return error
+            except StructuredOutputError as error:  # kept without its traceback (its frames hold the request)
+                return StructuredOutputError(str(error), error.param)
 
         future = asyncio.wrap_future(self._pool.submit(work))
         try:

@@ -26,6 +26,7 @@ on after ``</think>``; TensorRT-LLM's C++ backend has no such switch, so it has 
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -308,6 +309,7 @@ def _compiler() -> Any:
 
     vocab = [bytes([i]) for i in range(256)] + [b"<eos>"]
     info = xgrammar.TokenizerInfo(vocab, xgrammar.VocabType.RAW, vocab_size=len(vocab), stop_token_ids=[256])
+    atexit.register(_compiler.cache_clear)  # freed before xgrammar's bindings check for leaks at exit
     return xgrammar.GrammarCompiler(info, max_threads=1, cache_enabled=False)
 
 
