@@ -170,3 +170,19 @@ def test_metrics_are_behind_the_key_unless_public(
         assert client.get("/metrics", headers={"Authorization": "Bearer sesame"}).status_code == keyed
         if anonymous == 401:
             assert client.get("/metrics").json()["error"]["code"] == "invalid_api_key"
+
+
+def test_the_messages_api_refuses_a_lone_surrogate_and_fails_fast_in_its_own_envelope(
+    assets: Assets, tokenizer: Tokenizer
+) -> None:
+    body = {"model": "qwen3", "max_tokens": 4, "messages": [{"role": "user", "content": "a\ud800"}]}
+    with client_for(app_with(assets.tokenizer, FakeUpstream(lambda _: pieces(tokenizer, ["ok"])))) as client:
+        refused = _post(client, "/v1/messages", body)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["type"] == "invalid_request_error"
+    assert "surrogate" in refused.json()["error"]["message"]
+    plain = {**body, "messages": [{"role": "user", "content": "hi"}]}
+    with client_for(app_with(assets.tokenizer, _Down(lambda _: []))) as client:
+        down = _post(client, "/v1/messages", plain)
+    assert down.status_code == 503
+    assert down.json()["type"] == "error"

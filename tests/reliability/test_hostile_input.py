@@ -1,6 +1,6 @@
 """Hostile input: schemathesis against the proxy's own OpenAPI schema (every generating route, /tokenize and
-/detokenize, model lookup), and hand-made worst cases. No 5xx, every 4xx in the OpenAI envelope, and the server
-keeps serving."""
+/detokenize, model lookup), and hand-made worst cases. No 5xx, every 4xx in the API's envelope (OpenAI's;
+Anthropic's on /v1/messages), and the server keeps serving."""
 
 from __future__ import annotations
 
@@ -24,18 +24,23 @@ OPERATIONS = [
     ("/v1/chat/completions", "POST"),
     ("/v1/completions", "POST"),
     ("/v1/responses", "POST"),
+    ("/v1/messages", "POST"),
     ("/tokenize", "POST"),
     ("/detokenize", "POST"),
     ("/v1/models/{model_id}", "GET"),
 ]
-GENERATING = {"/v1/chat/completions", "/v1/completions", "/v1/responses"}
+GENERATING = {"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages"}
 EXAMPLES = 25  # per operation: the whole run stays well under a minute
 
 
-def _assert_answered_well(response: Any) -> None:
+def _assert_answered_well(response: Any, anthropic: bool = False) -> None:
     assert response.status_code < 500, (response.status_code, response.text[:500])
     if response.status_code >= 400:
         body = response.json()
+        if anthropic:  # Anthropic's envelope on /v1/messages
+            assert body["type"] == "error", body
+            assert {"type", "message"} <= set(body["error"])
+            return
         assert set(body) == {"error"}, body
         assert {"message", "type", "param", "code"} <= set(body["error"])
 
@@ -71,7 +76,7 @@ def test_schemathesis_finds_no_server_error(fuzzed_proxy: ProxyThread, path: str
                 case.body.pop("previous_response_id", None)  # an unknown id is a 404, not a reached route
         response = case.call(base_url=fuzzed_proxy.base_url, timeout=30)
         statuses.append(response.status_code)
-        _assert_answered_well(response)
+        _assert_answered_well(response, anthropic=path.startswith("/v1/messages"))
 
     statuses: list[int] = []
     started = time.monotonic()

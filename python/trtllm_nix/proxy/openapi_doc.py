@@ -1,7 +1,7 @@
 """The OpenAPI document as schema-driven clients and fuzzers need it: what FastAPI writes, plus
 
-- the body of ``POST /v1/responses``, which the route parses itself (to answer in the Responses API's own words), so
-  FastAPI documented none and a client generated from the schema could not call it;
+- the bodies of ``POST /v1/responses`` and ``/v1/messages``, which their routes parse themselves (to answer in their
+  API's own words), so FastAPI documented none and a client generated from the schema could not call them;
 - ``model`` as one of the served model names (an ``enum``) wherever a request body has it: a free string let a
   generated request reach only the model-not-found 404, never the route behind it.
 """
@@ -13,10 +13,18 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
+from trtllm_nix.proxy.messages_api.protocol import Conversation, MessagesRequest
 from trtllm_nix.proxy.responses_api.protocol import ResponsesRequest
 
-RESPONSES_PREFIX = "Responses"  # its schemas' names, apart from the chat API's (both have a FunctionTool, say)
+# The routes that parse their body themselves (to answer in their API's own words): path, model, and a prefix for
+# the names of its schemas, apart from the chat API's (both have a FunctionTool, say)
+SELF_PARSED: tuple[tuple[str, type[BaseModel], str], ...] = (
+    ("/v1/responses", ResponsesRequest, "Responses"),
+    ("/v1/messages", MessagesRequest, "Messages"),
+    ("/v1/messages/count_tokens", Conversation, "Messages"),
+)
 
 
 def install_openapi(app: FastAPI, model_names: Sequence[str]) -> None:
@@ -24,7 +32,7 @@ def install_openapi(app: FastAPI, model_names: Sequence[str]) -> None:
         if app.openapi_schema is None:
             doc = get_openapi(title=app.title, version=app.version, routes=app.routes)
             schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-            _add_responses_body(doc, schemas)
+            _add_bodies(doc, schemas)
             for schema in schemas.values():
                 _pin_model(schema, list(model_names))
             app.openapi_schema = doc
@@ -33,16 +41,17 @@ def install_openapi(app: FastAPI, model_names: Sequence[str]) -> None:
     app.openapi = document  # type: ignore[method-assign]
 
 
-def _add_responses_body(doc: dict[str, Any], schemas: dict[str, Any]) -> None:
-    operation = doc.get("paths", {}).get("/v1/responses", {}).get("post")
-    if operation is None:
-        return
-    body = ResponsesRequest.model_json_schema(ref_template=f"#/components/schemas/{RESPONSES_PREFIX}{{model}}")
-    for name, schema in body.pop("$defs", {}).items():
-        schemas[RESPONSES_PREFIX + name] = schema
-    schemas[ResponsesRequest.__name__] = body
-    reference = {"$ref": f"#/components/schemas/{ResponsesRequest.__name__}"}
-    operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": reference}}}
+def _add_bodies(doc: dict[str, Any], schemas: dict[str, Any]) -> None:
+    for path, model, prefix in SELF_PARSED:
+        operation = doc.get("paths", {}).get(path, {}).get("post")
+        if operation is None:
+            continue
+        body = model.model_json_schema(ref_template=f"#/components/schemas/{prefix}{{model}}")
+        for name, schema in body.pop("$defs", {}).items():
+            schemas[prefix + name] = schema
+        schemas[model.__name__] = body
+        reference = {"$ref": f"#/components/schemas/{model.__name__}"}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": reference}}}
 
 
 def _pin_model(schema: dict[str, Any], names: list[str]) -> None:
