@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from trtllm_nix.assets.build import default_cache_dir, ensure_assets
     from trtllm_nix.proxy.app import create_app
+    from trtllm_nix.proxy.http_limits import PROTOCOL
     from trtllm_nix.proxy.settings import ProxySettings
     from trtllm_nix.repo.reference import write_reference_repository
     from trtllm_nix.triton.ports import port_is_free
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             "Ctrl-C stops everything.\n",
             flush=True,
         )
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", http=PROTOCOL)
     print("stopped", flush=True)
     return 0
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
+from trtllm_nix.assets.build import Assets
 from trtllm_nix.proxy.background import ProxyThread
 
+from tests.helpers import RunningTriton
+from tests.proxy.conftest import start_proxy
 from tests.proxy.sse import post_sse
 
 
@@ -76,3 +79,18 @@ def test_refused_values(scripted_proxy: ProxyThread, fields: dict[str, object], 
     response = httpx.post(scripted_proxy.base_url + "/v1/completions", json={"model": "qwen3", **fields})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == param
+
+
+def test_echo_with_logprobs_on_the_scripted_backend(scripted_triton: RunningTriton, assets: Assets) -> None:
+    """The scripted repository says it gathers context logits, so the scripted backend returns them (a model with
+    no opinion: every token equally likely); before, it returned none and the proxy answered 502."""
+    proxy = start_proxy(scripted_triton, assets, model_repository=scripted_triton.server.model_repository)
+    try:
+        body = {"model": "qwen3", "prompt": "e f", "echo": True, "logprobs": 1, "max_tokens": 2}
+        response = httpx.post(proxy.base_url + "/v1/completions", json=body, timeout=30)
+    finally:
+        proxy.stop()
+    assert response.status_code == 200, response.text[:300]
+    logprobs = response.json()["choices"][0]["logprobs"]
+    assert logprobs["token_logprobs"][0] is None  # the first prompt token has no context
+    assert all(value <= 0 for value in logprobs["token_logprobs"][1:])

@@ -67,6 +67,9 @@ def test_variables_come_from_the_given_environment() -> None:
         (["--max-model-len", "many"], "--max-model-len must be an integer, got 'many'"),
         (["--responses-store-bytes", "10"], "--responses-store-bytes must be at least 1024"),
         (["--responses-store-ttl", "0"], "--responses-store-ttl must be more than 0 seconds"),
+        (["--header-timeout", "0"], "--header-timeout must be more than 0 seconds"),
+        (["--body-timeout", "-1"], "--body-timeout must be more than 0 seconds"),
+        (["--max-connections", "0"], "--max-connections must be at least 1"),
     ],
 )
 def test_values_out_of_range_are_refused(args: list[str], message: str) -> None:
@@ -87,3 +90,15 @@ def test_several_workers_need_a_shared_state_directory() -> None:
     with pytest.raises(UserError, match="--workers above 1 needs --state-dir"):
         ProxySettings(tokenizer=Path("/t"), workers=2)
     assert ProxySettings(tokenizer=Path("/t"), workers=2, state_dir=Path("/s")).workers == 2
+
+
+def test_connection_bounds_and_metrics_access_have_flags_and_variables() -> None:
+    defaults = _settings(["--tokenizer", "/t"], {})
+    assert (defaults.header_timeout, defaults.body_timeout, defaults.max_connections) == (10.0, 60.0, 1000)
+    assert defaults.public_metrics is False
+    flags = ["--header-timeout", "2.5", "--body-timeout", "30", "--max-connections", "64", "--public-metrics"]
+    given = _settings(["--tokenizer", "/t", *flags], {})
+    assert (given.header_timeout, given.body_timeout, given.max_connections) == (2.5, 30, 64)
+    assert given.public_metrics is True
+    env = {"TRTLLM_NIX_PROXY_TOKENIZER": "/t", "TRTLLM_NIX_PROXY_PUBLIC_METRICS": "1"}
+    assert _settings([], env).public_metrics is True

@@ -89,3 +89,30 @@ def _first_tokens(base_url: str) -> float:
     text = httpx.get(base_url + "/metrics").text
     line = next(x for x in text.splitlines() if x.startswith("trtllm_nix_time_to_first_token_seconds_count"))
     return float(line.split()[1])
+
+
+def test_a_stopped_triton_is_refused_at_once_then_recovers(triton_factory: Factory, assets: Assets) -> None:
+    """A hung Triton (SIGSTOP): once readiness knows (here /health/ready; without it the pool's own checks, about
+    12 s), new requests get 503 at once, a stream too, instead of waiting their whole deadline (60 s here, 600 by
+    default); after SIGCONT the proxy serves again without a restart."""
+    triton = triton_factory("stopped")
+    proxy = start_proxy(triton, assets, request_timeout=60.0)
+    assert triton.server.pid is not None
+    try:
+        os.killpg(triton.server.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: httpx.get(proxy.base_url + "/health/ready").status_code == 503, 30, "not ready")
+            started = time.monotonic()
+            whole = httpx.post(proxy.base_url + "/v1/chat/completions", json=chat("x"), timeout=30)
+            streamed = httpx.post(proxy.base_url + "/v1/chat/completions", json=chat("x", stream=True), timeout=30)
+            took = time.monotonic() - started
+        finally:
+            os.killpg(triton.server.pid, signal.SIGCONT)
+        assert (whole.status_code, streamed.status_code) == (503, 503)
+        assert whole.json()["error"]["code"] == streamed.json()["error"]["code"] == "upstream_unavailable"
+        assert took < 5, "refused at once, not at the deadline"
+        wait_until(lambda: httpx.get(proxy.base_url + "/health/ready").status_code == 200, 30, "ready again")
+        answer = httpx.post(proxy.base_url + "/v1/chat/completions", json=chat("back again"), timeout=30)
+        assert answer.json()["choices"][0]["message"]["content"] == "back again"
+    finally:
+        proxy.stop()

@@ -22,6 +22,11 @@ class _Member:
     in_flight: int = 0
     healthy: bool = True
     failures: int = field(default=0)
+    missed: int = 0  # readiness checks missed in a row while healthy (HUNG_AFTER of them: out of rotation)
+
+
+HUNG_AFTER = 3  # a healthy member that misses this many readiness checks in a row (a hung Triton) is taken out
+PROBE_SECONDS = 3.0  # how long a readiness check of a healthy member may take (a loaded host answers late, not never)
 
 
 class UpstreamPool:
@@ -55,10 +60,15 @@ class UpstreamPool:
     def status(self) -> list[dict[str, object]]:
         return [{"url": m.upstream.url, "healthy": m.healthy, "in_flight": m.in_flight} for m in self.members]
 
+    def any_ready(self) -> bool:
+        """Whether any upstream is in rotation now (no call: what the last checks and requests found)."""
+        return any(m.healthy for m in self.members)
+
     def _choose(self, tried: set[int]) -> _Member | None:
+        """The ready member with the fewest in flight. None when none is ready: the request fails at once (503)
+        rather than waiting its whole deadline on a Triton known to be down or hung; the watcher puts members
+        back within a second of their check passing again."""
         candidates = [m for i, m in enumerate(self.members) if i not in tried and m.healthy]
-        if not candidates:  # nothing known healthy: try the untried anyway (the check may be stale)
-            candidates = [m for i, m in enumerate(self.members) if i not in tried]
         return min(candidates, key=lambda m: m.in_flight) if candidates else None
 
     async def generate(self, request: UpstreamRequest) -> AsyncGenerator[UpstreamChunk, None]:
@@ -66,7 +76,7 @@ class UpstreamPool:
         while True:
             member = self._choose(tried)
             if member is None:
-                raise UpstreamUnavailable(f"no Triton upstream is reachable ({self.url})")
+                raise UpstreamUnavailable(f"no Triton upstream is ready ({self.url})")
             tried.add(self.members.index(member))
             member.in_flight += 1
             started = False
@@ -87,14 +97,25 @@ class UpstreamPool:
                 await stream.aclose()
 
     async def _watch(self) -> None:
-        """Put failed members back once their readiness check passes; a check that raises (anything but an RPC
-        error, which counts as not ready) leaves its member out and the watcher running."""
+        """Put failed members back once their readiness check passes, and take out healthy ones that miss
+        ``HUNG_AFTER`` checks in a row (a hung Triton answers no request, and raises nothing either); a check that
+        raises (anything but an RPC error, which counts as not ready) leaves its member out and the watcher
+        running."""
         while True:
             await asyncio.sleep(self._recheck)
-            for member in self.members:
-                if member.healthy:
-                    continue
-                try:
-                    member.healthy = await member.upstream.ready(timeout=self._recheck)
-                except Exception as error:  # one member's broken check must not stop the others'
-                    LOG.warning("health check of Triton at %s failed: %r", member.upstream.url, error)
+            await asyncio.gather(*(self._check(member) for member in self.members))
+
+    async def _check(self, member: _Member) -> None:
+        try:
+            if not member.healthy:
+                member.healthy = await member.upstream.ready(timeout=self._recheck)
+                member.missed = 0
+                return
+            ok = await member.upstream.ready(timeout=PROBE_SECONDS)
+            member.missed = 0 if ok else member.missed + 1
+            if member.missed >= HUNG_AFTER:
+                LOG.warning("Triton at %s missed %d readiness checks: out of rotation", member.upstream.url, HUNG_AFTER)
+                member.healthy, member.missed = False, 0
+        except Exception as error:  # one member's broken check must not stop the others'
+            LOG.warning("health check of Triton at %s failed: %r", member.upstream.url, error)
+            member.healthy = False

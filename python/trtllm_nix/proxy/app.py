@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -22,10 +23,13 @@ from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamReq
 from trtllm_nix.proxy import messages_routes, routes, tokenize
 from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
+from trtllm_nix.proxy.guide_compiler import COMPILER
+from trtllm_nix.proxy.http_limits import STATE_KEY, HttpLimits
 from trtllm_nix.proxy.lifecycle import Lifecycle
 from trtllm_nix.proxy.messages_api.signing import signer_for
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
+from trtllm_nix.proxy.openapi_doc import install_openapi
 from trtllm_nix.proxy.parsers.registry import reasoning_parser, tool_parser
 from trtllm_nix.proxy.responses_api.store import FILE_NAME as STORE_FILE
 from trtllm_nix.proxy.responses_api.store import ResponseStore
@@ -89,9 +93,14 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
     served = [_served(spec, settings, given.get(spec.name)) for spec in (main, *settings.extra_models)]
     models = ServedModels([model for model, _ in served])
     metrics = ProxyMetrics()
+    http_limits = HttpLimits(
+        header_seconds=settings.header_timeout,
+        body_seconds=settings.body_timeout,
+        max_connections=settings.max_connections,
+    )
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         pools: list[UpstreamPool] = []
         for model, spec in served:  # gRPC channels belong to the serving event loop: made here, not at import
             if spec.name in given:
@@ -102,9 +111,11 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
             pools.append(pool)
             model.upstream = pool
         app.state.loop = asyncio.get_running_loop()
+        if any(model.guided_decoding for model in models):
+            await COMPILER.warm()  # before the first request, not during it (guide_compiler)
         metrics.workers_ready.set(1)
         try:
-            yield
+            yield {STATE_KEY: http_limits}  # uvicorn hands the lifespan state to each connection (http_limits)
         finally:
             metrics.workers_ready.set(0)
             for pool in pools:
@@ -138,6 +149,7 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         ),
     )
     install_error_handlers(app)
+    install_openapi(app, [model.name for model in models])
     app.include_router(routes.meta)
     app.include_router(routes.v1)
     app.include_router(messages_routes.router)  # Anthropic's Messages API: its own key header and error envelope

@@ -17,6 +17,7 @@ import uvicorn
 from trtllm_nix.errors import ServerError
 from trtllm_nix.llm.triton_client import TokenSource
 from trtllm_nix.proxy.app import create_app
+from trtllm_nix.proxy.http_limits import PROTOCOL
 from trtllm_nix.proxy.settings import ProxySettings
 from trtllm_nix.reexec import module_command
 
@@ -34,6 +35,7 @@ class ProxyThread:
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=5,
+            http=PROTOCOL,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="proxy", daemon=True)

@@ -32,5 +32,9 @@ def run(args: argparse.Namespace) -> int:
         serve_workers(settings)
         return 0
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
+    from trtllm_nix.proxy.http_limits import PROTOCOL
+
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5, http=PROTOCOL
+    )
     return 0

@@ -43,14 +43,16 @@ class Lifecycle:
         """The envelope for a failure; upstream failures and bugs are logged with the request id."""
         if isinstance(error, APIError):
             return error
+        # The log has the upstream's address and gRPC text; the client gets neither (they describe the inside)
         if isinstance(error, UpstreamTimeout):
             self.metrics.upstream_errors.labels(kind="timeout").inc()
             LOG.warning("request %s: %s", request_id, error)
-            return APIError(504, str(error), type_="timeout_error", code="upstream_timeout")
+            message = "the model server did not finish this request in time"
+            return APIError(504, message, type_="timeout_error", code="upstream_timeout")
         if isinstance(error, UpstreamUnavailable):
             self.metrics.upstream_errors.labels(kind="unavailable").inc()
             LOG.warning("request %s: %s", request_id, error)
-            return unavailable(str(error))
+            return unavailable("the model server is not reachable; try again later")
         if isinstance(error, UpstreamError):
             self.metrics.upstream_errors.labels(kind="error").inc()
             LOG.warning("request %s: Triton failed it: %s", request_id, error)

@@ -17,8 +17,10 @@ from trtllm_nix.proxy.messages_api.protocol import parse_request as parse_messag
 from trtllm_nix.proxy.messages_api.render import PING, MessageMeta
 from trtllm_nix.proxy.output_events import OutputEvent
 from trtllm_nix.proxy.routes import _events as events_of  # the generation, as every route runs it
+from trtllm_nix.proxy.routes import _ready as ready  # 503 at once when no upstream is ready
 from trtllm_nix.proxy.routes import arrived, get_state, request_id
 from trtllm_nix.proxy.serving.messages import MessagesJob, count_tokens, prepare_messages
+from trtllm_nix.proxy.unicode_check import refuse_lone_surrogates
 
 
 def require_messages_key(
@@ -37,7 +39,11 @@ def require_messages_key(
     )
 
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_messages_key)], route_class=AnthropicRoute)
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require_messages_key), Depends(refuse_lone_surrogates)],  # as the OpenAI routes
+    route_class=AnthropicRoute,
+)
 
 
 async def json_body(request: Request) -> Any:
@@ -53,6 +59,7 @@ async def messages(request: Request) -> Response:
     state = get_state(request)
     body = parse_messages_request(await json_body(request))
     model = state.models.get(body.model)
+    ready(state, model)
     rid = request_id(request)
     with state.lifecycle.admitted() as ticket:  # before preparing, as chat: rendering and tokenizing are work
         job = await prepare_messages(model, body, state.signer, rid, state.settings.log_prompts)

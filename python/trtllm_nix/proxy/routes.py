@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from trtllm_nix.llm.generation import generate
 from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.admission import ApiKey
-from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.api_errors import APIError, unavailable
 from trtllm_nix.proxy.lifecycle import Lifecycle
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
 from trtllm_nix.proxy.metrics import ProxyMetrics
@@ -40,6 +40,7 @@ from trtllm_nix.proxy.serving.completion import TextRenderer, prepare_completion
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity
 from trtllm_nix.proxy.serving.responses import ResponsesJob, prepare_responses
 from trtllm_nix.proxy.settings import ProxySettings
+from trtllm_nix.proxy.unicode_check import refuse_lone_surrogates
 
 
 @dataclass
@@ -71,8 +72,18 @@ def arrived(request: Request) -> float:
     return float(value) if value is not None else time.perf_counter()
 
 
-v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+# the key first (401 before anything about the body), then text that is not Unicode (400 naming the field)
+v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key), Depends(refuse_lone_surrogates)])
 meta = APIRouter()
+
+
+def _ready(state: AppState, model: ServedModel) -> None:
+    """503 at once, before any work, when none of the model's upstreams is ready (what /health/ready says): a
+    request sent to a Triton that is down or hung would wait its whole deadline, and a stream would start 200."""
+    ready = getattr(model.upstream, "any_ready", None)
+    if ready is not None and not ready():
+        state.metrics.upstream_errors.labels(kind="unavailable").inc()
+        raise unavailable("the model server is not ready; try again later")
 
 
 def _events(
@@ -87,6 +98,7 @@ def _events(
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     state = get_state(request)
     model = state.models.get(body.model)
+    _ready(state, model)
     rid = request_id(request)
     with state.lifecycle.admitted(body.n, "n", f"n is {body.n}") as ticket:
         job = await prepare_chat(model, body, rid, state.settings.log_prompts)
@@ -113,6 +125,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
 async def completions(body: CompletionRequest, request: Request) -> Response:
     state = get_state(request)
     model = state.models.get(body.model)
+    _ready(state, model)
     rid = request_id(request)
     prompts = prompt_count(body)
     what = f"{prompts} prompts x n {body.n}" if prompts > 1 else f"n is {body.n}"
@@ -141,10 +154,11 @@ async def responses(request: Request) -> Response:
     state = get_state(request)
     try:
         raw = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise APIError(400, "the request body is not valid JSON", code="invalid_json") from None
     body = parse_request(raw)
     model = state.models.get(body.model)
+    _ready(state, model)
     rid = request_id(request)
     with state.lifecycle.admitted() as ticket:
         body, previous = await off_loop(
@@ -218,5 +232,10 @@ async def ready(request: Request, authorization: str | None = Header(default=Non
 
 
 @meta.get("/metrics")
-async def metrics(request: Request) -> Response:
-    return Response(get_state(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request, authorization: str | None = Header(default=None)) -> Response:
+    """Behind the API key when one is set (it shows traffic, the worker pids and model names), unless the proxy was
+    started with --public-metrics (a scraper on a trusted network without the key)."""
+    state = get_state(request)
+    if not state.settings.public_metrics:
+        state.api_key.check(authorization)
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

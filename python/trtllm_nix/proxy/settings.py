@@ -101,6 +101,10 @@ class ProxySettings:
     # Signs /v1/messages thinking blocks when there is no api_key (messages_api.signing); made once per start, so
     # --workers share it through the pickled settings.
     signing_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False, compare=False)
+    header_timeout: float = 10.0  # seconds to send a request's headers (proxy.http_limits)
+    body_timeout: float = 60.0  # seconds to send its body, after the headers
+    max_connections: int = 1000  # open connections; past it a new one gets 503 and is closed
+    public_metrics: bool = False  # /metrics without the API key (when one is set)
 
     def __post_init__(self) -> None:
         checks = [
@@ -121,6 +125,9 @@ class ProxySettings:
                 f"--tool-call-parser must be {_one_of(TOOL_CALL_CHOICES)}",
             ),
             (self.workers >= 1, "--workers must be at least 1"),
+            (self.header_timeout > 0, "--header-timeout must be more than 0 seconds"),
+            (self.body_timeout > 0, "--body-timeout must be more than 0 seconds"),
+            (self.max_connections >= 1, "--max-connections must be at least 1"),
             (
                 self.workers == 1 or self.state_dir is not None,
                 "--workers above 1 needs --state-dir: the Responses API's stored responses must be shared",
@@ -185,6 +192,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arg("--stall-timeout", help="seconds a stream may deliver nothing to a client that stopped reading (default 30)")
     arg("--max-body-bytes", help="413 for request bodies larger than this (default: sized to the context)")
     arg("--request-timeout", help="seconds a generation may take before it is cancelled with 504 (default 600)")
+    arg("--header-timeout", help="408 and close when a request's headers take longer (seconds, default 10)")
+    arg("--body-timeout", help="408 and close when a request's body takes longer after its headers (default 60)")
+    arg("--max-connections", help="open connections per process; past it 503 and close (default 1000)")
+    arg(
+        "--public-metrics",
+        action="store_true",
+        default=None,
+        help="serve /metrics without the API key (by default it needs the key when one is set)",
+    )
     arg("--log-prompts", action="store_true", default=None)
     arg(
         "--reasoning-parser",
@@ -285,5 +301,9 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         state_dir=_value(ns, env, "state_dir", Path, None) or default_state_dir(env),
         responses_store_bytes=_value(ns, env, "responses_store_bytes", int, 256 << 20),
         responses_store_ttl=_value(ns, env, "responses_store_ttl", float, 86_400.0),
+        header_timeout=_value(ns, env, "header_timeout", float, 10.0),
+        body_timeout=_value(ns, env, "body_timeout", float, 60.0),
+        max_connections=_value(ns, env, "max_connections", int, 1000),
+        public_metrics=_value(ns, env, "public_metrics", _bool, False),
         extra_models=tuple(parse_model_spec(text) for text in getattr(ns, "served_model", None) or []),
     )

@@ -30,6 +30,7 @@ on after ``</think>``; TensorRT-LLM's C++ backend has no such switch, so it has 
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from functools import cache
 from typing import Any
 
 from trtllm_nix.llm.events import GuidedDecoding
+from trtllm_nix.proxy.guide_limits import guide_bound_exceeded
 
 # Keywords xgrammar 0.1.25 (TensorRT-LLM's pin) compiles without enforcing; tests/proxy/test_structured.py proves
 # each one is still unenforced, so the list shrinks when xgrammar learns them.
@@ -171,6 +173,7 @@ def tool_call_guide(tools: Sequence[Tool], at_most_one: bool) -> GuidedDecoding:
         for tool in tools
     ]
     schema = choices[0] if len(choices) == 1 else {"anyOf": choices}
+    _check_bounds(json.dumps(schema), schema, "tools")
     for tool in tools:
         _check_schema(tool.parameters, f"tools[{tool.name}].parameters")
     try:
@@ -200,15 +203,19 @@ def with_reasoning(guide: GuidedDecoding) -> GuidedDecoding:
 
 
 def check_guide(guide: GuidedDecoding, param: str) -> None:
-    """Compile ``guide`` with xgrammar (a tiny byte vocabulary: the grammar, not the tokenizer, is checked)."""
-    import xgrammar
-
+    """Compile ``guide`` with xgrammar (a tiny byte vocabulary: the grammar, not the tokenizer, is checked), once
+    it is within the bounds of ``guide_limits``."""
     if guide.guide_type == "json_schema":
         try:
             schema = json.loads(guide.guide)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise StructuredOutputError(f"the JSON schema is not valid JSON: {error}", param) from error
+        _check_bounds(guide.guide, schema, param)
         _check_schema(schema, param)
+    else:
+        _check_bounds(guide.guide, None, param)
+    import xgrammar
+
     try:
         if guide.guide_type == "json_schema":
             _compiler().compile_json_schema(guide.guide)
@@ -220,6 +227,12 @@ def check_guide(guide: GuidedDecoding, param: str) -> None:
         raise StructuredOutputError(
             f"the grammar compiler refuses this {guide.guide_type}: {_reason(error)}", param
         ) from error
+
+
+def _check_bounds(text: str, schema: object | None, param: str) -> None:
+    exceeded = guide_bound_exceeded(text, schema)
+    if exceeded is not None:
+        raise StructuredOutputError(f"{param} is too large to compile: {exceeded}", param)
 
 
 def _from_response_format(value: object) -> GuidedDecoding | None:
@@ -336,6 +349,7 @@ def _compiler() -> Any:
 
     vocab = [bytes([i]) for i in range(256)] + [b"<eos>"]
     info = xgrammar.TokenizerInfo(vocab, xgrammar.VocabType.RAW, vocab_size=len(vocab), stop_token_ids=[256])
+    atexit.register(_compiler.cache_clear)  # freed before xgrammar's bindings check for leaks at exit
     return xgrammar.GrammarCompiler(info, max_threads=1, cache_enabled=False)
 
 
@@ -354,8 +368,12 @@ def _rename_root(ebnf: str, name: str) -> str:
 
 
 def _reason(error: Exception) -> str:
-    """xgrammar's message without its ``[time] file.cc:line:`` prefix."""
-    return re.sub(r"^\[[^\]]*\]\s*\S+:\d+:\s*", "", str(error).strip()).splitlines()[0]
+    """xgrammar's message for a client: without its ``[time] file.cc:line:`` prefix, its internal ``Check failed:
+    (...) is false:`` assertion text and the input it echoes back, at most 300 characters."""
+    text = re.sub(r"^\[[^\]]*\]\s*\S+:\d+:\s*", "", str(error).strip()).splitlines()[0]
+    text = re.sub(r"^Check failed: \(.*?\) is false:\s*", "", text)
+    text = re.split(r"\.?\s*The JSON string is:", text)[0]
+    return text[:300]
 
 
 def _ebnf_escape(text: str) -> str:

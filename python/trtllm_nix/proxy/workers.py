@@ -41,6 +41,7 @@ def serve_workers(settings: ProxySettings) -> None:
     import uvicorn
 
     from trtllm_nix.proxy.app import create_app
+    from trtllm_nix.proxy.http_limits import PROTOCOL
 
     create_app(settings)  # every setup error once, as one line, here: a worker that fails would be restarted forever
     run_dir = Path(tempfile.mkdtemp(prefix="trtllm-nix-proxy-"))
@@ -60,6 +61,7 @@ def serve_workers(settings: ProxySettings) -> None:
             log_level="info",
             timeout_graceful_shutdown=5,
             timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
+            http=PROTOCOL,
         )
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,6 +45,7 @@ class _ScriptState:
     position: int = 0
     fail_after: int | None = None
     guide: Guide | None = None
+    context_logits: Any = None  # sent with the first step, then dropped
 
 
 class ScriptedFailure(RuntimeError):
@@ -103,10 +104,24 @@ class ScriptedGenerator:
         eos = request.end_id
         fail_after = _directive(self.prompt_text(request.input_ids), "fail_after")
         guide = start_guide(self._grammar, request.guided)
-        return _ScriptState(self.script_for(request.input_ids), eos=eos, fail_after=fail_after, guide=guide)
+        state = _ScriptState(self.script_for(request.input_ids), eos=eos, fail_after=fail_after, guide=guide)
+        if request.return_context_logits:  # the repository says it gathers them: keep that promise
+            state.context_logits = self.context_logits(len(request.input_ids))
+        return state
+
+    def context_logits(self, prompt_tokens: int) -> Any:
+        """The prompt's logits of a model with no opinion: every token equally likely (float32 zeros [prompt,
+        vocabulary]); what the scripted stand-in can say, in the shape the engine gives."""
+        import numpy as np
+
+        return np.zeros((prompt_tokens, self._tokenizer.get_vocab_size(with_added_tokens=True)), dtype=np.float32)
 
     def step(self, state: object) -> Step:
         assert isinstance(state, _ScriptState)
+        context, state.context_logits = state.context_logits, None
+        return replace(self._step(state), context_logits=context)
+
+    def _step(self, state: _ScriptState) -> Step:
         if state.fail_after is not None and state.position >= state.fail_after:
             raise ScriptedFailure(f"scripted failure after {state.fail_after} tokens")
         if state.guide is not None and not state.guide.terminated:

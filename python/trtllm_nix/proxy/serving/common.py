@@ -11,9 +11,10 @@ from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.llm.sampling import ContextTooLong, Sampling, upstream_request
 from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.guide_compiler import COMPILER
 from trtllm_nix.proxy.protocol import SamplingFields
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.structured import StructuredOutputError, constraining_fields, guided_decoding_for
+from trtllm_nix.proxy.structured import StructuredOutputError, constraining_fields
 
 T = TypeVar("T")
 
@@ -29,6 +30,18 @@ def check_prompt_size(model: ServedModel, characters: int, param: str) -> None:
         raise bad_request(
             f"the prompt has {characters} characters, more than the {model.context_length}-token context can hold",
             param=param,
+            code="context_length_exceeded",
+        )
+
+
+def check_message_count(model: ServedModel, count: int) -> None:
+    """Every message takes at least one token of the prompt (the template marks each turn), so more messages than
+    the context has tokens cannot fit: refused before the messages are converted, rendered and tokenized (30k
+    one-character messages took 1 s of that before the token count refused them)."""
+    if count > model.context_length:
+        raise bad_request(
+            f"{count} messages cannot fit in the {model.context_length}-token context (each takes at least one token)",
+            param="messages",
             code="context_length_exceeded",
         )
 
@@ -55,7 +68,8 @@ def check_sampling(model: ServedModel, body: SamplingFields) -> None:
 
 
 async def structured_guide(model: ServedModel, body: Mapping[str, Any], reasoning: bool) -> GuidedDecoding | None:
-    """The guide the request's structured-output fields ask for, compiled off the loop; a 400 naming the field when
+    """The guide the request's structured-output fields ask for, compiled off the loop on the compiler's own threads
+    within its deadline (proxy.guide_compiler); a 400 naming the field when
     it cannot be honoured exactly, or when the served model does not do guided decoding (never a silent fallback:
     trtllm-serve 1.2.1 drops response_format without a backend, we refuse). The model's capability is checked
     first, so a model without guided decoding compiles nothing."""
@@ -72,7 +86,7 @@ async def structured_guide(model: ServedModel, body: Mapping[str, Any], reasonin
             code="unsupported_value",
         )
     try:
-        return await off_loop(lambda: guided_decoding_for(body, reasoning=reasoning))
+        return await COMPILER.guide_for(body, reasoning)
     except StructuredOutputError as error:
         raise bad_request(str(error), param=error.param) from error
     except ImportError as error:

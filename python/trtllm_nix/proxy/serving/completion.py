@@ -16,7 +16,7 @@ from typing import Any
 from trtllm_nix.llm.events import Finish, PromptScores
 from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.llm.triton_client import CONTEXT_LOGITS_BYTES, UpstreamRequest
-from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.api_errors import bad_request, upstream_failed
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser
 from trtllm_nix.proxy.protocol import CompletionRequest
@@ -249,7 +249,10 @@ class TextRenderer:
                 merged["top_logprobs"] = tops
             if self._echo:
                 if finish.prompt is None:
-                    raise APIError(502, "the backend returned no context logits for the prompt", code="upstream_error")
+                    raise upstream_failed(
+                        "the backend returned no context logits for the prompt, though its model repository says "
+                        "it gathers them (gather_context_logits): echo with logprobs cannot be scored"
+                    )
                 head = echo_logprobs(self._files, self._prompt_ids, finish.prompt, self._logprobs)
                 merged = {key: head[key] + value if value is not None else None for key, value in merged.items()}
         return {"index": self._index, "text": "".join(texts), "logprobs": merged, "finish_reason": finish.reason}
