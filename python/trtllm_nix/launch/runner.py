@@ -15,6 +15,7 @@ from types import FrameType
 
 from trtllm_nix.errors import ServerError
 from trtllm_nix.launch.plan import Launch
+from trtllm_nix.launch.tee import log_to_stdout, start_tee
 from trtllm_nix.processes import kill_session, spawn
 
 RANK_EXIT_BASE = 10
@@ -38,12 +39,14 @@ class RunningServer:
         for stale in self.run_dir.glob("rank*.exit"):
             stale.unlink()
         log = self.run_dir / ("rank0.log" if self.world_size == 1 else "mpirun.log")
+        # TRTLLM_NIX_LOG_TO_STDOUT=1 (the NixOS units): the output also reaches the journal, not only the file
+        echo = log_to_stdout(self.launch.environment)
         with log.open("ab") as output:
             try:
                 self.process = spawn(
                     self.launch.command,
                     env=self.launch.environment,
-                    stdout=output,
+                    stdout=subprocess.PIPE if echo else output,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
@@ -53,6 +56,8 @@ class RunningServer:
                     f"{self.launch.command[0]} not found: install Open MPI (apt-get install "
                     "openmpi-bin) or pass --tritonserver"
                 ) from error
+        if echo and self.process.stdout is not None:
+            start_tee(self.process.stdout, log.open("ab"), b"[rank 0] " if self.world_size == 1 else b"[mpirun] ")
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
