@@ -171,7 +171,26 @@ def test_pinned_engine_uses_the_fixed_output_weights(tmp_path: Path) -> None:
     assert "warning" not in script
     assert "cannot download" not in str(built["sandboxedScript"])
     assert f"--runtime {built['runtime']} " in script
+    # the architecture is asked of the build (refused on another GPU); the source is named, not its store path
+    assert "--gpu-arch sm100 " in script
+    for given in (
+        "hf_id=nvidia/Qwen3-32B-NVFP4",
+        f"revision={PINS['revision']}",
+        f"weights_hash={PINS['weights_hash']}",
+    ):
+        assert f"--provenance {given}" in script
     assert "bubblewrap" in built["inputs"]  # type: ignore[operator]
+
+
+def test_an_engine_for_another_architecture_is_another_derivation(tmp_path: Path) -> None:
+    root = checkout(tmp_path, pinned=True)
+    engine = (
+        '(self.lib.forSystem "aarch64-linux").mkEngine { model = "qwen3-32b"; variant = "tp1"; gpuArch = "sm121"; }'
+    )
+    spark = outputs(f"let e = {engine}; in {{ inherit (e) name; path = e.outPath; script = e.buildCommand; }}", root)
+    assert spark["name"] == "qwen3-32b-nvfp4-tp1-sm121-trtllm1.1.0"
+    assert "--gpu-arch sm121 " in spark["script"]
+    assert spark["path"] != outputs(f"{package('qwen3-32b-engine')}.outPath", root)
 
 
 def test_pinned_downloads_are_fixed_output_at_the_commit(tmp_path: Path) -> None:
