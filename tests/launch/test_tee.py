@@ -24,3 +24,22 @@ def test_a_ranks_output_is_in_its_log_and_on_stdout_when_asked(tmp_path: Path, e
     assert (tmp_path / "rank1.log").read_bytes() == b"loaded\n"
     assert (tmp_path / "rank1.exit").read_text() == "3\n"
     assert result.stdout == (b"[rank 1] loaded\n" if echo else b"")
+
+
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_the_servers_output_reaches_stdout_and_its_log(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], world_size: int
+) -> None:
+    from trtllm_nix.launch.plan import Launch
+    from trtllm_nix.launch.runner import RunningServer
+
+    env = {**os.environ, "TRTLLM_NIX_LOG_TO_STDOUT": "1"}
+    server = RunningServer(Launch(["sh", "-c", "echo started"], env, {}, "test"), tmp_path, world_size, "", 5)
+    server.start()
+    assert server.process is not None
+    assert server.process.wait(timeout=30) == 0
+    assert server.tee is not None
+    server.tee.join(timeout=30)
+    log = "rank0.log" if world_size == 1 else "mpirun.log"
+    assert (tmp_path / log).read_text() == "started\n"
+    assert capfd.readouterr().out == ("[rank 0] started\n" if world_size == 1 else "[mpirun] started\n")

@@ -20,3 +20,19 @@ def test_the_entry_runs_with_no_capabilities_and_no_new_privileges(standin_root:
     result = subprocess.run([*setpriv, *command], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "TRITON_SERVER_VERSION=2.51.0" in result.stdout, "the image's own environment, inside the image"
+
+
+def test_the_images_mpirun_runs_as_a_uid_missing_from_its_passwd(standin_root: Path) -> None:
+    """DynamicUser gives a uid no /etc/passwd names, the image's included: mpirun (the stand-in's Open MPI 4.1)
+    still starts both ranks with HOME and USER set, as the unit sets them; only name lookups fail."""
+    assert ":61234:" not in (standin_root / "etc" / "passwd").read_text()
+    sandbox = Sandbox.open(standin_root, None)
+    ranks = ["mpirun", "--oversubscribe", "-n", "2", "sh", "-c", "id -u; whoami 2>&1 || true"]
+    command = sandbox.command(ranks, caller={"HOME": "/tmp", "USER": "trtllm-x"})
+    as_user = ["--reuid", "61234", "--regid", "61234", "--clear-groups"] if os.geteuid() == 0 else []
+    setpriv = ["setpriv", *as_user, "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+    result = subprocess.run([*setpriv, *command], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    if as_user:
+        assert result.stdout.splitlines().count("61234") == 2
+        assert result.stdout.count("cannot find name for user ID 61234") == 2

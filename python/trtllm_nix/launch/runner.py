@@ -7,6 +7,7 @@ import contextlib
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +33,7 @@ class RunningServer:
         self.exit_timeout = exit_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.stop_requested = False
+        self.tee: threading.Thread | None = None
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,8 @@ class RunningServer:
                     "openmpi-bin) or pass --tritonserver"
                 ) from error
         if echo and self.process.stdout is not None:
-            start_tee(self.process.stdout, log.open("ab"), b"[rank 0] " if self.world_size == 1 else b"[mpirun] ")
+            prefix = b"[rank 0] " if self.world_size == 1 else b"[mpirun] "
+            self.tee = start_tee(self.process.stdout, log.open("ab"), prefix)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

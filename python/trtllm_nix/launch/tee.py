@@ -16,7 +16,8 @@ def log_to_stdout(environ: dict[str, str] | None = None) -> bool:
 
 
 def start_tee(source: IO[bytes], log: BinaryIO, prefix: bytes = b"", echo: BinaryIO | None = None) -> threading.Thread:
-    """Copy ``source`` to ``log`` and to ``echo`` (default: our stdout), each line prefixed there, until EOF."""
+    """Copy ``source`` to ``log`` and to ``echo`` (default: our stdout), each line prefixed there, until EOF; then
+    close ``source`` and ``log`` (the thread owns both)."""
     out = echo if echo is not None else sys.stdout.buffer
 
     def copy() -> None:
@@ -26,6 +27,7 @@ def start_tee(source: IO[bytes], log: BinaryIO, prefix: bytes = b"", echo: Binar
             out.write(prefix + line)
             out.flush()
         source.close()
+        log.close()
 
     thread = threading.Thread(target=copy, name="trtllm-nix-tee", daemon=True)
     thread.start()
