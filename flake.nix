@@ -5,56 +5,69 @@
 
   outputs = { self, nixpkgs }:
     let
-      system = "x86_64-linux";
-      pkgs = import nixpkgs {
-        inherit system;
-        # Only the runtime (NVIDIA's image) is unfree. No global cudaSupport: nothing here compiles CUDA, and it
-        # would rebuild openmpi/ucx/torch locally instead of taking them from the binary cache.
-        config.allowUnfreePredicate = package: nixpkgs.lib.getName package == "tritonserver-trtllm-root";
-      };
-      inherit (pkgs) lib;
       catalog = import ./nix/catalog.nix;
-      trtllm-nix = pkgs.callPackage ./nix/package.nix { };
-      runtime = pkgs.callPackage ./nix/runtime.nix { inherit catalog; };
-      builders = import ./nix/lib { inherit pkgs catalog trtllm-nix runtime; };
-      qwen3 = builders.forModel "qwen3-32b";
-      app = package: { type = "app"; program = lib.getExe package; };
+      # The systems the runtime image is pinned for (catalog.json runtime.systems): x86_64-linux, and aarch64-linux
+      # for GB200 (sm100) and DGX Spark (GB10, sm121).
+      systems = builtins.attrNames catalog.runtime.systems;
+      forSystems = f: nixpkgs.lib.genAttrs systems (system: f (perSystem system));
+      perSystem = system:
+        let
+          pkgs = import nixpkgs {
+            inherit system;
+            # Only the runtime (NVIDIA's image) is unfree. No global cudaSupport: nothing here compiles CUDA, and
+            # it would rebuild openmpi/ucx/torch locally instead of taking them from the binary cache.
+            config.allowUnfreePredicate = package: builtins.elem (builtins.parseDrvName (nixpkgs.lib.getName package)).name
+              [ "tritonserver-trtllm" "tritonserver-trtllm-root" "tritonserver-trtllm-config" ];
+          };
+          trtllm-nix = pkgs.callPackage ./nix/package.nix { };
+          runtime = pkgs.callPackage ./nix/runtime.nix { inherit catalog system; };
+          builders = import ./nix/lib { inherit pkgs catalog trtllm-nix runtime; };
+        in
+        { inherit system pkgs trtllm-nix runtime builders; qwen3 = builders.forModel "qwen3-32b"; };
+      app = lib: package: { type = "app"; program = lib.getExe package; };
     in
     {
-      lib = builders // { inherit catalog; };
-
-      packages.${system} = {
-        inherit trtllm-nix;
-        tritonserver-trtllm = runtime;
-        qwen3-32b-weights = builders.weights "qwen3-32b";
-        qwen3-32b-tokenizer = builders.tokenizer "qwen3-32b";
-        qwen3-32b-engine = qwen3.engines.tp1;
-        qwen3-32b-engine-tp2 = qwen3.engines.tp2;
-        qwen3-32b-engine-tp4 = qwen3.engines.tp4;
-        qwen3-32b-triton-repo = qwen3.repositories.tp1;
-        tritonserver-qwen3 = qwen3.servers.tp1;
-        tritonserver-qwen3-tp2 = qwen3.servers.tp2;
-        tritonserver-qwen3-tp4 = qwen3.servers.tp4;
-        openai-qwen3 = qwen3.proxy;
-        demo = pkgs.callPackage ./nix/demo.nix { };
-        default = trtllm-nix;
+      lib = (perSystem "x86_64-linux").builders // {
+        inherit catalog;
+        # The builders of another system: lib.forSystem "aarch64-linux" (GB200, DGX Spark).
+        forSystem = system: (perSystem system).builders;
       };
 
-      apps.${system} = lib.mapAttrs (_: app) {
-        inherit (self.packages.${system})
+      packages = forSystems (s: {
+        inherit (s) trtllm-nix;
+        tritonserver-trtllm = s.runtime;
+        tritonserver-trtllm-root = s.runtime.root;
+        tritonserver-trtllm-config = s.runtime.config;
+        qwen3-32b-weights = s.builders.weights "qwen3-32b";
+        qwen3-32b-tokenizer = s.builders.tokenizer "qwen3-32b";
+        qwen3-32b-engine = s.qwen3.engines.tp1;
+        qwen3-32b-engine-tp2 = s.qwen3.engines.tp2;
+        qwen3-32b-engine-tp4 = s.qwen3.engines.tp4;
+        qwen3-32b-triton-repo = s.qwen3.repositories.tp1;
+        tritonserver-qwen3 = s.qwen3.servers.tp1;
+        tritonserver-qwen3-tp2 = s.qwen3.servers.tp2;
+        tritonserver-qwen3-tp4 = s.qwen3.servers.tp4;
+        openai-qwen3 = s.qwen3.proxy;
+        demo = s.pkgs.callPackage ./nix/demo.nix { };
+        default = s.trtllm-nix;
+      });
+
+      apps = forSystems (s: builtins.mapAttrs (_: app s.pkgs.lib) {
+        inherit (self.packages.${s.system})
           tritonserver-qwen3 tritonserver-qwen3-tp2 tritonserver-qwen3-tp4 openai-qwen3 demo;
-        default = trtllm-nix;
-      };
+        default = s.trtllm-nix;
+      });
 
-      checks.${system} = import ./nix/checks.nix {
-        inherit pkgs trtllm-nix;
-        server = qwen3.servers.tp1;
-        proxy = qwen3.proxy;
-      };
+      checks = forSystems (s: import ./nix/checks.nix {
+        inherit (s) pkgs trtllm-nix;
+        server = s.qwen3.servers.tp1;
+        proxy = s.qwen3.proxy;
+      });
 
-      devShells.${system}.default = import ./nix/devshell.nix { inherit pkgs trtllm-nix; };
+      devShells = forSystems (s: { default = import ./nix/devshell.nix { inherit (s) pkgs trtllm-nix; }; });
 
-      # One package set: the module's packages default to this flake's (see nix/module.nix).
-      nixosModules.default = import ./nix/module.nix { packages = self.packages.${system}; };
+      # One package set per host: the module takes this flake's packages for the host's system
+      # (pkgs.stdenv.hostPlatform.system), so an aarch64 host gets aarch64 packages (see nix/module.nix).
+      nixosModules.default = import ./nix/module.nix { packagesFor = system: self.packages.${system}; };
     };
 }

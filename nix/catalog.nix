@@ -7,18 +7,20 @@ let
   lower = s: builtins.replaceStrings
     [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ]
     [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ] s;
-in
-data // {
-  inherit lower;
-
   # qwen3-32b-nvfp4-tp4-sm100-trtllm1.1.0: model, quantization, parallelism, GPU architecture, TensorRT-LLM.
-  engineName = model: variant:
+  # The architecture is what the derivation asks the build for (--gpu-arch, refused on another GPU).
+  engineNameFor = model: variant: gpuArch:
     let
       entry = data.models.${model};
       v = entry.variants.${variant};
       pp = if v.pp == 1 then "" else "-pp${toString v.pp}";
     in
-    "${model}-${lower entry.quant}-tp${toString v.tp}${pp}-${entry.gpu_arch}-trtllm${data.runtime.tensorrt_llm}";
+    "${model}-${lower entry.quant}-tp${toString v.tp}${pp}-${gpuArch}-trtllm${data.runtime.tensorrt_llm}";
+in
+data // {
+  inherit lower engineNameFor;
+
+  engineName = model: variant: engineNameFor model variant data.models.${model}.gpu_arch;
 
   # Flake output names: the TP1 variant carries no suffix, as in the seed (qwen3-32b-engine, -tp2, -tp4).
   variantSuffix = variant: if variant == "tp1" then "" else "-${variant}";

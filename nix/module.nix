@@ -1,14 +1,20 @@
 # services.trtllm: Triton instances (one systemd unit each, one rank per GPU under the runtime's mpirun) and the
 # OpenAI proxy. Loopback and a closed firewall by default; dynamic users; GPU access by device class as nixpkgs'
-# ollama and llama-cpp modules grant it, plus the chosen GPUs' nodes; CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA's
-# numbering is nvidia-smi's; TMPDIR/TMP/TEMP in the runtime directory; the proxy starts once its Triton is ready.
-# One package set: `packages` are this flake's (flake.nix passes them), so the package, the runtime, the
-# repository and the tokenizer all come from the flake's pinned nixpkgs, whatever the host's nixpkgs is.
-{ packages }:
+# ollama and llama-cpp modules grant it; CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA's numbering is nvidia-smi's;
+# TMPDIR/TMP/TEMP in the runtime directory; the proxy starts once its Triton is ready.
+# Units: Triton's and mpirun's output (each rank's too, prefixed `[rank N]`) in the journal
+# (TRTLLM_NIX_LOG_TO_STDOUT=1); restart with bounded exponential backoff, as nixpkgs' ollama.nix; ordered after
+# nvidia-persistenced and nvidia-fabricmanager (NVSwitch systems) where those units exist; the hardening that leaves
+# bubblewrap what it needs (see `bubblewrapSafeHardening`).
+# One package set per host: `packagesFor system` gives this flake's packages for the host's system
+# (pkgs.stdenv.hostPlatform.system), so the package, the runtime, the repository and the tokenizer all come from
+# the flake's pinned nixpkgs for that system, whatever the host's nixpkgs is.
+{ packagesFor }:
 { config, lib, pkgs, utils, ... }:
 let
   inherit (lib) mkEnableOption mkOption mkIf types;
   cfg = config.services.trtllm;
+  packages = packagesFor pkgs.stdenv.hostPlatform.system;
   catalog = import ./catalog.nix;
   trtllm-nix = cfg.package;
   # systemd expands % and $ in ExecStart; nixpkgs' utils.escapeSystemdExecArgs quotes them.
@@ -66,21 +72,53 @@ let
       sleep 2
     done
   '';
-  # The device classes nixpkgs' ollama.nix and llama-cpp.nix allow for CUDA, plus the chosen GPUs' nodes.
-  gpuDevices = gpus: [ "char-nvidiactl" "char-nvidia-caps" "char-nvidia-frontend" "char-nvidia-uvm" ]
-    ++ map (i: "/dev/nvidia${toString i} rw") gpus;
+  # The device classes nixpkgs' ollama.nix and llama-cpp.nix allow for CUDA. /dev/nvidiaN are all of class
+  # char-nvidia-frontend (major 195), so this allows every GPU of the host: `gpus` chooses which GPUs CUDA uses
+  # (CUDA_VISIBLE_DEVICES), it isolates nothing; per-GPU DeviceAllow entries add nothing while the class is allowed.
+  gpuDevices = [ "char-nvidiactl" "char-nvidia-caps" "char-nvidia-frontend" "char-nvidia-uvm" ];
+  # What bubblewrap needs in the unit: CLONE_NEWUSER and CLONE_NEWNS, mount/umount2/pivot_root and setgroups inside
+  # its own user namespace (so no RestrictNamespaces, no SystemCallFilter=~@privileged or @mount, no PrivateUsers:
+  # a nested user namespace cannot map our uid again), and the host's /proc, /sys, /dev and /tmp to bind. These
+  # take nothing of that: the namespace's capabilities come from the new user namespace, not the bounding set.
+  bubblewrapSafeHardening = {
+    CapabilityBoundingSet = "";
+    AmbientCapabilities = "";
+    NoNewPrivileges = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    RestrictRealtime = true;
+    LockPersonality = true;
+    RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" "AF_NETLINK" ];
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+  };
+  # nixpkgs' ollama.nix: a failing start is retried with growing delays up to a bound, never given up on.
+  restartWithBackoff = {
+    Restart = "on-failure";
+    RestartSec = 1;
+    RestartSteps = 10;
+    RestartMaxDelaySec = 300;
+  };
+  gpuUnits = [ "nvidia-persistenced.service" "nvidia-fabricmanager.service" ];
 
   instanceService = name: inst: {
     description = "Triton + TensorRT-LLM (${name})";
     wantedBy = [ "multi-user.target" ];
+    # `after` orders only against units that exist: on a host without fabric manager it is a no-op.
     wants = [ "network-online.target" ];
-    after = [ "network-online.target" "nvidia-persistenced.service" ];
+    after = [ "network-online.target" ] ++ gpuUnits;
+    # StartLimitIntervalSec=0: the backoff bounds the retries, systemd's 5-in-10-s limit must not end them
+    startLimitIntervalSec = 0;
     environment = {
       TMPDIR = "/run/${unit name}";
       TMP = "/run/${unit name}";
       TEMP = "/run/${unit name}";
       HOME = "/run/${unit name}";
+      USER = unit name;
       CUDA_DEVICE_ORDER = "PCI_BUS_ID";
+      TRTLLM_NIX_LOG_TO_STDOUT = "1";
     } // inst.environment;
     path = [ cfg.bubblewrap ];
     serviceConfig = {
@@ -94,19 +132,16 @@ let
       ExecStartPost = "${readyCheck inst}";
       TimeoutStartSec = inst.startTimeout;
       TimeoutStopSec = 90;
-      Restart = "on-failure";
+      # A uid of DynamicUser is in no /etc/passwd, the image's included: the image's tools run as "I have no
+      # name!"; HOME, TMPDIR and USER are set so none looks itself up (docs/nix.md says what is known of mpirun).
       DynamicUser = true;
       SupplementaryGroups = [ "video" ];
       RuntimeDirectory = unit name;
       RuntimeDirectoryMode = "0700";
       DevicePolicy = "closed";
-      DeviceAllow = gpuDevices inst.gpus;
+      DeviceAllow = gpuDevices;
       PrivateDevices = false;
-      NoNewPrivileges = true;
-      ProtectSystem = "strict";
-      ProtectHome = true;
-      PrivateTmp = true;
-    };
+    } // restartWithBackoff // bubblewrapSafeHardening;
   };
 
   proxy = cfg.proxy;
@@ -114,6 +149,7 @@ let
   proxyService = {
     description = "OpenAI-compatible API for ${proxy.modelName} (trtllm-nix)";
     wantedBy = [ "multi-user.target" ];
+    startLimitIntervalSec = 0;
     requires = lib.optional (upstream != null) "${unit proxy.upstream}.service";
     after = lib.optional (upstream != null) "${unit proxy.upstream}.service";
     environment = lib.mapAttrs' (key: value: lib.nameValuePair "TRTLLM_NIX_PROXY_${key}" value) proxy.settings;
@@ -133,13 +169,8 @@ let
       DynamicUser = true;
       # $STATE_DIRECTORY: the Responses API's stored responses (responses.sqlite3), kept across restarts
       StateDirectory = "trtllm-proxy";
-      Restart = "on-failure";
-      NoNewPrivileges = true;
-      ProtectSystem = "strict";
-      ProtectHome = true;
-      PrivateTmp = true;
       PrivateDevices = true;
-    };
+    } // restartWithBackoff // bubblewrapSafeHardening;
   };
 
   ports = lib.concatLists (lib.mapAttrsToList (_: i: [ i.httpPort i.grpcPort i.metricsPort ]) cfg.instances)
@@ -150,13 +181,13 @@ in
     package = mkOption {
       type = types.package;
       default = packages.trtllm-nix;
-      defaultText = lib.literalExpression "trtllm-nix.packages.x86_64-linux.trtllm-nix";
+      defaultText = lib.literalExpression "trtllm-nix.packages.\${pkgs.stdenv.hostPlatform.system}.trtllm-nix";
       description = "trtllm-nix (the launcher and the proxy), from this flake's nixpkgs.";
     };
     runtime = mkOption {
       type = types.package;
       default = packages.tritonserver-trtllm;
-      defaultText = lib.literalExpression "trtllm-nix.packages.x86_64-linux.tritonserver-trtllm";
+      defaultText = lib.literalExpression "trtllm-nix.packages.\${pkgs.stdenv.hostPlatform.system}.tritonserver-trtllm";
       description = "The runtime image root (catalog.json's pinned NVIDIA image), entered with bubblewrap.";
     };
     bubblewrap = mkOption {

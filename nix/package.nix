@@ -30,6 +30,6 @@ python3Packages.buildPythonApplication {
     description = project.description;
     license = lib.licenses.asl20;
     mainProgram = "trtllm-nix";
-    platforms = [ "x86_64-linux" ];
+    platforms = [ "x86_64-linux" "aarch64-linux" ];
   };
 }

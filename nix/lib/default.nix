@@ -33,13 +33,19 @@ rec {
   # passthru.gpuCheck). A sandboxed build has no network, so `.sandboxed` needs the weights pinned (a fixed-output
   # download); unpinned, the seed's route downloads them in a derivation of their own (it warns: not reproducible).
   # Without GPUs the build fails in its preflight, before any conversion, naming the two routes.
-  mkEngine = { model, variant, checkpoint ? weights model }:
+  # `gpuArch` (default: the catalog entry's) is part of what the derivation asks: the build refuses a GPU of another
+  # architecture in its preflight, so an engine named sm100 was built on sm100 whoever built it. The build records
+  # where the weights came from (Hub id, revision, hash) without their store path, which would keep them alive.
+  mkEngine = { model, variant, checkpoint ? weights model, gpuArch ? (entryOf model).gpu_arch }:
     let
       entry = entryOf model;
       v = entry.variants.${variant};
-      engine = sandboxed: pkgs.runCommand (catalog.engineName model variant) ({
+      provenance = lib.filterAttrs (_: value: value != null) {
+        hf_id = entry.hf_id; revision = entry.revision; weights_hash = entry.weights_hash;
+      };
+      engine = sandboxed: pkgs.runCommand (catalog.engineNameFor model variant gpuArch) ({
         nativeBuildInputs = [ trtllm-nix pkgs.bubblewrap ];
-        passthru = { inherit model variant checkpoint; worldSize = v.tp * v.pp; pinned = weightsPinned model; }
+        passthru = { inherit model variant checkpoint gpuArch; worldSize = v.tp * v.pp; pinned = weightsPinned model; }
           // lib.optionalAttrs (!sandboxed) { sandboxed = engine true; };
       } // lib.optionalAttrs sandboxed {
         requiredSystemFeatures = [ "cuda" ];
@@ -53,7 +59,9 @@ rec {
         trtllm-nix engine build --runtime ${runtime} --model ${checkpoint} \
           --tp ${toString v.tp} --pp ${toString v.pp} \
           --max-batch-size ${toString v.max_batch_size} --max-seq-len ${toString v.max_seq_len} \
-          --max-num-tokens ${toString v.max_num_tokens} --out $out
+          --max-num-tokens ${toString v.max_num_tokens} --gpu-arch ${gpuArch} \
+          ${lib.concatStringsSep " " (lib.mapAttrsToList (key: value: "--provenance ${key}=${value}") provenance)} \
+          --out $out
         trtllm-nix engine check $out
       '';
     in

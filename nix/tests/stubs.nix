@@ -3,6 +3,7 @@ lib:
 rec {
   package = name: { type = "derivation"; outPath = "/nix/store/stub-${name}"; inherit name; meta.mainProgram = name; };
   pkgs = {
+    stdenv.hostPlatform.system = "x86_64-linux";
     curl = package "curl";
     bubblewrap = package "bubblewrap";
     # the script's text, so the check's output shows the readiness URL
@@ -18,7 +19,8 @@ rec {
       repositories.tp4 = package "${model}-tp4-triton-repo" // { worldSize = 4; engine = package "${model}-tp4-engine"; };
     };
   };
-  module = import ../module.nix { packages = flakePackages; };
+  # the host's system picks the packages, as flake.nix's packagesFor does
+  module = import ../module.nix { packagesFor = system: { x86_64-linux = flakePackages; }.${system}; };
   nixosStubs = { lib, ... }: {
     options.systemd.services = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
     options.assertions = lib.mkOption { type = lib.types.listOf lib.types.unspecified; default = [ ]; };

@@ -24,10 +24,11 @@ PINS = {
     "weights_hash": "sha256-Vu2hcl3qLOtoRk6ZZIJgoT30Zd2i4P1U7YAZLSYGUQ4=",
     "tokenizer_hash": "sha256-8rNo6mU1VyaK0ZWxmjF+ASpiyDQMRKMiCiRlT6EqRso=",
     "image_digest": "sha256:" + "ab" * 32,
+    "config_hash": "sha256-3Uu1y+zAhtEGpKs9kdOwbwJdprhh5GqBs9TCfzK5gW0=",
 }
 
 
-def checkout(dest: Path, *, pinned: bool, runtime_hash: bool = True) -> Path:
+def checkout(dest: Path, *, pinned: bool, runtime_hash: bool = True, config_hash: bool = False) -> Path:
     """A copy of the files the flake reads, with every pin filled (pinned) or the catalog as committed."""
     for name in ("flake.nix", "flake.lock"):
         shutil.copy(REPO / name, dest / name)
@@ -42,7 +43,9 @@ def checkout(dest: Path, *, pinned: bool, runtime_hash: bool = True) -> Path:
             model[key] = PINS[key]
         catalog["runtime"]["image_digest"] = PINS["image_digest"]
     if not runtime_hash:
-        catalog["runtime"]["output_hash"] = None
+        catalog["runtime"]["systems"]["x86_64-linux"]["output_hash"] = None
+    if config_hash:
+        catalog["runtime"]["systems"]["x86_64-linux"]["config_hash"] = PINS["config_hash"]
     (dest / "python" / "trtllm_nix" / "catalog.json").write_text(json.dumps(catalog, indent=2))
     return dest
 

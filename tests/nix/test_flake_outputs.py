@@ -15,6 +15,8 @@ SEED_PACKAGES = {
     "default",
     "demo",
     "tritonserver-trtllm",
+    "tritonserver-trtllm-root",
+    "tritonserver-trtllm-config",
     "qwen3-32b-weights",
     "qwen3-32b-tokenizer",
     "qwen3-32b-engine",
@@ -57,6 +59,15 @@ def test_every_output_evaluates_with_and_without_pins(root: Path) -> None:
         expected = {"default": "trtllm-nix", "demo": "trtllm-nix-demo"}.get(name, name)
         assert app["program"].startswith("/nix/store/")
         assert app["program"].endswith(f"/bin/{expected}")
+
+
+def test_every_pinned_system_has_the_packages_and_the_module_takes_the_hosts() -> None:
+    """GB200 and DGX Spark are aarch64: the flake's systems are those the runtime is pinned for."""
+    systems = outputs("builtins.attrNames self.packages")
+    assert systems == ["aarch64-linux", "x86_64-linux"]
+    arm = outputs('builtins.mapAttrs (_: p: p.drvPath) self.packages."aarch64-linux"')
+    assert set(arm) == SEED_PACKAGES
+    assert arm["tritonserver-trtllm-root"] != outputs('self.packages."x86_64-linux".tritonserver-trtllm-root.drvPath')
 
 
 def test_pins_change_what_is_built(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 NIX_FILES = sorted(
     str(p.relative_to(REPO)) for p in REPO.rglob("*.nix") if ".venv" not in p.parts and ".cache" not in p.parts
 )
-HELPERS = ["lower", "engineName", "variantSuffix"]
+HELPERS = ["lower", "engineName", "engineNameFor", "variantSuffix"]
 
 
 def nix_eval(expression: str) -> Any:
@@ -65,6 +65,8 @@ def test_engine_names_agree_and_carry_model_quant_tp_arch_and_version() -> None:
     names = nix_eval('let c = import ./nix/catalog.nix; in map (c.engineName "qwen3-32b") [ "tp1" "tp2" "tp4" ]')
     assert names == [engine_name("qwen3-32b", v) for v in ("tp1", "tp2", "tp4")]
     assert names[2] == "qwen3-32b-nvfp4-tp4-sm100-trtllm1.1.0"
+    spark = nix_eval('(import ./nix/catalog.nix).engineNameFor "qwen3-32b" "tp1" "sm121"')
+    assert spark == engine_name("qwen3-32b", "tp1", "sm121") == "qwen3-32b-nvfp4-tp1-sm121-trtllm1.1.0"
     assert nix_eval('map (import ./nix/catalog.nix).variantSuffix [ "tp1" "tp4" ]') == ["", "-tp4"]
 
 

@@ -171,7 +171,26 @@ def test_pinned_engine_uses_the_fixed_output_weights(tmp_path: Path) -> None:
     assert "warning" not in script
     assert "cannot download" not in str(built["sandboxedScript"])
     assert f"--runtime {built['runtime']} " in script
+    # the architecture is asked of the build (refused on another GPU); the source is named, not its store path
+    assert "--gpu-arch sm100 " in script
+    for given in (
+        "hf_id=nvidia/Qwen3-32B-NVFP4",
+        f"revision={PINS['revision']}",
+        f"weights_hash={PINS['weights_hash']}",
+    ):
+        assert f"--provenance {given}" in script
     assert "bubblewrap" in built["inputs"]  # type: ignore[operator]
+
+
+def test_an_engine_for_another_architecture_is_another_derivation(tmp_path: Path) -> None:
+    root = checkout(tmp_path, pinned=True)
+    engine = (
+        '(self.lib.forSystem "aarch64-linux").mkEngine { model = "qwen3-32b"; variant = "tp1"; gpuArch = "sm121"; }'
+    )
+    spark = outputs(f"let e = {engine}; in {{ inherit (e) name; path = e.outPath; script = e.buildCommand; }}", root)
+    assert spark["name"] == "qwen3-32b-nvfp4-tp1-sm121-trtllm1.1.0"
+    assert "--gpu-arch sm121 " in spark["script"]
+    assert spark["path"] != outputs(f"{package('qwen3-32b-engine')}.outPath", root)
 
 
 def test_pinned_downloads_are_fixed_output_at_the_commit(tmp_path: Path) -> None:
@@ -184,8 +203,8 @@ def test_pinned_downloads_are_fixed_output_at_the_commit(tmp_path: Path) -> None
         assert f"--revision {PINS['revision']} " in recorded["script"]
 
 
-def runtime(root: Path) -> dict[str, str]:
-    drv = package("tritonserver-trtllm")
+def runtime(root: Path, system: str = "x86_64-linux", part: str = "root") -> dict[str, str]:
+    drv = f'self.packages."{system}".tritonserver-trtllm.{part}'
     result: dict[str, str] = outputs(
         f"{{ inherit ({drv}) outputHash outputHashMode; script = {drv}.buildCommand; name = {drv}.name;"
         f" inputs = map (d: d.name) {drv}.standin.args.nativeBuildInputs; }}",
@@ -196,20 +215,53 @@ def runtime(root: Path) -> dict[str, str]:
 
 def test_runtime_is_the_image_root_pinned_by_its_output_hash(tmp_path: Path) -> None:
     recorded = runtime(checkout(tmp_path, pinned=False))
-    assert recorded["outputHash"] == CATALOG["runtime"]["output_hash"]
+    pin = CATALOG["runtime"]["systems"]["x86_64-linux"]
+    assert recorded["outputHash"] == pin["output_hash"]
     assert recorded["outputHashMode"] == "recursive"
     image = CATALOG["runtime"]["image"]
-    # exactly the extraction the recorded hash was computed for, by tag while no digest is recorded
-    assert f"crane export {image} - | tar -xf - -C $out" in recorded["script"]
+    # exactly the extraction the recorded hash was computed for, by tag while no digest is recorded, for the
+    # platform named (crane exports linux/amd64 without --platform, whatever the host)
+    assert f"crane export --platform linux/amd64 {image} - | tar -xf - -C $out" in recorded["script"]
     assert "warning" in recorded["script"]
     assert recorded["inputs"] == ["crane", "gnutar"], "no autoPatchelf, nothing copied out"
+
+
+def test_aarch64_runtime_is_the_arm64_export_with_its_own_hash(tmp_path: Path) -> None:
+    recorded = runtime(checkout(tmp_path, pinned=False), "aarch64-linux")
+    assert recorded["outputHash"] == "sha256-9hMiF7lZKLI64EMPQsb924VDG6L3wsTESmEVd85zAAU="
+    assert "crane export --platform linux/arm64 " in recorded["script"]
+
+
+def test_the_image_config_is_its_own_fixed_output_derivation(tmp_path: Path) -> None:
+    """`crane config` in a flat fixed-output derivation beside the root: the root's recorded hash stays valid."""
+    root = checkout(tmp_path, pinned=True, config_hash=True)
+    config = runtime(root, part="config")
+    assert config["outputHash"] == PINS["config_hash"]
+    assert config["outputHashMode"] == "flat"
+    image = f"{CATALOG['runtime']['image']}@{PINS['image_digest']}"
+    assert f"crane config --platform linux/amd64 {image} > $out" in config["script"]
+    folder = outputs('self.packages."x86_64-linux".tritonserver-trtllm.buildCommand', root)
+    assert "$out/root" in folder
+    assert "$out/image-config.json" in folder
+    unpinned = outputs('self.packages."x86_64-linux".tritonserver-trtllm.buildCommand')
+    assert "image-config.json" not in unpinned, "no config pinned: the entry uses the 25.12 defaults and says so"
+
+
+def test_registry_credentials_come_through_extra_sandbox_paths(tmp_path: Path) -> None:
+    root = checkout(tmp_path, pinned=False)
+    for part in ("root", "config"):
+        script = runtime(root, part=part)["script"]
+        assert "if [ -r /etc/nix/docker/config.json ]; then export DOCKER_CONFIG=/etc/nix/docker; fi" in script
 
 
 def test_runtime_with_a_digest_and_without_a_hash(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     pinned = runtime(checkout(tmp_path / "a", pinned=True))
-    assert f"crane export {CATALOG['runtime']['image']}@{PINS['image_digest']} -" in pinned["script"]
+    assert (
+        f"crane export --platform linux/amd64 {CATALOG['runtime']['image']}@{PINS['image_digest']} -"
+        in pinned["script"]
+    )
     assert "warning" not in pinned["script"]
     unhashed = runtime(checkout(tmp_path / "b", pinned=False, runtime_hash=False))
     assert unhashed["outputHash"] == "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", (

@@ -13,15 +13,17 @@ import errno
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from trtllm_nix import __version__
+from trtllm_nix.catalog import runtime_gpu_archs
 from trtllm_nix.engine.check import BUILD_INFO, TOKENIZER_DIR, check_engine
 from trtllm_nix.engine.download import BUILD_PATTERNS, copy_tokenizer, resolve_model
 from trtllm_nix.engine.engine_config import complete_files
@@ -61,6 +63,10 @@ class BuildRequest:
     # --runtime ROOT: conversion and trtllm-build run inside the image root (trtllm_nix.runtime.seam).
     runtime: RuntimeSpec | None = None
     quant: str | None = None  # the quant_algo asked for (NVFP4, FP8, BF16); None: whatever the checkpoint is
+    # The architecture the engine is for (sm100, ...): preflight refuses any other GPU. None: the GPU's own.
+    gpu_arch: str | None = None
+    # Where the checkpoint came from (hf_id, revision, weights_hash), recorded instead of a store path
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 def build_engine(
@@ -87,6 +93,8 @@ def build_engine(
         request.tp,
         request.pp,
         expected_rank_bytes(Architecture.from_hf_config(hf_config), quant.algo, request.tp, request.pp),
+        request.gpu_arch,
+        runtime_gpu_archs() if request.runtime is not None else (),
     )
     seam = seam or load_seam()
     request.out.parent.mkdir(parents=True, exist_ok=True)
@@ -338,7 +346,9 @@ def _write_build_info(
 ) -> None:
     first = gpus.gpus[0] if gpus.gpus else None
     info = {
-        "model": request.model,
+        "model": without_store_hash(request.model),
+        "source": dict(sorted(request.provenance.items())),
+        "gpu_arch": request.gpu_arch or (f"sm{first.sm}" if first else None),
         "revision": request.revision,
         "architecture": architecture,
         "quant": quant.as_manifest(),
@@ -353,3 +363,12 @@ def _write_build_info(
         "durations": {key: round(value, 3) for key, value in sorted(timings.items())},
     }
     (engine / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", "utf-8")
+
+
+_STORE_PATH = re.compile(r"^/nix/store/[0-9a-z]{32}-")
+
+
+def without_store_hash(model: str) -> str:
+    """A checkpoint in the Nix store as its name only: a store path written into the engine is a reference that
+    keeps the checkpoint (20 GB of weights) alive as long as the engine; the provenance says what it was."""
+    return _STORE_PATH.sub("", model)

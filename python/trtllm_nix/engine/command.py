@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,17 @@ def register(commands: Any) -> None:
         "--gather-generation-logits", action="store_true", help="return each generated token's logits (top logprobs)"
     )
     build.add_argument("--strategy", choices=("checkpoint", "bench"), default="checkpoint")
+    build.add_argument(
+        "--gpu-arch",
+        help="the GPU architecture the engine is for (sm100, sm103, sm120, sm121): a GPU of another one is refused",
+    )
+    build.add_argument(
+        "--provenance",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="where the checkpoint came from (hf_id=, revision=, weights_hash=), recorded in build-info.json",
+    )
     build.add_argument("--skip-preflight", action="store_true", help="build on a machine without the target GPUs")
     build.add_argument("--force", action="store_true", help="replace a non-empty --out")
     build.add_argument("--timeout", type=float, default=4 * 3600.0, help="seconds without a complete engine")
@@ -94,6 +106,11 @@ def run_build(args: argparse.Namespace) -> int:
             raise UserError(f"--runtime-env takes NAME=VALUE, got {bad[0]!r}")
         env = tuple(tuple(item.split("=", 1)) for item in args.runtime_env)
         runtime = RuntimeSpec(args.runtime, args.bwrap, tuple(p.resolve() for p in args.bind), env)
+    bad = [item for item in args.provenance if "=" not in item]
+    if bad:
+        raise UserError(f"--provenance takes KEY=VALUE, got {bad[0]!r}")
+    if args.gpu_arch is not None and not re.fullmatch(r"sm\d{2,3}", args.gpu_arch):
+        raise UserError(f"--gpu-arch takes smNN or smNNN (e.g. sm100), got {args.gpu_arch!r}")
     if args.strategy == "bench" and (limits.gather_context_logits or limits.gather_generation_logits):
         raise UserError("--gather-context-logits / --gather-generation-logits need --strategy checkpoint")
     request = BuildRequest(
@@ -110,6 +127,8 @@ def run_build(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         work_dir=args.work_dir,
         runtime=runtime,
+        gpu_arch=args.gpu_arch,
+        provenance=dict(item.split("=", 1) for item in args.provenance),
     )
     out = build_engine(request)
     print(f"engine written to {out}")

@@ -26,6 +26,8 @@ class BuildPlan:
     tp: int
     pp: int
     rank_bytes: float
+    gpu_arch: str | None = None  # what the engine is for (--gpu-arch); None: whatever GPU builds it
+    supported_archs: tuple[str, ...] = ()  # what the runtime's TensorRT-LLM line supports (catalog.json)
 
     @property
     def world_size(self) -> int:
@@ -51,13 +53,38 @@ def check_preflight(inventory: GpuInventory, plan: BuildPlan) -> list[str]:
         )
     used = gpus[: plan.world_size]
     for gpu in used:
-        problems = gpu_problems(gpu, plan.quant_algo, plan.rank_bytes)
+        problems = arch_problems(gpu, plan) + gpu_problems(gpu, plan.quant_algo, plan.rank_bytes)
         if problems:
             raise PreflightError(problems[0][1])
     return [
         f"GPU {g.index}: {g.name}, SM{g.sm}, {gigabytes(g.memory_free)} free of {gigabytes(g.memory_total)}"
         for g in used
     ] + [f"driver {inventory.driver}; {plan.world_size} rank(s) of ~{gigabytes(plan.rank_bytes)}"]
+
+
+def arch_problems(gpu: Gpu, plan: BuildPlan) -> list[tuple[str, str]]:
+    """The engine is for one architecture: a GPU of another would build an engine under a wrong name, and a GPU
+    the runtime's TensorRT-LLM line does not support would build one nobody tested."""
+    arch = f"sm{gpu.sm}"
+    if plan.gpu_arch is not None and arch != plan.gpu_arch:
+        return [
+            (
+                "architecture",
+                f"this engine is asked for {plan.gpu_arch}; GPU {gpu.index} is an {_short(gpu.name)} ({arch}): "
+                f'build it with --gpu-arch {arch} (Nix: mkEngine {{ gpuArch = "{arch}"; }}) or on a '
+                f"{plan.gpu_arch} GPU",
+            )
+        ]
+    if plan.supported_archs and arch not in plan.supported_archs:
+        return [
+            (
+                "architecture",
+                f"GPU {gpu.index} is an {_short(gpu.name)} ({arch}); the runtime's TensorRT-LLM line supports "
+                f"{', '.join(plan.supported_archs)} (catalog.json runtime.gpu_archs): pin a runtime that lists "
+                f"{arch}, or pass --skip-preflight to build anyway",
+            )
+        ]
+    return []
 
 
 def _short(name: str) -> str:

@@ -2,7 +2,8 @@
 leave the exit code in a file, so the launcher can say which rank failed.
 
 ``python -m trtllm_nix.launch.rank RUNDIR -- tritonserver ...``; the rank number comes from Open MPI's
-``OMPI_COMM_WORLD_RANK``. Logs: ``RUNDIR/rank{N}.log``; exit codes: ``RUNDIR/rank{N}.exit`` (128+signal when
+``OMPI_COMM_WORLD_RANK``. Logs: ``RUNDIR/rank{N}.log`` (also on stdout, prefixed ``[rank N]``, with
+``TRTLLM_NIX_LOG_TO_STDOUT=1``); exit codes: ``RUNDIR/rank{N}.exit`` (128+signal when
 killed).
 """
 
@@ -14,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
+
+from trtllm_nix.launch.tee import log_to_stdout, start_tee
 
 
 def rank_number() -> int:
@@ -27,8 +30,12 @@ def main(argv: list[str]) -> int:
     run_dir, command = Path(argv[0]), argv[2:]
     rank = rank_number()
     run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / f"rank{rank}.log").open("ab") as log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log = (run_dir / f"rank{rank}.log").open("ab")
+    echo = log_to_stdout()
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE if echo else log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    tee = start_tee(child.stdout, log, f"[rank {rank}] ".encode()) if echo and child.stdout else None
 
     def forward(signum: int, _: FrameType | None) -> None:
         if child.poll() is None:
@@ -37,6 +44,9 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     code = child.wait()
+    if tee is not None:
+        tee.join()
+    log.close()
     code = 128 - code if code < 0 else code
     (run_dir / f"rank{rank}.exit").write_text(f"{code}\n")
     return code

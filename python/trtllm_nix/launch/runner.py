@@ -7,6 +7,7 @@ import contextlib
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ from types import FrameType
 
 from trtllm_nix.errors import ServerError
 from trtllm_nix.launch.plan import Launch
+from trtllm_nix.launch.tee import log_to_stdout, start_tee
 from trtllm_nix.processes import kill_session, spawn
 
 RANK_EXIT_BASE = 10
@@ -31,6 +33,7 @@ class RunningServer:
         self.exit_timeout = exit_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.stop_requested = False
+        self.tee: threading.Thread | None = None
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -38,12 +41,14 @@ class RunningServer:
         for stale in self.run_dir.glob("rank*.exit"):
             stale.unlink()
         log = self.run_dir / ("rank0.log" if self.world_size == 1 else "mpirun.log")
+        # TRTLLM_NIX_LOG_TO_STDOUT=1 (the NixOS units): the output also reaches the journal, not only the file
+        echo = log_to_stdout(self.launch.environment)
         with log.open("ab") as output:
             try:
                 self.process = spawn(
                     self.launch.command,
                     env=self.launch.environment,
-                    stdout=output,
+                    stdout=subprocess.PIPE if echo else output,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
@@ -53,6 +58,9 @@ class RunningServer:
                     f"{self.launch.command[0]} not found: install Open MPI (apt-get install "
                     "openmpi-bin) or pass --tritonserver"
                 ) from error
+        if echo and self.process.stdout is not None:
+            prefix = b"[rank 0] " if self.world_size == 1 else b"[mpirun] "
+            self.tee = start_tee(self.process.stdout, log.open("ab"), prefix)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

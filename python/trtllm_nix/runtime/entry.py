@@ -26,8 +26,9 @@ from types import FrameType
 
 from trtllm_nix.errors import SetupError, UserError
 from trtllm_nix.processes import die_with_parent
+from trtllm_nix.runtime.compat import Compat, decide_compat, host_driver_version
 from trtllm_nix.runtime.driver import BIN_INSIDE, Driver, find_driver
-from trtllm_nix.runtime.image_config import ImageConfig, read_image_config
+from trtllm_nix.runtime.image_config import ImageConfig, locate_runtime, read_image_config
 
 # Variables of the caller that travel inside (the rest of the environment is the image's).
 PASSED_THROUGH = ("TERM", "HOME", "USER", "LOGNAME", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "TZ")
@@ -44,6 +45,9 @@ class Sandbox:
     extra_env: dict[str, str] = field(default_factory=dict)
     driver: Driver = field(default_factory=lambda: Driver("not looked up"))
     image: ImageConfig | None = None
+    compat: Compat = field(default_factory=lambda: Compat(False, "not decided"))
+    # what --runtime named (a runtime folder, or the root itself): what a re-executed entry is given again
+    given: Path | None = None
 
     @classmethod
     def open(
@@ -53,16 +57,22 @@ class Sandbox:
         binds: tuple[Path, ...] = (),
         extra_env: dict[str, str] | None = None,
     ) -> Sandbox:
-        root = root.resolve()
+        given = root
+        root, config = locate_runtime(root)
         if not (root / "usr").is_dir() and not (root / "opt").is_dir():
-            raise UserError(f"--runtime {root} is not an unpacked image root (no usr/ or opt/ in it)")
+            raise UserError(
+                f"--runtime {given} is neither an unpacked image root (no usr/ or opt/ in it) nor a runtime folder "
+                "(root/ and image-config.json, nix build .#tritonserver-trtllm)"
+            )
         found = bwrap or shutil.which("bwrap")
         if found is None or not os.access(found, os.X_OK):
             raise SetupError(
                 f"bubblewrap not found{' at ' + bwrap if bwrap else ' on PATH'}: install it (nixpkgs bubblewrap, "
                 "apt-get install bubblewrap) or pass --bwrap PATH"
             )
-        return cls(root, found, binds, dict(extra_env or {}), find_driver(), read_image_config(root))
+        image = read_image_config(root, config)
+        compat = decide_compat(root, image.environment, host_driver_version())
+        return cls(root, found, binds, dict(extra_env or {}), find_driver(), image, compat, given.resolve())
 
     def environment(self, caller: dict[str, str]) -> dict[str, str]:
         image = self.image or read_image_config(self.root)
@@ -72,7 +82,9 @@ class Sandbox:
             if name in PASSED_THROUGH or name.startswith(PASSED_PREFIXES):
                 env[name] = value
         library_path = [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
-        env["LD_LIBRARY_PATH"] = ":".join([*library_path, *self.driver.library_dirs])
+        # CUDA forward compatibility (runtime/compat.py): the image's compat libcuda before everything else
+        first = [self.compat.library_dir] if self.compat.use and self.compat.library_dir else []
+        env["LD_LIBRARY_PATH"] = ":".join([*first, *library_path, *self.driver.library_dirs])
         if self.driver.binaries:
             env["PATH"] = ":".join([p for p in env.get("PATH", "/usr/bin:/bin").split(":") if p] + [BIN_INSIDE])
         env.update(self.extra_env)
@@ -155,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     if args.print:
         print(f"# driver: {sandbox.driver.source}; image environment: {sandbox.image.source if sandbox.image else ''}")
+        print(f"# CUDA compat: {'used' if sandbox.compat.use else 'not used'} ({sandbox.compat.reason})")
         print(" ".join(full))
         return 0
     return run_forwarding(full)

@@ -27,7 +27,13 @@ def open_sandbox(root: Path, bwrap: str | None, binds: tuple[Path, ...]) -> Sand
 
 def entry_command(sandbox: Sandbox, command: list[str], env: dict[str, str]) -> list[str]:
     """``python -m trtllm_nix.runtime.entry ... -- COMMAND``: the entry stays the parent and forwards signals."""
-    args = [*module_command("trtllm_nix.runtime.entry"), "--root", str(sandbox.root), "--bwrap", sandbox.bwrap]
+    args = [
+        *module_command("trtllm_nix.runtime.entry"),
+        "--root",
+        str(sandbox.given or sandbox.root),
+        "--bwrap",
+        sandbox.bwrap,
+    ]
     for folder in sandbox.binds:
         args += ["--bind", str(folder)]
     for name, value in sorted({**sandbox.extra_env, **env}.items()):

@@ -45,7 +45,7 @@ def copy_flake(dest: Path, host: Host, weights_hash: str | None = None) -> Path:
             shutil.copy2(source, dest / name)
     catalog_file = dest / "python" / "trtllm_nix" / "catalog.json"
     catalog = json.loads(catalog_file.read_text())
-    catalog["runtime"]["output_hash"] = host.image_hash
+    catalog["runtime"]["systems"]["x86_64-linux"].update(output_hash=host.image_hash, config_hash=host.config_hash)
     if weights_hash is not None:
         catalog["models"]["qwen3-32b"].update(revision=PIN, weights_hash=weights_hash)
     catalog_file.write_text(json.dumps(catalog, indent=2) + "\n")

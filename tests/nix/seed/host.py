@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import hashlib
 import json
 import re
 import shutil
@@ -39,6 +41,7 @@ class Host:
     image: str
     hub: str
     image_hash: str
+    config_hash: str
 
     def write(self, standin_nixpkgs: Path) -> None:
         (standin_nixpkgs / "host.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -58,11 +61,16 @@ def prepare(work: Path, standin_root: Path, assets: Assets) -> Host:
         compose_image(standin_root, image_dir)
         subprocess.run(["tar", "-C", image_dir, "-cf", image_tar, "."], check=True)
     image_hash = nar_hash(image_dir)
+    # what the stand-in `crane config` prints, hashed flat as nix/runtime.nix's config derivation is
+    digest = hashlib.sha256((image_dir / ".image-config.json").read_bytes()).digest()
+    config_hash = "sha256-" + base64.b64encode(digest).decode()
     hub = work / "hub"
     if not (hub / SEED_MODEL).exists():
         make_checkpoint(hub / SEED_MODEL, "NVFP4", "legacy", tokenizer=assets.tokenizer)
     subprocess.run(["chmod", "-R", "a+rX", str(work)], check=True)
-    return Host("/bin/bash", str(bare / "bin" / "python3.11"), str(site), str(image_tar), str(hub), image_hash)
+    return Host(
+        "/bin/bash", str(bare / "bin" / "python3.11"), str(site), str(image_tar), str(hub), image_hash, config_hash
+    )
 
 
 PIN = "5eed0000000000000000000000000000c0ffee00"  # the stand-in Hub's "commit" of the seed's model

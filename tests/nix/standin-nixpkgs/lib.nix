@@ -48,6 +48,7 @@ let
       asl20 = { spdxId = "Apache-2.0"; free = true; };
       unfree = { shortName = "unfree"; free = false; };
     };
+    sourceTypes.binaryNativeCode = { shortName = "binaryNativeCode"; isSource = false; };
     fetchers.proxyImpureEnvVars = [ "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy"
       "HTTP_PROXY" "HTTPS_PROXY" "FTP_PROXY" "ALL_PROXY" "NO_PROXY" ];
     # Used only by nix/module.nix, which the flake exposes but never evaluates itself.
