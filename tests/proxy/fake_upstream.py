@@ -26,13 +26,14 @@ from trtllm_nix.proxy.settings import ProxySettings
 Script = list[UpstreamChunk | BaseException]
 
 
-def served_repository(folder: Path, max_seq_len: int) -> Path:
+def served_repository(folder: Path, max_seq_len: int, guided: bool = False) -> Path:
     """The two files of a generated repository the proxy reads: the manifest (the engine's limits) and the
-    ``tensorrt_llm`` config (whether it does guided decoding; here it does not)."""
+    ``tensorrt_llm`` config (whether it does guided decoding: xgrammar when ``guided``)."""
     (folder / "manifest.json").write_text(json.dumps({"format": 1, "engine": {"max_seq_len": max_seq_len}}))
     (folder / "tensorrt_llm").mkdir()
+    backend = "xgrammar" if guided else ""
     (folder / "tensorrt_llm" / "config.pbtxt").write_text(
-        'name: "tensorrt_llm"\nparameters { key: "guided_decoding_backend" value { string_value: "" } }\n'
+        f'name: "tensorrt_llm"\nparameters {{ key: "guided_decoding_backend" value {{ string_value: "{backend}" }} }}\n'
     )
     return folder
 

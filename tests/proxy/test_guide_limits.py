@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from trtllm_nix.assets.build import Assets
 from trtllm_nix.proxy.guide_limits import MAX_GUIDE_CHARS, MAX_GUIDE_DEPTH, MAX_GUIDE_VALUES, guide_bound_exceeded
 from trtllm_nix.proxy.structured import StructuredOutputError, guided_decoding_for
 
-from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces
+from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces, served_repository
 
 
 def nested_schema(levels: int, name: str = "a") -> dict[str, Any]:
@@ -81,10 +82,12 @@ def test_tools_that_are_not_forced_are_not_bounded() -> None:
     assert guided_decoding_for({"tools": tools, "tool_choice": "auto"}) is None
 
 
-def test_the_route_answers_400_naming_the_limit(assets: Assets, tokenizer: Tokenizer) -> None:
+def test_the_route_answers_400_naming_the_limit(assets: Assets, tokenizer: Tokenizer, tmp_path: Path) -> None:
+    """A model that does guided decoding (a model without it refuses any guide first, naming that instead)."""
     upstream = FakeUpstream(lambda _: pieces(tokenizer, ["{}"]))
     body = {"model": "qwen3", "messages": [{"role": "user", "content": "x"}], **_response_format(nested_schema(300))}
-    with client_for(app_with(assets.tokenizer, upstream)) as client:
+    repository = served_repository(tmp_path, 4096, guided=True)
+    with client_for(app_with(assets.tokenizer, upstream, model_repository=repository)) as client:
         response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 400, response.text
     error = response.json()["error"]

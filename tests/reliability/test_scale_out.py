@@ -14,7 +14,6 @@ from tests.proxy.conftest import start_proxy
 from tests.proxy.sse import chat
 from tests.reliability.conftest import Factory, restart
 
-
 # 0.6 s an answer: eight sent at once are all in flight together, however loaded the machine (three tokens at
 # 20 ms could finish before the next was sent, and least-in-flight then chose the first upstream every time)
 LONG = "word " * 30 + "#delay_ms:20"
