@@ -26,6 +26,7 @@ from trtllm_nix.proxy.responses_api.protocol import SKIPPED_TOOLS_HEADER, parse_
 from trtllm_nix.proxy.responses_api.render import new_meta
 from trtllm_nix.proxy.responses_api.store import (
     ResponseStore,
+    SQLiteStore,
     delete_response,
     get_response,
     previous_conversation,
@@ -51,7 +52,7 @@ class AppState:
     api_key: ApiKey
     metrics: ProxyMetrics
     signer: ThinkingSigner  # of /v1/messages thinking blocks (messages_api.signing)
-    responses: ResponseStore = field(default_factory=ResponseStore)  # shared by workers: see responses_api.store
+    responses: ResponseStore = field(default_factory=SQLiteStore)  # shared by workers: see responses_api.store
 
 
 def get_state(request: Request) -> AppState:
