@@ -33,8 +33,17 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy --config-file $(CONFIG) python/trtllm_nix
 
-pytest: setup
-	$(BIN)/pytest -c $(CONFIG) --rootdir . $(PYTEST_ARGS)
+pytest: setup $(SMG)
+	TRTLLM_NIX_SMG=$(SMG) $(BIN)/pytest -c $(CONFIG) --rootdir . $(PYTEST_ARGS)
+
+# SMG (the gateway in front of several proxies, docs/gateway.md) for its end-to-end test, in a virtualenv of its
+# own: smg 1.13.0 needs protobuf 7, tritonclient's pin is protobuf 6. The test runs its binary by path.
+SMG_VERSION := 1.13.0
+SMG := .venv-smg/bin/smg
+$(SMG): Makefile
+	@test -x .venv-smg/bin/python || $(PYTHON) -m venv .venv-smg
+	.venv-smg/bin/python -m pip install -q 'smg==$(SMG_VERSION)'
+	@touch $@
 
 # The seed's commands, verbatim and in order, through real Nix (Debian's 2.8: a nix-daemon, a trusted and an
 # untrusted user) and the executing stand-in nixpkgs (tests/nix/standin-nixpkgs); prints the transcript and keeps
