@@ -112,8 +112,14 @@ def gateway(
     log: IO[bytes] = log_path.open("wb")
     process: subprocess.Popen[bytes] | None = None
     try:
-        with ThreadPoolExecutor(4) as pool:  # all four side by side (a proxy does not need its triton to start)
-            list(pool.map(lambda server: server.start(), [*tritons, *proxies]))
+        # the proxies start beside the tritons (a proxy does not need its triton to start); the tritons one after
+        # the other: two Python backends initializing at once can abort on their shared-memory lock
+        # (boost::interprocess::lock_exception)
+        with ThreadPoolExecutor(3) as pool:
+            started = [pool.submit(lambda: [triton.start() for triton in tritons])]
+            started += [pool.submit(proxy.start) for proxy in proxies]
+            for future in started:
+                future.result()
         process = subprocess.Popen(
             [str(smg), "launch", "--host", "127.0.0.1", "--port", str(ports[2]),
              "--prometheus-host", "127.0.0.1", "--prometheus-port", str(ports[3]),
