@@ -32,6 +32,29 @@ python3Packages.buildPythonApplication {
   buildInputs = [ stdenv.cc.cc.lib ]; # libgcc_s.so.1
   # the wheel's Requires-Dist (protobuf comes with grpcio-health-checking)
   dependencies = with python3Packages; [ setproctitle grpcio grpcio-health-checking pyyaml ];
+  # `smg-keyfile FILE launch ARGS...`: smg with `--api-key` read from FILE (a systemd credential), so the key is
+  # neither in the store nor in the process's command line (/proc/PID/cmdline is readable by every local user).
+  # Wrapped like `smg` by wrapPythonPrograms.
+  postInstall = ''
+    cat > $out/bin/smg-keyfile <<'PY'
+    #!/usr/bin/env python3
+    import sys
+
+    if len(sys.argv) < 3:
+        sys.exit("usage: smg-keyfile KEY_FILE launch ARGS...")
+    key_file = sys.argv.pop(1)
+    with open(key_file, encoding="utf-8") as file:
+        key = file.read().strip()
+    if not key:
+        sys.exit(f"smg-keyfile: {key_file} is empty")
+    sys.argv[0] = "smg"
+    sys.argv += ["--api-key", key]
+    from smg.cli import main
+
+    sys.exit(main())
+    PY
+    chmod +x $out/bin/smg-keyfile
+  '';
   pythonImportsCheck = [ "smg.smg_rs" ];
   meta = {
     description = "Shepherd Model Gateway: routing, retries and health checks in front of OpenAI-compatible workers";

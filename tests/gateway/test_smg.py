@@ -126,7 +126,10 @@ def gateway(
              "--worker-urls", *(proxy.base_url for proxy in proxies),
              "--policy", "cache_aware", "--api-key", KEY,
              "--health-check-endpoint", "/health/ready", "--health-check-interval-secs", "1",
-             "--load-monitor-interval", "1", "--log-level", "info"],
+             "--load-monitor-interval", "1", "--log-level", "info",
+             # by default cache_aware sends some cache misses to a worker for its first 60 s, and one cache hit in
+             # 8 to a "thin" worker, to warm caches: off, so the affinity test sees the prefix routing itself
+             "--worker-warmup-secs", "0", "--worker-warmup-divert-every", "0"],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         gateway = Gateway(f"http://127.0.0.1:{ports[2]}", process, stacks, log_path)
