@@ -6,6 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG := python/pyproject.toml
+# SMG (the gateway in front of several proxies, docs/gateway.md) for its end-to-end test (tests/gateway), in a
+# virtualenv of its own: smg 1.13.0 needs protobuf 7, tritonclient's pin is protobuf 6. The test runs its binary by
+# path ($TRTLLM_NIX_SMG).
+SMG_VERSION := 1.13.0
+SMG := .venv-smg/bin/smg
 
 .PHONY: setup test lint typecheck pytest nix-seed demo assets constraints clean e2e-openwebui bench soak clients-structured eval
 
@@ -36,10 +41,6 @@ typecheck: $(INSTALLED)
 pytest: setup $(SMG)
 	TRTLLM_NIX_SMG=$(SMG) $(BIN)/pytest -c $(CONFIG) --rootdir . $(PYTEST_ARGS)
 
-# SMG (the gateway in front of several proxies, docs/gateway.md) for its end-to-end test, in a virtualenv of its
-# own: smg 1.13.0 needs protobuf 7, tritonclient's pin is protobuf 6. The test runs its binary by path.
-SMG_VERSION := 1.13.0
-SMG := .venv-smg/bin/smg
 $(SMG): Makefile
 	@test -x .venv-smg/bin/python || $(PYTHON) -m venv .venv-smg
 	.venv-smg/bin/python -m pip install -q 'smg==$(SMG_VERSION)'

@@ -72,6 +72,13 @@ def _triton(tmp: Path, runtime: TritonRuntime, assets: Assets) -> TritonServer:
     return TritonServer(runtime, repo, tmp / "work")  # its ports are picked now: the proxies can start beside it
 
 
+def _ready(proxy: ProxyProcess) -> bool:
+    try:
+        return httpx.get(proxy.base_url + "/health/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (``/proc/<pid>/stat`` fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -120,6 +127,8 @@ def gateway(
             started += [pool.submit(proxy.start) for proxy in proxies]
             for future in started:
                 future.result()
+        for proxy in proxies:  # SMG's health check is /health/ready: a proxy is ready once its Triton's pool is
+            wait_until(lambda proxy=proxy: _ready(proxy), 60, f"the proxy on {proxy.base_url} to be ready")
         process = subprocess.Popen(
             [str(smg), "launch", "--host", "127.0.0.1", "--port", str(ports[2]),
              "--prometheus-host", "127.0.0.1", "--prometheus-port", str(ports[3]),
