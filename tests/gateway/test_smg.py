@@ -294,3 +294,9 @@ def test_a_conversation_continues_on_the_other_proxy_while_one_stack_is_killed(g
     kept = httpx.get(f"{survivor.proxy.base_url}/v1/responses/{first.json()['id']}", headers=AUTH, timeout=10)
     assert kept.status_code == 200  # stored by the dead proxy, served by the live one
     assert kept.json()["output"][0]["content"][0]["text"] == "The capital of France is Paris."
+    # GET (and DELETE) /v1/responses/{id} through SMG in HTTP mode is answered by SMG's own history store, which
+    # holds nothing of ours (with --history-backend none too): docs/gateway.md sends them to a proxy
+    through = httpx.get(f"{gateway.url}/v1/responses/{first.json()['id']}", headers=AUTH, timeout=10)
+    assert through.status_code == 404
+    assert ROUTED not in through.headers
+    assert through.json()["error"]["code"] == "not_found"
