@@ -45,7 +45,13 @@ class PostgresServer:
         self.port = 0
         self._as_root = os.geteuid() == 0
         if self._as_root:
-            user = pwd.getpwnam(SERVER_USER)
+            try:
+                user = pwd.getpwnam(SERVER_USER)
+            except KeyError:
+                raise RuntimeError(
+                    f"PostgreSQL does not run as root, and there is no {SERVER_USER!r} user to run it as: "
+                    "apt-get install postgresql (it adds one), or run the tests as another user"
+                ) from None
             os.chown(self.root, user.pw_uid, user.pw_gid)
 
     @property
