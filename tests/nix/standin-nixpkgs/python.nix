@@ -61,6 +61,7 @@ let
     safetensors = [ ];
     packaging = [ ];
     xgrammar = [ "pydantic" "torch" "numpy" ];
+    psycopg = [ ]; # trtllm-nix[postgresql]
     # smg's (nix/smg.nix)
     setproctitle = [ ];
     grpcio-health-checking = [ "grpcio" "protobuf" ];
