@@ -54,6 +54,7 @@ class Stack:
 @dataclass
 class Gateway:
     url: str
+    metrics_url: str
     process: subprocess.Popen[bytes]
     stacks: list[Stack]
     log: Path
@@ -141,7 +142,9 @@ def gateway(
              "--worker-warmup-secs", "0", "--worker-warmup-divert-every", "0"],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        gateway = Gateway(f"http://127.0.0.1:{ports[2]}", process, stacks, log_path)
+        gateway = Gateway(
+            f"http://127.0.0.1:{ports[2]}", f"http://127.0.0.1:{ports[3]}/metrics", process, stacks, log_path
+        )
 
         def registered() -> bool:
             try:
@@ -220,6 +223,19 @@ def test_cache_aware_routing_keeps_each_prompt_family_on_one_proxy(gateway: Gate
     report = {name: dict(Counter(urls)) for name, urls in served.items()}
     print("cache-aware affinity (family: proxy -> requests):", report)
     assert all(len(set(urls)) == 1 for urls in served.values()), report
+
+
+def test_both_layers_can_be_scraped(gateway: Gateway) -> None:
+    """SMG's smg_* on its own listener (routing, per worker); each proxy's trtllm_nix_* behind the shared key."""
+    smg = httpx.get(gateway.metrics_url, timeout=10)
+    assert smg.status_code == 200
+    assert "smg_http_requests_total" in smg.text
+    for stack in gateway.stacks:
+        assert stack.proxy.base_url in smg.text  # per-worker series name the proxy
+        assert httpx.get(stack.proxy.base_url + "/metrics", timeout=10).status_code == 401
+        scraped = httpx.get(stack.proxy.base_url + "/metrics", headers=AUTH, timeout=10)
+        assert scraped.status_code == 200
+        assert "trtllm_nix_time_to_first_token_seconds_bucket" in scraped.text
 
 
 def test_cpu_per_streamed_token_of_smg_and_the_proxies(gateway: Gateway) -> None:
