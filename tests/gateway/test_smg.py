@@ -9,6 +9,7 @@ sleep: every wait polls a condition (``wait_until``).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -291,11 +292,26 @@ def test_a_conversation_continues_on_the_other_proxy_while_one_stack_is_killed(g
         for future in running:
             future.result()
 
+    # streams sent right after the kill, before any health check can have noticed it: SMG retries a stream whose
+    # worker refuses the connection (one already flowing from a proxy that dies is cut: nothing can replay it)
+    for number in range(4):
+        text = f"stream {number} after the kill"
+        body = chat(f"#reply: {text}", f"stream {number} " * 40, stream=True)
+        with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=60) as r:
+            lines = [line for line in r.iter_lines() if line.startswith("data: ")]
+            content = "".join(
+                json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                for line in lines
+                if line != "data: [DONE]" and json.loads(line[6:])["choices"]
+            )
+            results.append((r.status_code, text, content if lines[-1:] == ["data: [DONE]"] else "(no [DONE])"))
+            served["after kill", r.headers.get(ROUTED, "?")] += 1
+
     failed = [result for result in results if result[0] != 200 or result[1] != result[2]]
     report = {f"{phase} -> {url}": count for (phase, url), count in sorted(served.items())}
     print(f"failover: {len(results)} requests, {len(failed)} failed; served: {report}")
     assert not failed, failed
-    assert len(results) == 48
+    assert len(results) == 48 + 4
 
     second = gateway.post(
         "/v1/responses",
