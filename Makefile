@@ -10,6 +10,9 @@ CONFIG := python/pyproject.toml
 # virtualenv of its own: smg 1.13.0 needs protobuf 7, tritonclient's pin is protobuf 6. The test runs its binary by
 # path ($TRTLLM_NIX_SMG).
 SMG_VERSION := 1.13.0
+# smg and what pip resolved under it (pip freeze), pinned as python/constraints.txt pins the project's
+SMG_PINS := smg==$(SMG_VERSION) grpcio==1.85.4 grpcio-health-checking==1.85.1 protobuf==7.36.2 PyYAML==6.0.4 \
+	setproctitle==1.3.8 typing_extensions==4.16.0
 SMG := .venv-smg/bin/smg
 
 .PHONY: setup test lint typecheck pytest nix-seed demo assets constraints clean e2e-openwebui bench soak clients-structured eval
@@ -43,7 +46,7 @@ pytest: setup $(SMG)
 
 $(SMG): Makefile
 	@test -x .venv-smg/bin/python || $(PYTHON) -m venv .venv-smg
-	.venv-smg/bin/python -m pip install -q 'smg==$(SMG_VERSION)'
+	.venv-smg/bin/python -m pip install -q $(SMG_PINS)
 	@touch $@
 
 # The seed's commands, verbatim and in order, through real Nix (Debian's 2.8: a nix-daemon, a trusted and an
