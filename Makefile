@@ -6,6 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG := python/pyproject.toml
+# SMG (the gateway in front of several proxies, docs/gateway.md) for its end-to-end test (tests/gateway), in a
+# virtualenv of its own: smg 1.13.0 needs protobuf 7, tritonclient's pin is protobuf 6. The test runs its binary by
+# path ($TRTLLM_NIX_SMG).
+SMG_VERSION := 1.13.0
+# smg and what pip resolved under it (pip freeze), pinned as python/constraints.txt pins the project's
+SMG_PINS := smg==$(SMG_VERSION) grpcio==1.85.4 grpcio-health-checking==1.85.1 protobuf==7.36.2 PyYAML==6.0.4 \
+	setproctitle==1.3.8 typing_extensions==4.16.0
+SMG := .venv-smg/bin/smg
 
 .PHONY: setup test lint typecheck pytest nix-seed demo assets constraints clean e2e-openwebui bench soak clients-structured eval
 
@@ -33,8 +41,13 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy --config-file $(CONFIG) python/trtllm_nix
 
-pytest: setup
-	$(BIN)/pytest -c $(CONFIG) --rootdir . $(PYTEST_ARGS)
+pytest: setup $(SMG)
+	TRTLLM_NIX_SMG=$(SMG) $(BIN)/pytest -c $(CONFIG) --rootdir . $(PYTEST_ARGS)
+
+$(SMG): Makefile
+	@test -x .venv-smg/bin/python || $(PYTHON) -m venv .venv-smg
+	.venv-smg/bin/python -m pip install -q $(SMG_PINS)
+	@touch $@
 
 # The seed's commands, verbatim and in order, through real Nix (Debian's 2.8: a nix-daemon, a trusted and an
 # untrusted user) and the executing stand-in nixpkgs (tests/nix/standin-nixpkgs); prints the transcript and keeps

@@ -49,12 +49,14 @@
         tritonserver-qwen3-tp4 = s.qwen3.servers.tp4;
         openai-qwen3 = s.qwen3.proxy;
         demo = s.pkgs.callPackage ./nix/demo.nix { };
+        # the gateway in front of several hosts (docs/gateway.md), from its release wheel
+        smg = s.pkgs.callPackage ./nix/smg.nix { };
         default = s.trtllm-nix;
       });
 
       apps = forSystems (s: builtins.mapAttrs (_: app s.pkgs.lib) {
         inherit (self.packages.${s.system})
-          tritonserver-qwen3 tritonserver-qwen3-tp2 tritonserver-qwen3-tp4 openai-qwen3 demo;
+          tritonserver-qwen3 tritonserver-qwen3-tp2 tritonserver-qwen3-tp4 openai-qwen3 demo smg;
         default = s.trtllm-nix;
       });
 

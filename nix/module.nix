@@ -1,6 +1,7 @@
-# services.trtllm: Triton instances (one systemd unit each, one rank per GPU under the runtime's mpirun) and the
-# OpenAI proxy. Loopback and a closed firewall by default; dynamic users; GPU access by device class as nixpkgs'
-# ollama and llama-cpp modules grant it; CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA's numbering is nvidia-smi's;
+# services.trtllm: Triton instances (one systemd unit each, one rank per GPU under the runtime's mpirun), the
+# OpenAI proxy, and SMG as the gateway in front of proxies on several hosts (services.trtllm.gateway). Loopback and
+# a closed firewall by default; dynamic users; GPU access by device class as nixpkgs' ollama and llama-cpp modules
+# grant it; CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA's numbering is nvidia-smi's;
 # TMPDIR/TMP/TEMP in the runtime directory; the proxy starts once its Triton is ready.
 # Units: Triton's and mpirun's output (each rank's too, prefixed `[rank N]`) in the journal
 # (TRTLLM_NIX_LOG_TO_STDOUT=1); restart with bounded exponential backoff, as nixpkgs' ollama.nix; ordered after
@@ -152,7 +153,10 @@ let
     startLimitIntervalSec = 0;
     requires = lib.optional (upstream != null) "${unit proxy.upstream}.service";
     after = lib.optional (upstream != null) "${unit proxy.upstream}.service";
-    environment = lib.mapAttrs' (key: value: lib.nameValuePair "TRTLLM_NIX_PROXY_${key}" value) proxy.settings;
+    environment = lib.mapAttrs' (key: value: lib.nameValuePair "TRTLLM_NIX_PROXY_${key}" value) proxy.settings
+      // lib.optionalAttrs (proxy.responsesStore != null) { TRTLLM_NIX_PROXY_RESPONSES_STORE = proxy.responsesStore; }
+      # libpq reads the password from PGPASSFILE; %d: the credentials folder (systemd expands it in Environment=)
+      // lib.optionalAttrs (proxy.responsesStorePassFile != null) { PGPASSFILE = "%d/pgpass"; };
     serviceConfig = {
       ExecStart = execArgs ([
         (lib.getExe trtllm-nix) "proxy" "--model-repository" "${upstream.repository}"
@@ -165,16 +169,51 @@ let
       # %d (the credentials folder) is the one specifier systemd must expand, so it stays outside the escaping.
       + lib.optionalString (proxy.apiKeyFile != null) " --api-key-file %d/api-key"
       + lib.optionalString (proxy.extraArgs != [ ]) " ${execArgs proxy.extraArgs}";
-      LoadCredential = lib.optional (proxy.apiKeyFile != null) "api-key:${proxy.apiKeyFile}";
+      LoadCredential = lib.optional (proxy.apiKeyFile != null) "api-key:${proxy.apiKeyFile}"
+        ++ lib.optional (proxy.responsesStorePassFile != null) "pgpass:${proxy.responsesStorePassFile}";
       DynamicUser = true;
-      # $STATE_DIRECTORY: the Responses API's stored responses (responses.sqlite3), kept across restarts
+      # $STATE_DIRECTORY: the Responses API's stored responses (responses.sqlite3) unless responsesStore is set
       StateDirectory = "trtllm-proxy";
       PrivateDevices = true;
     } // restartWithBackoff // bubblewrapSafeHardening;
   };
 
+  # SMG in front of proxies on this host and others (docs/gateway.md). The API key is a credential read by
+  # `smg-keyfile` (nix/smg.nix), so it is neither in the store nor on the command line.
+  gateway = cfg.gateway;
+  policies = [ "random" "round_robin" "passthrough" "cache_aware" "power_of_two" "least_load" "manual"
+    "consistent_hashing" "prefix_hash" ];
+  gatewayService = {
+    description = "SMG gateway in front of ${toString (lib.length gateway.workers)} trtllm-nix proxies";
+    wantedBy = [ "multi-user.target" ];
+    wants = [ "network-online.target" ];
+    # a proxy of this host first, when there is one (the others are on their own hosts)
+    after = [ "network-online.target" ] ++ lib.optional proxy.enable "trtllm-proxy.service";
+    startLimitIntervalSec = 0;
+    serviceConfig = {
+      # %d (the credentials folder) is the one specifier systemd must expand, so it stays outside the escaping.
+      ExecStart = execArgs [ (lib.getExe' gateway.package "smg-keyfile") ] + " %d/api-key " + execArgs ([
+        "launch"
+        "--host" gateway.host "--port" (toString gateway.port)
+        "--prometheus-host" gateway.metricsHost "--prometheus-port" (toString gateway.metricsPort)
+        "--policy" gateway.policy
+        "--health-check-endpoint" gateway.healthCheckEndpoint
+        "--worker-urls"
+      ] ++ gateway.workers ++ gateway.extraArgs);
+      LoadCredential = [ "api-key:${gateway.apiKeyFile}" ];
+      DynamicUser = true;
+      PrivateDevices = true;
+      # SMG needs no namespaces of its own: the full set, unlike the units that run bubblewrap
+      RestrictNamespaces = true;
+      SystemCallFilter = [ "@system-service" "~@privileged" ];
+      PrivateUsers = true;
+      ProtectProc = "invisible";
+    } // restartWithBackoff // bubblewrapSafeHardening;
+  };
+
   ports = lib.concatLists (lib.mapAttrsToList (_: i: [ i.httpPort i.grpcPort i.metricsPort ]) cfg.instances)
-    ++ lib.optional proxy.enable proxy.port;
+    ++ lib.optional proxy.enable proxy.port
+    ++ lib.optionals gateway.enable [ gateway.port gateway.metricsPort ];
 in
 {
   options.services.trtllm = {
@@ -226,20 +265,94 @@ in
         example = { MAX_IN_FLIGHT = "64"; DEFAULT_CHAT_TEMPLATE_KWARGS = ''{"enable_thinking": false}''; };
         description = "TRTLLM_NIX_PROXY_* settings (see trtllm-nix proxy --help).";
       };
+      responsesStore = mkOption {
+        type = types.nullOr (types.strMatching "postgres(ql)?://.+");
+        default = null;
+        example = "postgresql://trtllm@db.internal:5432/trtllm";
+        description = ''
+          PostgreSQL URL (no password in it: it would be in the store) for the Responses API's stored responses,
+          shared by the proxies of several hosts behind services.trtllm.gateway; null: SQLite in the unit's state
+          directory, for this host only.
+        '';
+      };
+      responsesStorePassFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "A .pgpass file with the database password (PGPASSFILE), passed through LoadCredential.";
+      };
       extraArgs = mkOption { type = types.listOf types.str; default = [ ]; description = "Extra proxy args."; };
       openFirewall = mkOption { type = types.bool; default = false; description = "Open the proxy port."; };
     };
+    gateway = {
+      enable = mkEnableOption "SMG, the gateway in front of several proxies (on this host or others; docs/gateway.md)";
+      package = mkOption {
+        type = types.package;
+        default = packages.smg;
+        defaultText = lib.literalExpression "trtllm-nix.packages.\${pkgs.stdenv.hostPlatform.system}.smg";
+        description = "SMG, from its release wheel (nix/smg.nix).";
+      };
+      host = mkOption { type = types.str; default = "127.0.0.1"; description = "Listen address."; };
+      port = mkOption { type = types.port; default = 30000; description = "Listen port (SMG's default)."; };
+      workers = mkOption {
+        type = types.listOf types.str;
+        example = [ "http://10.0.0.11:9000" "http://10.0.0.12:9000" ];
+        description = ''
+          URLs of the trtllm-nix proxies it routes to (services.trtllm.proxy on each host, listening where the
+          gateway reaches it, with the same API key and the same --responses-store).
+        '';
+      };
+      policy = mkOption {
+        type = types.enum policies;
+        default = "cache_aware";
+        description = "SMG's routing policy; cache_aware keeps a prompt family on one proxy (prefix cache reuse).";
+      };
+      apiKeyFile = mkOption {
+        type = types.str;
+        description = ''
+          File with the API key: clients must send it, and SMG forwards it to the proxies, which check it too (set
+          the same file as each proxy's apiKeyFile). Required: without a key SMG's worker admin route is open.
+          Passed through LoadCredential, never the store.
+        '';
+      };
+      metricsHost = mkOption { type = types.str; default = "127.0.0.1"; description = "Prometheus listen address."; };
+      metricsPort = mkOption { type = types.port; default = 29000; description = "Prometheus port (smg_*)."; };
+      healthCheckEndpoint = mkOption {
+        type = types.str;
+        default = "/health/ready";
+        description = "Worker health check: the proxy's readiness (503 while none of its Tritons is ready).";
+      };
+      extraArgs = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "--health-check-interval-secs" "10" "--retry-max-retries" "3" ];
+        description = "Extra `smg launch` arguments.";
+      };
+      openFirewall = mkOption { type = types.bool; default = false; description = "Open the gateway port."; };
+      openMetricsFirewall = mkOption { type = types.bool; default = false; description = "Open the metrics port."; };
+    };
   };
 
-  config = mkIf (cfg.instances != { } || proxy.enable) {
+  config = mkIf (cfg.instances != { } || proxy.enable || gateway.enable) {
     assertions = [
       {
         assertion = lib.length ports == lib.length (lib.unique ports);
-        message = "services.trtllm: every instance and the proxy need their own ports (got ${toString ports})";
+        message = "services.trtllm: every instance, the proxy and the gateway need their own ports (got ${toString ports})";
       }
       {
         assertion = !proxy.enable || upstream != null;
         message = "services.trtllm.proxy.upstream must name one of services.trtllm.instances";
+      }
+      {
+        assertion = !gateway.enable || gateway.workers != [ ];
+        message = "services.trtllm.gateway.workers must list at least one proxy URL";
+      }
+      {
+        assertion = !gateway.enable || lib.all (url: builtins.match "https?://.+" url != null) gateway.workers;
+        message = "services.trtllm.gateway.workers are URLs (http://HOST:PORT), got ${toString gateway.workers}";
+      }
+      {
+        assertion = !gateway.enable || !proxy.enable || proxy.apiKeyFile != null;
+        message = "services.trtllm.proxy.apiKeyFile must be set behind the gateway: SMG forwards its key to the proxies";
       }
     ] ++ lib.mapAttrsToList (name: inst: {
       assertion = lib.length inst.gpus == inst.worldSize;
@@ -248,10 +361,13 @@ in
     }) cfg.instances;
 
     systemd.services = lib.mapAttrs' (name: inst: lib.nameValuePair (unit name) (instanceService name inst))
-      cfg.instances // lib.optionalAttrs proxy.enable { trtllm-proxy = proxyService; };
+      cfg.instances // lib.optionalAttrs proxy.enable { trtllm-proxy = proxyService; }
+      // lib.optionalAttrs gateway.enable { trtllm-gateway = gatewayService; };
 
     networking.firewall.allowedTCPPorts =
       lib.concatLists (lib.mapAttrsToList (_: i: lib.optionals i.openFirewall [ i.httpPort i.grpcPort ]) cfg.instances)
-      ++ lib.optional (proxy.enable && proxy.openFirewall) proxy.port;
+      ++ lib.optional (proxy.enable && proxy.openFirewall) proxy.port
+      ++ lib.optional (gateway.enable && gateway.openFirewall) gateway.port
+      ++ lib.optional (gateway.enable && gateway.openMetricsFirewall) gateway.metricsPort;
   };
 }

@@ -1,5 +1,5 @@
 # trtllm-nix itself: the tested Python package. Its version and its dependencies come from pyproject.toml by one
-# rule (tests/nix/test_package_deps.py compares): each `project.dependencies` entry is the nixpkgs Python package
+# rule (tests/nix/test_recorded_arguments.py compares): each `project.dependencies` entry is the nixpkgs Python package
 # of its normalised name (PEP 503: lower case, runs of `_`/`.` as `-`), plus the packages nixpkgs lists for each of
 # its extras under `optional-dependencies` (tritonclient[grpc]: grpcio; nixpkgs has no `http` extra for
 # tritonclient, which trtllm-nix does not use). pythonRuntimeDepsCheck then holds the build to the same list.
@@ -21,7 +21,9 @@ python3Packages.buildPythonApplication {
   pyproject = true;
   src = ../python;
   build-system = [ python3Packages.setuptools ];
-  dependencies = lib.concatMap requirement project.dependencies;
+  # and the `postgresql` extra: services.trtllm.proxy.responsesStore needs the driver (nixpkgs' psycopg finds its
+  # libpq itself, so the `binary` extra is nothing there)
+  dependencies = lib.concatMap requirement (project.dependencies ++ project.optional-dependencies.postgresql);
   # nixpkgs carries numpy 2; the `<2` bound is for the Triton Python stub, which runs in the runtime image.
   pythonRelaxDeps = [ "numpy" ];
   # Modules that import tritonclient's generated protobuf code: a gencode/runtime mismatch fails the build here.

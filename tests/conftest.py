@@ -15,6 +15,7 @@ from trtllm_nix.triton.runtime import TritonRuntime
 from trtllm_nix.triton.server import TritonServer
 
 from tests.helpers import RunningTriton
+from tests.postgres import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,3 +62,10 @@ def hf_triton(
     tmp_path_factory: pytest.TempPathFactory, runtime: TritonRuntime, assets: Assets
 ) -> Iterator[RunningTriton]:
     yield from _start(tmp_path_factory.mktemp("hf"), runtime, assets, "hf")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the session (tests.postgres); each test makes its own database."""
+    with PostgresServer() as server:
+        yield server

@@ -13,7 +13,11 @@ rec {
   # systemd's specifier and variable characters doubled.
   utils.escapeSystemdExecArgs = args: lib.concatMapStringsSep " "
     (arg: builtins.replaceStrings [ "%" "$" ] [ "%%" "$$" ] (builtins.toJSON (toString arg))) args;
-  flakePackages = { trtllm-nix = package "trtllm-nix"; tritonserver-trtllm = package "tritonserver-trtllm-root"; };
+  flakePackages = {
+    trtllm-nix = package "trtllm-nix";
+    tritonserver-trtllm = package "tritonserver-trtllm-root";
+    smg = package "smg";
+  };
   flakeLib = {
     forModel = model: {
       repositories.tp4 = package "${model}-tp4-triton-repo" // { worldSize = 4; engine = package "${model}-tp4-engine"; };

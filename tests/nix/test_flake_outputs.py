@@ -27,6 +27,7 @@ SEED_PACKAGES = {
     "tritonserver-qwen3-tp2",
     "tritonserver-qwen3-tp4",
     "openai-qwen3",
+    "smg",
 }
 SHOW = """{
   packages = builtins.mapAttrs (_: p: p.drvPath) self.packages."x86_64-linux";
@@ -53,7 +54,7 @@ def test_every_output_evaluates_with_and_without_pins(root: Path) -> None:
     assert {"forModel", "mkEngine", "mkModelRepo", "mkTritonServer", "mkProxy", "catalog"} <= set(shown["lib"])
     apps = shown["apps"]
     assert set(apps) == {"default", "demo", "openai-qwen3", "tritonserver-qwen3", "tritonserver-qwen3-tp2",
-                         "tritonserver-qwen3-tp4"}  # fmt: skip
+                         "tritonserver-qwen3-tp4", "smg"}  # fmt: skip
     for name, app in apps.items():
         assert app["type"] == "app"
         expected = {"default": "trtllm-nix", "demo": "trtllm-nix-demo"}.get(name, name)
@@ -87,6 +88,19 @@ def test_real_nix_flake_commands_accept_every_output(root: Path, command: list[s
     result = run_nix(["nix", *command, "--override-input", "nixpkgs", f"path:{STANDIN}", f"path:{root}"])
     assert result.returncode == 0, result.stderr
     assert "error" not in result.stderr.lower()
+
+
+def test_smg_is_its_release_wheel_for_each_system() -> None:
+    """The gateway (docs/gateway.md): the pinned wheel of the host's system, patched, with the wheel's dependencies."""
+    for system, tag in (("x86_64-linux", "manylinux_2_17_x86_64"), ("aarch64-linux", "manylinux_2_28_aarch64")):
+        args = outputs(f'self.packages."{system}".smg.standin.args.src.standin.args')
+        assert args["url"].startswith("https://files.pythonhosted.org/packages/")
+        assert f"smg-1.13.0-cp38-abi3-{tag}" in args["url"]
+        assert args["outputHash"].startswith("sha256-")
+    smg = outputs('let s = self.packages."x86_64-linux".smg.standin.args; in { inherit (s) format pythonImportsCheck; '
+                  "deps = map (d: d.pname) s.dependencies; hooks = map (d: d.name) s.nativeBuildInputs; }")  # fmt: skip
+    assert smg == {"format": "wheel", "pythonImportsCheck": ["smg.smg_rs"], "hooks": ["auto-patchelf-hook"],
+                   "deps": ["setproctitle", "grpcio", "grpcio-health-checking", "pyyaml"]}  # fmt: skip
 
 
 def test_catalog_hints_name_outputs_that_exist() -> None:

@@ -27,10 +27,13 @@ def normalise(requirement: str) -> tuple[str, list[str]]:
 
 def test_package_dependencies_cover_pyproject() -> None:
     """Every runtime requirement in pyproject.toml is a dependency (pythonRuntimeDepsCheck fails the build
-    otherwise), and nothing else is."""
+    otherwise), with the `postgresql` extra (the NixOS proxy's responsesStore needs the driver), and nothing else
+    is."""
     project = tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"]
     recorded = outputs(f"map (d: d.pname) {package('trtllm-nix')}.standin.args.dependencies")
-    names = [normalise(r)[0] for r in project["dependencies"]]
+    wanted = project["dependencies"] + project["optional-dependencies"]["postgresql"]
+    names = [normalise(r)[0] for r in wanted]
+    assert "psycopg" in recorded
     assert set(names) <= set(recorded), f"missing from nix/package.nix: {set(names) - set(recorded)}"
     extras = {"grpcio", "packaging"}  # tritonclient[grpc] as nixpkgs declares it
     assert set(recorded) - set(names) <= extras

@@ -59,3 +59,71 @@ def test_triton_units_log_to_the_journal_and_wait_for_the_gpu_daemons() -> None:
         assert isinstance(environment, dict)
         assert environment["TRTLLM_NIX_LOG_TO_STDOUT"] == "1", name
         assert {"nvidia-persistenced.service", "nvidia-fabricmanager.service"} <= set(unit["after"])  # type: ignore[arg-type]
+
+
+def section(title: str) -> str:
+    """The part of docs/nix-module-check.txt under the header that starts with ``== title``."""
+    text = (REPO / "docs" / "nix-module-check.txt").read_text()
+    return next(part for part in text.split("\n== ") if part.startswith(title) or part.startswith("== " + title))
+
+
+def units_of(title: str) -> tuple[dict[str, dict[str, object]], list[int]]:
+    found: dict[str, dict[str, object]] = {}
+    firewall: list[int] = []
+    name = ""
+    for line in section(title).splitlines():
+        if line.startswith("["):
+            name = line.strip("[]")
+            found[name] = {}
+        elif line.startswith("firewall = "):
+            firewall = json.loads(line.split(" = ", 1)[1])
+        elif " = " in line and name:
+            key, value = line.strip().split(" = ", 1)
+            found[name][key] = json.loads(value)
+    return found, firewall
+
+
+def test_the_two_host_example_runs_the_gateway_on_one_host_with_its_key_as_a_credential() -> None:
+    """examples/gateway-two-hosts.nix: SMG on gpu-a in front of both proxies, the key read from a credential (never
+    on the command line), the proxies on one PostgreSQL Responses store, the password as a credential too."""
+    a, firewall_a = units_of("examples/gateway-two-hosts.nix, host gpu-a")
+    b, firewall_b = units_of("examples/gateway-two-hosts.nix, host gpu-b")
+    assert set(a) == {"trtllm-gateway", "trtllm-proxy", "trtllm-qwen3"}
+    assert set(b) == {"trtllm-proxy", "trtllm-qwen3"}
+    gateway = a["trtllm-gateway"]
+    command = str(gateway["ExecStart"])
+    assert command.startswith('"/nix/store/stub-smg/bin/smg-keyfile" %d/api-key "launch" ')
+    assert '"--worker-urls" "http://10.0.0.11:9000" "http://10.0.0.12:9000"' in command
+    assert '"--policy" "cache_aware"' in command
+    assert '"--health-check-endpoint" "/health/ready"' in command
+    assert "--api-key" not in command  # smg-keyfile adds it inside the process
+    assert gateway["LoadCredential"] == ["api-key:/run/secrets/trtllm-api-key"]
+    hardening = gateway["hardening"]
+    assert isinstance(hardening, dict)
+    assert (hardening["RestrictNamespaces"], hardening["PrivateUsers"], hardening["ProtectProc"]) == (
+        True,
+        True,
+        "invisible",
+    )  # no bubblewrap in this unit: the namespace settings the others must leave out are on
+    assert sorted(firewall_a) == [9000, 29000, 30000]
+    assert firewall_b == [9000]
+    for host in (a, b):
+        proxy = host["trtllm-proxy"]
+        environment = proxy["environment"]
+        assert isinstance(environment, dict)
+        assert environment["TRTLLM_NIX_PROXY_RESPONSES_STORE"] == "postgresql://trtllm@db.internal:5432/trtllm"
+        assert environment["PGPASSFILE"] == "%d/pgpass"
+        assert proxy["LoadCredential"] == ["api-key:/run/secrets/trtllm-api-key", "pgpass:/run/secrets/trtllm-pgpass"]
+
+
+def test_a_broken_gateway_is_refused_with_a_message_naming_the_option() -> None:
+    broken = section("a gateway without workers") + section("a gateway without an API key file")
+    for message in (
+        "services.trtllm.gateway.workers must list at least one proxy URL",
+        "services.trtllm.gateway.workers are URLs (http://HOST:PORT), got 10.0.0.12:9000",
+        "services.trtllm.proxy.apiKeyFile must be set behind the gateway",
+        "every instance, the proxy and the gateway need their own ports (got 30000 30000)",
+        "services.trtllm.gateway.apiKeyFile' was accessed but has no value defined",
+        "services.trtllm.gateway.policy' is not of type",
+    ):
+        assert message in broken, message

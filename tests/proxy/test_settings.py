@@ -102,3 +102,13 @@ def test_connection_bounds_and_metrics_access_have_flags_and_variables() -> None
     assert given.public_metrics is True
     env = {"TRTLLM_NIX_PROXY_TOKENIZER": "/t", "TRTLLM_NIX_PROXY_PUBLIC_METRICS": "1"}
     assert _settings([], env).public_metrics is True
+
+
+def test_the_responses_store_url_has_a_flag_and_a_variable() -> None:
+    url = "postgresql://proxy@db.internal:5432/trtllm"
+    assert _settings(["--tokenizer", "/t"], {}).responses_store is None  # SQLite in the state directory
+    assert _settings(["--tokenizer", "/t", "--responses-store", url], {}).responses_store == url
+    env = {"TRTLLM_NIX_PROXY_TOKENIZER": "/t", "TRTLLM_NIX_PROXY_RESPONSES_STORE": url}
+    assert _settings([], env).responses_store == url
+    with pytest.raises(UserError, match="--responses-store must be a PostgreSQL URL"):
+        _settings(["--tokenizer", "/t", "--responses-store", "/var/lib/x.sqlite3"], {})

@@ -88,6 +88,9 @@ def test_both_workers_serve_and_metrics_add_up(scripted_triton: RunningTriton, a
             60,
             "both workers to report themselves serving",
         )
+        # SMG's load monitor reads one answer for the whole proxy, whichever worker gives it
+        load = httpx.get(proxy.base_url + "/v1/loads", timeout=10).json()["loads"][0]
+        assert (load["max_running_requests"], load["num_running_reqs"]) == (256, 0)  # 128 + 128, none running
         sent = 0
         while True:  # a fresh connection each time; the kernel spreads them over the two listeners
             with httpx.Client(timeout=30) as client:

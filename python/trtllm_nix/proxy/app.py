@@ -31,8 +31,7 @@ from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
 from trtllm_nix.proxy.openapi_doc import install_openapi
 from trtllm_nix.proxy.parsers.registry import reasoning_parser, tool_parser
-from trtllm_nix.proxy.responses_api.store import FILE_NAME as STORE_FILE
-from trtllm_nix.proxy.responses_api.store import ResponseStore
+from trtllm_nix.proxy.responses_api.store import open_store
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
 
@@ -142,8 +141,9 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         api_key=ApiKey(settings.api_key, metrics),
         metrics=metrics,
         signer=signer_for(settings.api_key, settings.signing_secret),
-        responses=ResponseStore(
-            settings.state_dir / STORE_FILE if settings.state_dir is not None else None,
+        responses=open_store(
+            settings.responses_store,
+            settings.state_dir,
             max_bytes=settings.responses_store_bytes,
             ttl_s=settings.responses_store_ttl,
         ),

@@ -83,6 +83,14 @@ class ProxyMetrics:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return bytes(generate_latest(registry))
 
+    def total(self, name: str) -> float:
+        """A gauge's value over the whole proxy: this process's, or the sum over the live ``--workers``."""
+        registry = self.registry
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return float(registry.get_sample_value(name) or 0.0)
+
 
 def _task_count() -> float:
     try:

@@ -22,6 +22,7 @@ _ENDPOINTS = frozenset(
         "/v1/completions",
         "/v1/responses",
         "/v1/models",
+        "/v1/loads",
         "/v1/messages",
         "/v1/messages/count_tokens",
         "/tokenize",

@@ -6,16 +6,18 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from trtllm_nix import __version__
 from trtllm_nix.llm.generation import generate
 from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.admission import ApiKey
-from trtllm_nix.proxy.api_errors import APIError, unavailable
+from trtllm_nix.proxy.api_errors import APIError, bad_request, unavailable
 from trtllm_nix.proxy.lifecycle import Lifecycle
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
 from trtllm_nix.proxy.metrics import ProxyMetrics
@@ -26,6 +28,7 @@ from trtllm_nix.proxy.responses_api.protocol import SKIPPED_TOOLS_HEADER, parse_
 from trtllm_nix.proxy.responses_api.render import new_meta
 from trtllm_nix.proxy.responses_api.store import (
     ResponseStore,
+    SQLiteStore,
     delete_response,
     get_response,
     previous_conversation,
@@ -51,7 +54,7 @@ class AppState:
     api_key: ApiKey
     metrics: ProxyMetrics
     signer: ThinkingSigner  # of /v1/messages thinking blocks (messages_api.signing)
-    responses: ResponseStore = field(default_factory=ResponseStore)  # shared by workers: see responses_api.store
+    responses: ResponseStore = field(default_factory=SQLiteStore)  # shared by workers: see responses_api.store
 
 
 def get_state(request: Request) -> AppState:
@@ -197,6 +200,43 @@ async def fetch_response(response_id: str, request: Request) -> JSONResponse:
 async def remove_response(response_id: str, request: Request) -> JSONResponse:
     store = get_state(request).responses
     return JSONResponse(await off_loop(lambda: delete_response(store, response_id)))
+
+
+LOAD_SECTIONS = ("core", "disagg", "queues", "memory")  # what SMG's load monitor may ask for
+
+
+@v1.get("/loads")
+async def loads(request: Request, include: str = "core") -> JSONResponse:
+    """The proxy's load in the shape SMG's load monitor reads (``GET /v1/loads?include=core,...``; SGLang's
+    ``WorkerLoadResponse``), so SMG's load-aware policies (power_of_two, least_load, cache_aware's balance check,
+    overload protection) see each proxy. One rank. ``token_usage`` is not the engine's KV-cache use, which the
+    proxy cannot see through Triton: it is the proxy's own fill, generations in flight over ``--max-in-flight``
+    (at 1.0 the proxy answers 429). The proxy queues nothing (past the limit it refuses), so nothing waits. Only the
+    ``core`` section is reported; SMG takes the others as absent."""
+    state = get_state(request)
+    asked = [part.strip() for part in include.split(",")]
+    unknown = [part for part in asked if part not in LOAD_SECTIONS]
+    if unknown:
+        raise bad_request(
+            f"include: unknown section {unknown[0]!r}; the sections are {', '.join(LOAD_SECTIONS)}", param="include"
+        )
+    metrics = state.metrics
+    processes = max(1, round(metrics.total("trtllm_nix_workers_ready"))) if metrics.multiprocess else 1
+    limit = state.lifecycle.admission.limit * processes
+    running = round(metrics.total("trtllm_nix_requests_in_flight"))
+    generations = metrics.total("trtllm_nix_generations_in_flight")
+    usage = round(min(1.0, generations / limit), 4)
+    rank = {
+        "dp_rank": 0,
+        "num_running_reqs": running,
+        "num_waiting_reqs": 0,
+        "num_total_reqs": running,
+        "token_usage": usage,
+        "utilization": usage,
+        "max_running_requests": limit,
+    }
+    timestamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return JSONResponse({"timestamp": timestamp, "version": __version__, "dp_rank_count": 1, "loads": [rank]})
 
 
 @v1.get("/models")

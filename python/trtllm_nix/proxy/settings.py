@@ -95,6 +95,9 @@ class ProxySettings:
     reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
     workers: int = 1
     state_dir: Path | None = None  # the Responses store's database; None: in memory, one process (tests)
+    # PostgreSQL URL of the Responses store shared by proxies on several hosts; None: SQLite in state_dir. Not in
+    # the repr: it may hold a password
+    responses_store: str | None = field(default=None, repr=False)
     responses_store_bytes: int = 256 << 20
     responses_store_ttl: float = 86_400.0
     extra_models: tuple[ModelSpec, ...] = ()  # served beside model_name, each with its own files and upstreams
@@ -129,8 +132,13 @@ class ProxySettings:
             (self.body_timeout > 0, "--body-timeout must be more than 0 seconds"),
             (self.max_connections >= 1, "--max-connections must be at least 1"),
             (
-                self.workers == 1 or self.state_dir is not None,
+                self.workers == 1 or self.state_dir is not None or self.responses_store is not None,
                 "--workers above 1 needs --state-dir: the Responses API's stored responses must be shared",
+            ),
+            (
+                self.responses_store is None or self.responses_store.startswith(("postgresql://", "postgres://")),
+                "--responses-store must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DB); leave it out for "
+                "SQLite in --state-dir",
             ),
             (self.responses_store_bytes >= 1024, "--responses-store-bytes must be at least 1024"),
             (self.responses_store_ttl > 0, "--responses-store-ttl must be more than 0 seconds"),
@@ -177,6 +185,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="where the proxy keeps state (the Responses API's responses.sqlite3); default $STATE_DIRECTORY, "
         "else $XDG_STATE_HOME/trtllm-nix, else ~/.local/state/trtllm-nix",
+    )
+    arg(
+        "--responses-store",
+        help="PostgreSQL URL (postgresql://USER@HOST:PORT/DB) for the Responses API's stored responses, shared by "
+        "proxies on several hosts; default: SQLite in --state-dir. The password: PGPASSFILE or ~/.pgpass",
     )
     arg("--responses-store-bytes", help="stored responses kept up to this many bytes, oldest out first (256 MiB)")
     arg("--responses-store-ttl", help="seconds a stored response is kept (default 86400)")
@@ -299,6 +312,7 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         reasoning_alias=_value(ns, env, "reasoning_alias", _bool, False),
         workers=_value(ns, env, "workers", int, 1),
         state_dir=_value(ns, env, "state_dir", Path, None) or default_state_dir(env),
+        responses_store=_value(ns, env, "responses_store", str, None),
         responses_store_bytes=_value(ns, env, "responses_store_bytes", int, 256 << 20),
         responses_store_ttl=_value(ns, env, "responses_store_ttl", float, 86_400.0),
         header_timeout=_value(ns, env, "header_timeout", float, 10.0),

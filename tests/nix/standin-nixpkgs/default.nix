@@ -101,7 +101,22 @@ let
   pkgs = {
     inherit lib system config writeShellApplication;
     inherit (python) python3 python3Packages;
-    stdenv.mkDerivation = record "stdenv.mkDerivation";
+    stdenv = {
+      mkDerivation = record "stdenv.mkDerivation";
+      hostPlatform.system = system;
+      cc.cc.lib = record "package" { name = "gcc-lib"; buildCommand = "mkdir -p $out/lib"; };  # libgcc_s, libstdc++
+    };
+    # nixpkgs' fetchurl: a fixed-output derivation of the file at `url` (flat hash); the stand-in has no network,
+    # so it evaluates (its store path is the hash's) and its build fails unless the file is already in the store.
+    fetchurl = { url, hash }: record "fetchurl" {
+      name = baseNameOf url;
+      inherit url;
+      outputHash = hash;
+      outputHashMode = "flat";
+      buildCommand = ''echo "standin nixpkgs: fetchurl ${url}: no network here" >&2; exit 1'';
+    };
+    # autoPatchelfHook points a binary's libraries at the store; here the host's loader finds them: nothing to do.
+    autoPatchelfHook = record "package" { name = "auto-patchelf-hook"; buildCommand = "mkdir -p $out"; };
     stdenvNoCC.mkDerivation = record "stdenvNoCC.mkDerivation";
     runCommand = name: env: script: record "runCommand" (env // { inherit name; buildCommand = script; });
     writeShellScript = name: text: record "writeShellScript" {

@@ -61,6 +61,11 @@ let
     safetensors = [ ];
     packaging = [ ];
     xgrammar = [ "pydantic" "torch" "numpy" ];
+    psycopg = [ ]; # trtllm-nix[postgresql]
+    # smg's (nix/smg.nix)
+    setproctitle = [ ];
+    grpcio-health-checking = [ "grpcio" "protobuf" ];
+    pyyaml = [ ];
   };
   # passthru.optional-dependencies as nixpkgs declares it (tritonclient: grpc = [ grpcio packaging ], no http).
   optional.tritonclient.optional-dependencies.grpc = [ packages.grpcio packages.packaging ];
@@ -92,9 +97,14 @@ let
       imports = args.pythonImportsCheck or [ ];
       buildCommand = ''
         export HOME=$TMPDIR
-        cp -r "$src" "$TMPDIR/source" && chmod -R u+w "$TMPDIR/source"
-        PYTHONPATH=${host.site} ${host.python} -m pip wheel -q --no-deps --no-index --no-build-isolation \
-          --wheel-dir "$TMPDIR/dist" "$TMPDIR/source" 2>&1 | (grep -v -i 'warning\|!!\|\*\*\*\|^ *$\|corresp\|license' || true)
+        mkdir -p "$TMPDIR/dist"
+        if [ "''${format:-}" = wheel ]; then  # a released wheel (format = "wheel"): installed as it is
+          cp "$src" "$TMPDIR/dist/$(basename "$src" | cut -d- -f2-)"  # without the store hash
+        else
+          cp -r "$src" "$TMPDIR/source" && chmod -R u+w "$TMPDIR/source"
+          PYTHONPATH=${host.site} ${host.python} -m pip wheel -q --no-deps --no-index --no-build-isolation \
+            --wheel-dir "$TMPDIR/dist" "$TMPDIR/source" 2>&1 | (grep -v -i 'warning\|!!\|\*\*\*\|^ *$\|corresp\|license' || true)
+        fi
         PYTHONPATH=${host.site} ${host.python} -m pip install -q --no-deps --no-index \
           --target "$out/${sitePackages}" "$TMPDIR"/dist/*.whl
         mv "$out/${sitePackages}/bin" "$out/bin"

@@ -22,7 +22,7 @@ from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningTe
 from trtllm_nix.proxy.responses_api.protocol import parse_request
 from trtllm_nix.proxy.responses_api.render import StreamRenderer, new_meta, render_response
 from trtllm_nix.proxy.responses_api.store import (
-    ResponseStore,
+    SQLiteStore,
     delete_response,
     get_response,
     previous_conversation,
@@ -48,7 +48,7 @@ def scripted(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None)
 def app() -> FastAPI:
     server = FastAPI()
     install_error_handlers(server)
-    store = ResponseStore()
+    store = SQLiteStore()
 
     @server.post("/v1/responses", response_model=None)
     async def create(request: Request) -> Response:

@@ -9,6 +9,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 from trtllm_nix.assets.build import Assets
 
+from tests.postgres import PostgresServer
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces
 
 
@@ -38,6 +39,55 @@ def test_another_worker_and_a_restarted_proxy_see_a_stored_response(
         assert restarted.delete(f"/v1/responses/{response_id}").json()["deleted"] is True
     with client_for(first) as one:
         assert one.get(f"/v1/responses/{response_id}").status_code == 404
+
+
+def test_proxies_on_one_postgresql_store_continue_each_others_conversations(
+    assets: Assets, tokenizer: Tokenizer, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Two proxies on different hosts (no shared state directory) behind a gateway: ``--responses-store URL``."""
+    url = postgres.create_database("shared_store_apps")
+    upstream = FakeUpstream(lambda _: pieces(tokenizer, ["Paris."]))
+    first, second = (
+        app_with(assets.tokenizer, upstream, state_dir=tmp_path / name, responses_store=url) for name in "ab"
+    )
+    try:
+        with client_for(first) as one:
+            created = one.post("/v1/responses", json={"model": "qwen3", "input": "Capital of France?"})
+        assert created.status_code == 200, created.text
+        assert not (tmp_path / "a" / "responses.sqlite3").exists()  # nothing in the state directory
+        with client_for(second) as two:
+            follow_up = two.post(
+                "/v1/responses",
+                json={"model": "qwen3", "input": "And Italy?", "previous_response_id": created.json()["id"]},
+            )
+            assert follow_up.status_code == 200, follow_up.text
+            assert "Capital of France?" in tokenizer.decode(upstream.requests[-1].input_ids)
+            assert two.delete(f"/v1/responses/{created.json()['id']}").json()["deleted"] is True
+        with client_for(first) as one:
+            assert one.get(f"/v1/responses/{created.json()['id']}").status_code == 404
+    finally:
+        for app in (first, second):
+            app.state.proxy.responses.close()
+
+
+def test_a_lost_postgresql_store_is_a_503_in_the_apis_shape(
+    assets: Assets, tokenizer: Tokenizer, postgres: PostgresServer
+) -> None:
+    """The database going away mid-run is the server's trouble, said as such: 503, not a 500 or a 404."""
+    url = postgres.create_database("lost_store_apps")
+    app = app_with(assets.tokenizer, FakeUpstream(lambda _: pieces(tokenizer, ["Paris."])), responses_store=url)
+    try:
+        with postgres.connect() as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'lost_store_apps'")
+            admin.execute("ALTER DATABASE lost_store_apps WITH ALLOW_CONNECTIONS false")
+        with client_for(app) as client:
+            lost = client.get("/v1/responses/resp_" + "0" * 32)
+        assert lost.status_code == 503
+        error = lost.json()["error"]
+        assert (error["type"], error["code"]) == ("service_unavailable", "responses_store_unavailable")
+        assert "lost_store_apps" in error["message"]
+    finally:
+        app.state.proxy.responses.close()
 
 
 def test_an_item_reference_to_stored_reasoning_is_served(assets: Assets, tokenizer: Tokenizer) -> None:
