@@ -41,12 +41,14 @@ class GuideCompiler:
         self._cache: OrderedDict[str, Outcome] = OrderedDict()
         self._lock = threading.Lock()
 
-    async def guide_for(self, body: Mapping[str, Any], reasoning: bool) -> GuidedDecoding | None:
+    async def guide_for(
+        self, body: Mapping[str, Any], reasoning: bool, format_param: str = "response_format"
+    ) -> GuidedDecoding | None:
         """``guided_decoding_for(body, reasoning)``, compiled off the loop within the deadline, or from the cache;
         raises :class:`StructuredOutputError` (a 400 naming the field) or an :class:`APIError` 503 when busy."""
         if not _compiles(body):
-            return guided_decoding_for(body, reasoning=reasoning)  # nothing to compile: plain checks, at once
-        key = _key(body, reasoning)
+            return guided_decoding_for(body, reasoning, format_param)  # nothing to compile: plain checks, at once
+        key = _key(body, reasoning, format_param)
         if key is not None:
             hit, cached = self._cached(key)
             if hit:
@@ -56,7 +58,7 @@ class GuideCompiler:
         def work() -> Outcome:
             started.set()
             try:
-                return guided_decoding_for(body, reasoning=reasoning)
+                return guided_decoding_for(body, reasoning, format_param)
             except StructuredOutputError as error:  # kept without its traceback (its frames hold the request)
                 return StructuredOutputError(str(error), error.param)
 
@@ -73,6 +75,7 @@ class GuideCompiler:
                     headers={"Retry-After": "1"},
                 ) from None
             param = next((name for name in body if name not in ("tools", "parallel_tool_calls")), "tool_choice")
+            param = format_param if param == "response_format" else param
             outcome = StructuredOutputError(
                 f"{param} took longer than {self.seconds:g} s to compile (this server's limit); simplify it", param
             )
@@ -112,9 +115,9 @@ def _compiles(body: Mapping[str, Any]) -> bool:
     return bool(others) or body.get("tool_choice") not in (None, "auto", "none")
 
 
-def _key(body: Mapping[str, Any], reasoning: bool) -> str | None:
-    try:
-        text = json.dumps([body, reasoning], sort_keys=True, ensure_ascii=False)
+def _key(body: Mapping[str, Any], reasoning: bool, format_param: str) -> str | None:
+    try:  # format_param too: a refusal names the field as the client's API calls it
+        text = json.dumps([body, reasoning, format_param], sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return None
     return text if len(text) <= CACHE_KEY_CHARS else None

@@ -71,26 +71,30 @@ class Tool:
     parameters: Mapping[str, Any]
 
 
-def constraining_fields(body: Mapping[str, Any]) -> list[str]:
+def constraining_fields(body: Mapping[str, Any], format_param: str = "response_format") -> list[str]:
     """The fields of ``body`` that ask for a guide, found without xgrammar (so without compiling anything): what a
-    served model without guided decoding refuses before any work."""
+    served model without guided decoding refuses before any work. ``format_param``: what the client's API calls
+    ``response_format`` (``text.format`` on /v1/responses), so every error names the field the client sent."""
     fields = []
     response_format = body.get("response_format")
     if response_format is not None and not (
         isinstance(response_format, Mapping) and response_format.get("type") == "text"
     ):
-        fields.append("response_format")
+        fields.append(format_param)
     if body.get("tool_choice") not in (None, "auto", "none"):
         fields.append("tool_choice")
     return fields + [name for name in VLLM_EXTRAS if body.get(name) is not None]
 
 
-def guided_decoding_for(body: Mapping[str, Any], reasoning: bool = False) -> GuidedDecoding | None:
-    """The one guide the request asks for (None: unconstrained), checked to compile; see the module docstring."""
+def guided_decoding_for(
+    body: Mapping[str, Any], reasoning: bool = False, format_param: str = "response_format"
+) -> GuidedDecoding | None:
+    """The one guide the request asks for (None: unconstrained), checked to compile; see the module docstring.
+    ``format_param`` names ``response_format`` in the client's API (see :func:`constraining_fields`)."""
     found = [
         (param, guide)
         for param, guide in (
-            ("response_format", _from_response_format(body.get("response_format"))),
+            (format_param, _from_response_format(body.get("response_format"))),
             ("tool_choice", _from_tool_choice(body)),
             *((name, _from_vllm_extra(name, body[name])) for name in VLLM_EXTRAS if body.get(name) is not None),
         )

@@ -138,9 +138,14 @@ async def render_prompt(model: ServedModel, body: ChatCompletionRequest) -> tupl
 
 
 async def prepare_chat(
-    model: ServedModel, body: ChatCompletionRequest, request_id: str, log_prompts: bool = False
+    model: ServedModel,
+    body: ChatCompletionRequest,
+    request_id: str,
+    log_prompts: bool = False,
+    format_param: str = "response_format",
 ) -> ChatJob:
-    """Every check that can fail before generation, so its failure is a status, not an error event."""
+    """Every check that can fail before generation, so its failure is a status, not an error event.
+    ``format_param``: the name of ``response_format`` in the client's API (``text.format`` for /v1/responses)."""
     if body.top_logprobs and not model.generation_logits:
         raise bad_request(
             "top_logprobs needs the generation logits of an engine built with gather_generation_logits; the served "
@@ -155,7 +160,7 @@ async def prepare_chat(
     # Reasoning models: the answer after the think block is constrained, not the reasoning (proxy.structured); a
     # prompt that already closed the block (enable_thinking false) needs no think prefix in the grammar.
     reasoning = model.reasoning and THINK_CLOSE not in generation_prompt
-    guide = await structured_guide(model, body.structured_body(), reasoning)
+    guide = await structured_guide(model, body.structured_body(), reasoning, format_param)
     sampling = replace(body.sampling(body.max_completion_tokens or body.max_tokens, body.logprobs), guided=guide)
     top = body.top_logprobs or 0 if body.logprobs else 0
     upstreams = [

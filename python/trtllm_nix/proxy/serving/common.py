@@ -67,13 +67,15 @@ def check_sampling(model: ServedModel, body: SamplingFields) -> None:
         raise bad_request(f"top_k is {body.top_k}; the vocabulary has {vocabulary} tokens", param="top_k")
 
 
-async def structured_guide(model: ServedModel, body: Mapping[str, Any], reasoning: bool) -> GuidedDecoding | None:
+async def structured_guide(
+    model: ServedModel, body: Mapping[str, Any], reasoning: bool, format_param: str = "response_format"
+) -> GuidedDecoding | None:
     """The guide the request's structured-output fields ask for, compiled off the loop on the compiler's own threads
     within its deadline (proxy.guide_compiler); a 400 naming the field when
     it cannot be honoured exactly, or when the served model does not do guided decoding (never a silent fallback:
     trtllm-serve 1.2.1 drops response_format without a backend, we refuse). The model's capability is checked
     first, so a model without guided decoding compiles nothing."""
-    asked = constraining_fields(body)
+    asked = constraining_fields(body, format_param)
     if not asked:
         return None
     if not model.guided_decoding:
@@ -86,7 +88,7 @@ async def structured_guide(model: ServedModel, body: Mapping[str, Any], reasonin
             code="unsupported_value",
         )
     try:
-        return await COMPILER.guide_for(body, reasoning)
+        return await COMPILER.guide_for(body, reasoning, format_param)
     except StructuredOutputError as error:
         raise bad_request(str(error), param=error.param) from error
     except ImportError as error:

@@ -59,18 +59,9 @@ def chat_request(request: ResponsesRequest, plan: ChatPlan) -> ChatCompletionReq
 async def prepare_responses(
     model: ServedModel, request: ResponsesRequest, plan: ChatPlan, request_id: str, log_prompts: bool
 ) -> ChatJob:
-    """Every check that can fail before generation (a status, not a ``response.failed`` event)."""
-    try:
-        return await prepare_chat(model, chat_request(request, plan), request_id, log_prompts)
-    except APIError as error:  # the chat path's words for text.format are the Responses API's
-        if "response_format" not in error.message and not (error.param or "").startswith("response_format"):
-            raise
-        param = error.param
-        if param is not None and param.startswith("response_format"):
-            param = "text.format" + param.removeprefix("response_format").removeprefix(".json_schema")
-        raise APIError(
-            error.status, error.message.replace("response_format", "text.format"), param=param, code=error.code
-        ) from None
+    """Every check that can fail before generation (a status, not a ``response.failed`` event); its errors name
+    ``text.format`` where the chat path's would name ``response_format``."""
+    return await prepare_chat(model, chat_request(request, plan), request_id, log_prompts, format_param="text.format")
 
 
 @dataclass(frozen=True)
