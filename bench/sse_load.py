@@ -5,8 +5,8 @@ HTTP library, no JSON parsing per event: a read's ``data:`` events are counted a
 request, read its stream to ``data: [DONE]`` and the last chunk, send the next. A request's tokens are the
 completion tokens its final usage reports when the server reports them, else its content events. All processes
 start together; tokens, their gaps and CPU are counted inside a measurement window after a warm-up, so the result
-is the steady state at that concurrency; TTFT is of every request started before the window ends (the first burst
-of c requests included: at c=2048 that burst is the story).
+is the steady state at that concurrency; the streams start spread evenly over the warm-up (no single burst of c
+requests), and TTFT is of every request started before the window ends, those of the warm-up included.
 
 Also a direct gRPC load (token ids straight to the upstream, through the proxy's own ``TritonUpstream``) in the
 same processes and windows, for the upstream's ceiling.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -112,9 +113,10 @@ class SSEConnection(asyncio.Protocol):
         self.finish("done" if b"data: [DONE]" in self.tail else "closed")
 
 
-async def _one_connection(host: str, port: int, request: bytes, tally: Tally, stop: float) -> None:
+async def _one_connection(host: str, port: int, request: bytes, tally: Tally, stop: float, delay: float) -> None:
     loop = asyncio.get_running_loop()
     connection: SSEConnection | None = None
+    await asyncio.sleep(delay)  # the streams start spread over the warm-up, not as one burst
     while time.perf_counter() < stop:
         if connection is None:
             try:
@@ -178,9 +180,8 @@ async def _sse_share(
         cpu.append(_cpu_seconds())
 
     marker = asyncio.ensure_future(mark_cpu())
-    await asyncio.gather(
-        *(_one_connection(host, int(port), request, tally, now + warmup + duration) for _ in range(share))
-    )
+    ramp = [warmup * random.random() for _ in range(share)]
+    await asyncio.gather(*(_one_connection(host, int(port), request, tally, now + warmup + duration, d) for d in ramp))
     await marker
     return {**tally.__dict__, "client_cpu_s": cpu[1] - cpu[0] if len(cpu) == 2 else None}
 
@@ -206,6 +207,7 @@ async def _grpc_share(
 
     async def loop(index: int) -> None:
         upstream = upstreams[index % len(upstreams)]
+        await asyncio.sleep(warmup * random.random())
         while time.perf_counter() < stop:
             started = time.perf_counter()
             tally.requests += 1
