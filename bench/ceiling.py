@@ -9,6 +9,7 @@ proxy's pool. The load client is bench/sse_load.py in ``--client-processes`` pro
   proxy     our proxy, one process, streaming chat completions, at each ``--concurrency``;
   workers   our proxy with ``--workers`` N at each ``--workers-concurrency``;
   smg       SMG (the Rust gateway, ``smg launch``, HTTP mode) in front of one proxy process: the gateway's own cost;
+  smg-workers  SMG in front of our proxy with ``--smg-proxy-workers`` N (the gateway at the proxies' rate);
   peer      the seed's proxy (``--peer-proxy``, see bench/README.md).
 
 CPU per streamed token of every server process tree comes from /proc over the window. Writes ``--out``/
@@ -169,6 +170,9 @@ def main() -> int:
     parser.add_argument("--workers-concurrency", default="256,2048")
     parser.add_argument("--smg-concurrency", default="1,64,256")
     parser.add_argument("--peer-concurrency", default="1,64,256")
+    parser.add_argument(
+        "--smg-proxy-workers", type=int, default=8, help="the proxy's --workers behind SMG (smg-workers)"
+    )
     parser.add_argument("--peer-proxy", type=Path)
     parser.add_argument("--max-in-flight", type=int, default=8192)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -234,6 +238,20 @@ def main() -> int:
                                 record(f"smg_c{c}", c, stage(args, "sse", smg_url, c, {**pids, "smg": smg.pid}, ctx))
                         finally:
                             stop(smg)
+            finally:
+                stop(proxy)
+        if "smg-workers" in groups:  # SMG in front of one proxy with --workers N: the gateway at the proxies' rate
+            proxy, proxy_url = start_our_proxy(
+                triton, args.tokenizer, args.smg_proxy_workers, max_in_flight=args.max_in_flight
+            )
+            try:
+                smg, smg_url = start_smg(proxy_url)
+                try:
+                    pids = {**up_pids, "proxy": proxy.pid, "smg": smg.pid}
+                    for c in ints(args.smg_concurrency):
+                        record(f"smg_w{args.smg_proxy_workers}_c{c}", c, stage(args, "sse", smg_url, c, pids, ctx))
+                finally:
+                    stop(smg)
             finally:
                 stop(proxy)
         if "workers" in groups:

@@ -46,7 +46,8 @@ def bucket(name: str) -> str:
     return "other"
 
 
-def components(profile: Path, tokens: int) -> dict[str, float]:
+def components(profile: Path, tokens: int, top: list[tuple[float, str, str]] | None = None) -> dict[str, float]:
+    """Microseconds per token by bucket; ``top`` (if given) receives (us per token, bucket, function) of each."""
     stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
     out: dict[str, float] = {}
     for (file, _line, function), (_, calls, tottime, _, _) in stats.items():
@@ -54,6 +55,8 @@ def components(profile: Path, tokens: int) -> dict[str, float]:
             continue
         label = bucket(f"{file}:{function}")
         out[label] = out.get(label, 0.0) + 1e6 * tottime / tokens
+        if top is not None:
+            top.append((1e6 * tottime / tokens, label, f"{file.rsplit('/', 2)[-1]}:{function}"))
     return dict(sorted(out.items(), key=lambda item: -item[1]))
 
 
@@ -68,6 +71,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--step-ms", type=float, default=2.0)
+    parser.add_argument("--top", type=int, default=0, help="also the N costliest functions")
     args = parser.parse_args()
     files = ModelFiles.load(args.tokenizer)
     upstreams, urls = start_upstreams(1, files.encode(" ".join(f"word{i}" for i in range(50))), args.step_ms)
@@ -103,11 +107,14 @@ def main() -> int:
     # every token the proxy sent in the run, warm-up and tail included: the profile covers them all
     tokens = int(result["tokens"] * (args.seconds + 0.5) / args.seconds)
     print(f"{result['tokens_per_s']:.0f} tok/s at c={args.concurrency}; profiled CPU per token by component (us):")
-    shares = components(profile, tokens)
+    top: list[tuple[float, str, str]] = []
+    shares = components(profile, tokens, top)
     total = sum(shares.values())
     for label, value in shares.items():
         print(f"  {label:<11} {value:7.1f}  {100 * value / total:5.1f} %")
     print(f"  {'total':<11} {total:7.1f}")
+    for value, label, name in sorted(top, reverse=True)[: args.top]:
+        print(f"    {value:7.1f}  {label:<10} {name}")
     return 0
 
 
