@@ -78,6 +78,8 @@ def key_ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "proxy_stream_vs_direct_c64": div(tps("proxy_c64"), tps("direct_c64")),
         "proxy_stream_vs_peer_proxy_c64": div(tps("proxy_c64"), tps("peer_c64")),
         "smg_stream_vs_proxy_c64": div(tps("smg_c64"), tps("proxy_c64")),
+        "smg_w8_stream_vs_proxy_w8_c256": div(tps("smg_w8_c256"), tps("proxy_w8_c256")),
+        "smg_w8_cpu_us_per_token_c256": _get(runs, "smg_w8_c256", "cpu_us_per_token", "smg"),
         "proxy_w4_stream_vs_direct_c64": div(tps("proxy_w4_c64"), tps("direct_c64")),
         "proxy_w8_stream_vs_direct_c64": div(tps("proxy_w8_c64"), tps("direct_c64")),
         "upstream_direct_tokens_per_s_max": max(
@@ -161,7 +163,7 @@ def table(results: dict[str, Any]) -> str:
         for run in again:
             cpu = run.get("cpu_us_per_token", {}).get("proxy")
             lines.append(
-                f"\nrepeat of {key} (a later call, same machine): {run['tokens_per_s']:.0f} tok/s, TTFT p99 "
+                f"\nrepeat of {key} (a later call): {run['tokens_per_s']:.0f} tok/s, TTFT p99 "
                 f"{_f(run['ttft_p99_ms'])} ms, proxy {_f(cpu)} us/token (first: {runs[key]['tokens_per_s']:.0f} tok/s, "
                 f"{_f(runs[key].get('cpu_us_per_token', {}).get('proxy'))} us/token)"
             )
