@@ -41,10 +41,15 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, what: str, seconds: 
     raise SystemExit(f"{what} did not start (exit code {process.poll()}); run it by hand to see why")
 
 
-def start_our_proxy(triton_grpc: str, tokenizer: Path, workers: int | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_our_proxy(
+    triton_grpc: str, tokenizer: Path, workers: int | None, max_in_flight: int = 4096
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``max_in_flight`` also sets ``--max-connections`` (per process, default 1000) when larger than that."""
     port = free_ports(1)[0]
     command = [sys.executable, "-m", "trtllm_nix.cli", "proxy", "--triton", triton_grpc]
-    command += ["--tokenizer", str(tokenizer), "--port", str(port), "--max-in-flight", "4096"]
+    command += ["--tokenizer", str(tokenizer), "--port", str(port), "--max-in-flight", str(max_in_flight)]
+    if max_in_flight > 1000:
+        command += ["--max-connections", str(max_in_flight)]
     command += ["--reasoning-parser", "none"]
     if workers is not None:
         command += ["--workers", str(workers)]

@@ -66,7 +66,9 @@ class UpstreamRequest:
         for name, value, low, high in checks:
             if value is not None and not low <= value <= high:
                 raise ValueError(f"{name} is {value}; it must be in [{low}, {high}]")
-        if len(self.input_ids) > INT32_MAX or any(not 0 <= t <= INT32_MAX for t in self.input_ids):
+        # min/max run in C: a per-token generator cost ~0.1 ms per 1k prompt tokens, and this runs on every copy
+        ids = self.input_ids
+        if len(ids) > INT32_MAX or (len(ids) > 0 and (min(ids) < 0 or max(ids) > INT32_MAX)):
             raise ValueError("input_ids must be token ids in [0, 2**31 - 1]")
         for word in self.stop_token_sequences:
             if any(not 0 <= t <= INT32_MAX for t in word):
