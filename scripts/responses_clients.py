@@ -265,9 +265,11 @@ def pydantic_ai_output_type(base: str, model: str) -> str:
                  if getattr(part, "part_kind", None) == "tool-call"]  # fmt: skip
         thoughts = [part for message in result.all_messages() for part in message.parts
                     if getattr(part, "part_kind", None) == "thinking"]  # fmt: skip
-        assert calls == ["final_result"], calls
+        # SmolLM2 under a forced call with parallel calls allowed (pydantic-ai's default) repeats it; the first wins
+        assert calls, result.all_messages()
+        assert set(calls) == {"final_result"}, calls
         seconds = time.monotonic() - started
-        found.append(f"{name}: {result.output!r} ({len(thoughts)} thinking part(s), {seconds:.1f} s)")
+        found.append(f"{name}: {result.output!r} ({len(calls)} call(s), {len(thoughts)} thought(s), {seconds:.1f} s)")
     return "; ".join(found)
 
 

@@ -12,7 +12,8 @@
 // three steps, each with reasoning, the reasoning shown as the AI SDK reads it (the reasoning item's summary:
 // providerOptions.openai reasoningSummary "auto"; forceReasoning, since "qwen3" is no model the SDK knows).
 // model: a real small model (SmolLM2-135M) that neither thinks nor picks a tool by itself: step 1 is forced
-// (toolChoice "required"), later steps answer; the loop must still end in text within the step bound.
+// (toolChoice "required", parallelToolCalls false), later steps answer; the loop must go on past the call and end in
+// text within the step bound.
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, isStepCount, streamText, tool } from "ai";
 import { z } from "zod";
@@ -56,11 +57,19 @@ const defaults = {
   stopWhen: isStepCount(3),
   maxOutputTokens: scripted ? 256 : 48, // a real 135M model on two CPU cores: about 20 tokens a second
   prompt: `What is the weather in Paris, then in Rome? Use the tool.${reply("I should check Paris first.", call("Paris"))}`,
-  ...(scripted ? {} : { prepareStep: ({ stepNumber }) => ({ toolChoice: stepNumber === 0 ? "required" : "auto" }) }),
+  ...(scripted ? {} : {
+    prepareStep: ({ stepNumber }) => ({ toolChoice: stepNumber === 0 ? "required" : "auto" }),
+    // one forced call, then the grammar ends: with parallel calls allowed SmolLM2 repeats the call until the token
+    // limit, the step finishes with "length" and the loop (rightly) stops there
+    providerOptions: { openai: { parallelToolCalls: false } },
+  }),
 };
 // reasoning shown: the SDK reads a reasoning item's summary, asked for with reasoningSummary (sent as
 // reasoning.summary only for a reasoning model: forceReasoning)
-const summarized = { ...defaults, providerOptions: { openai: { forceReasoning: true, reasoningSummary: "auto" } } };
+const summarized = {
+  ...defaults,
+  providerOptions: { openai: { ...defaults.providerOptions?.openai, forceReasoning: true, reasoningSummary: "auto" } },
+};
 
 function references(from) {
   return sent.slice(from).flatMap((body) => (Array.isArray(body.input) ? body.input : []))
@@ -79,6 +88,7 @@ function describe(steps, text, from, started, shown) {
     if (!refs.some((id) => id.startsWith("rs_"))) throw new Error(`no reasoning item_reference sent: ${JSON.stringify(refs)}`);
   } else {
     if (calls.length < 1) throw new Error("no tool call in step 1 (toolChoice required)");
+    if (steps.length < 2) throw new Error(`the loop ended after step 1: ${steps[0].finishReason}`);
     if (!text) throw new Error(`no final text after ${steps.length} steps`);
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
