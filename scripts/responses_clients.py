@@ -273,6 +273,44 @@ def pydantic_ai_output_type(base: str, model: str) -> str:
     return "; ".join(found)
 
 
+def pydantic_ai_thought_shown(base: str, model: str) -> str:
+    """On script: a thought, then the forced ``final_result`` call; pydantic-ai shows the thought as a ThinkingPart
+    (through the Responses API it reads the reasoning item's summary: ``openai_reasoning_summary``)."""
+    if not SCRIPTED:
+        return "skipped: SmolLM2 does not think"
+    import pydantic
+    from pydantic_ai import Agent
+    from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    class Weather(pydantic.BaseModel):
+        city: str
+        sunny: bool
+
+    provider = OpenAIProvider(base_url=base, api_key="unused")
+    settings: Any = {
+        "max_tokens": AGENT_MAX_TOKENS,
+        "openai_reasoning_effort": "low",
+        "openai_reasoning_summary": "auto",
+    }
+    answer = '{"name": "final_result", "arguments": {"city": "Paris", "sunny": true}}'
+    prompt = say(
+        "What is the weather in Paris?", f"<think>Paris is sunny today.</think><tool_call>\n{answer}\n</tool_call>"
+    )
+    found = []
+    for name, served in (
+        ("responses", OpenAIResponsesModel(model, provider=provider)),
+        ("chat", OpenAIChatModel(model, provider=provider)),
+    ):
+        result = Agent(served, output_type=Weather, model_settings=settings, retries=0).run_sync(prompt)
+        assert result.output == Weather(city="Paris", sunny=True), result.output
+        thoughts = [part.content for message in result.all_messages() for part in message.parts
+                    if getattr(part, "part_kind", None) == "thinking"]  # fmt: skip
+        assert thoughts == ["Paris is sunny today."], (name, result.all_messages())
+        found.append(f"{name}: {thoughts[0]!r}")
+    return "; ".join(found)
+
+
 AI_SDK: Path | None = None  # main() sets it from --ai-sdk-node
 
 
@@ -373,6 +411,7 @@ CHECKS: dict[str, Callable[[str, str], str]] = {
     "langchain use_responses_api": langchain_responses,
     "codex exec": codex_exec,
     "pydantic-ai output_type": pydantic_ai_output_type,
+    "pydantic-ai thought shown": pydantic_ai_thought_shown,
     **{
         name: ai_sdk(name)
         for name in (
