@@ -6,6 +6,7 @@
 // Usage: node ai_sdk_responses.mjs BASE_URL MODEL scripted|model [CHECK] (only the check named CHECK), run from a copy in .cache/ai-sdk (scripts/setup-ai-sdk
 // installs there): ES modules resolve packages next to the script, never through NODE_PATH.
 // Prints one line per check ("ok   ..." or "FAIL ...: reason"); the exit status is the number of failed checks.
+// AI_SDK_SENT=FILE: the request bodies the SDK sent, as JSON, written to FILE at the end.
 //
 // scripted: the scripted demo replays the text after the last "#reply:" in the prompt, so the prompt scripts a
 // thought and a first call, the first tool result a thought and a second call, the second a thought and the answer:
@@ -139,5 +140,9 @@ for (const [name, check] of Object.entries(checks)) {
     const detail = error?.responseBody ? ` (${error.statusCode}: ${error.responseBody.slice(0, 300)})` : "";
     console.log(`FAIL ${name}: ${String(error?.message ?? error).split("\n")[0]}${detail}`);
   }
+}
+if (process.env.AI_SDK_SENT) { // what the SDK sent, for a transcript
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(process.env.AI_SDK_SENT, JSON.stringify(sent, null, 1));
 }
 process.exit(failed);
