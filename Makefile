@@ -68,10 +68,14 @@ e2e-openwebui: setup
 	.venv-openwebui/bin/python scripts/e2e_openwebui.py --trtllm-nix $(BIN)/trtllm-nix --real
 
 # The Responses API with real clients: openai SDK, openai-agents (default model), litellm.responses, LangChain
-# use_responses_api=True and the Codex CLI, against the scripted demo and the hf demo serving the real
-# SmolLM2-135M-Instruct (own virtualenv .venv-clients and .cache/codex; not part of `make test`).
+# use_responses_api=True, the Codex CLI, pydantic-ai's default output_type and the Vercel AI SDK's default provider,
+# against the scripted demo and the hf demo serving the real SmolLM2-135M-Instruct (own virtualenv .venv-clients,
+# .cache/codex, .cache/ai-sdk with Node 24 from PyPI in .venv-node; not part of `make test`).
 # One pinned set for both client targets (they share .venv-clients); pip resolves openai 3.3.0 under them.
-CLIENTS_PINS := 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.110.2' 'instructor==1.17.0'
+CLIENTS_PINS := 'openai-agents==0.24.0' 'langchain-openai==1.7.4' 'litellm==1.110.2' 'instructor==1.17.0' \
+  'pydantic-ai-slim[openai]==2.38.0'
+# The Vercel AI SDK: ai, @ai-sdk/openai and their peer zod, exact versions (scripts/setup-ai-sdk).
+AI_SDK_PINS := 7.0.185 4.0.126 4.6.7
 .venv-clients/.installed: Makefile
 	@test -x .venv-clients/bin/python || $(PYTHON) -m venv .venv-clients
 	.venv-clients/bin/pip install -q $(CLIENTS_PINS)
@@ -87,8 +91,11 @@ $(CODEX):
 
 .PHONY: clients-responses
 clients-responses: setup .venv-clients/.installed $(CODEX)
-	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --codex $(CODEX) $(CLIENTS_ARGS)
-	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --codex $(CODEX) --no-scripted $(CLIENTS_ARGS)
+	scripts/setup-ai-sdk $(AI_SDK_PINS) >/dev/null
+	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --codex $(CODEX) \
+	  --ai-sdk-node "$$(scripts/setup-ai-sdk $(AI_SDK_PINS))" $(CLIENTS_ARGS)
+	.venv-clients/bin/python scripts/responses_clients.py --trtllm-nix $(BIN)/trtllm-nix --codex $(CODEX) \
+	  --ai-sdk-node "$$(scripts/setup-ai-sdk $(AI_SDK_PINS))" --no-scripted $(CLIENTS_ARGS)
 
 # The Anthropic Messages API (/v1/messages) with real clients: the Anthropic Python SDK (from the dev extras) and Claude
 # Code non-interactive (`claude -p`, npm, about 400 MB with its native binary, in .cache/claude-code; Node 24 from PyPI's

@@ -1,6 +1,9 @@
 """The Responses API (/v1/responses) with real client libraries: the openai SDK, openai-agents with its default
-model (OpenAIResponsesModel), litellm.responses, LangChain's ChatOpenAI(use_responses_api=True), and the Codex CLI
-(``--codex PATH``, the npm package's binary: a custom provider with ``wire_api = "responses"``).
+model (OpenAIResponsesModel), litellm.responses, LangChain's ChatOpenAI(use_responses_api=True), the Codex CLI
+(``--codex PATH``, the npm package's binary: a custom provider with ``wire_api = "responses"``), pydantic-ai's default
+``output_type`` (a forced ``final_result`` call with thinking on, off script) and the Vercel AI SDK's default provider
+(``--ai-sdk-node PATH``: tests/clients/ai_sdk_responses.mjs, a multi-step tool loop after reasoning that sends the
+reasoning back as ``item_reference`` items).
 
 Runs against --base-url, or starts `trtllm-nix demo --backend scripted` itself. The scripted backend replays the text
 after the last ``#reply:`` in the prompt (python/trtllm_nix/reference/generators.py), so in scripted mode (the
@@ -232,6 +235,106 @@ def langchain_responses(base: str, model: str) -> str:
     return repr(answer.text[:40])
 
 
+def pydantic_ai_output_type(base: str, model: str) -> str:
+    """pydantic-ai's default ``output_type`` handling, a pydantic model: the output is a ``final_result`` tool the
+    model is forced to call (``tool_choice: required``), here with thinking on. Off script on the scripted demo (no
+    ``#reply:``): the stand-in's fallback must reach a complete call, and guided decoding holds it to the schema.
+    Through the Responses API (OpenAIResponsesModel) and chat completions (OpenAIChatModel, pydantic-ai's
+    ``openai:`` default)."""
+    import pydantic
+    from pydantic_ai import Agent
+    from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    class Weather(pydantic.BaseModel):
+        city: str
+        sunny: bool
+
+    provider = OpenAIProvider(base_url=base, api_key="unused")
+    settings: Any = {"max_tokens": AGENT_MAX_TOKENS, "openai_reasoning_effort": "low", "temperature": 0}
+    found = []
+    for name, served in (
+        ("responses", OpenAIResponsesModel(model, provider=provider)),
+        ("chat", OpenAIChatModel(model, provider=provider)),
+    ):
+        started = time.monotonic()
+        agent = Agent(served, output_type=Weather, model_settings=settings, retries=0)
+        result = agent.run_sync("What is the weather in Paris? Say which city and whether it is sunny.")
+        assert isinstance(result.output, Weather), result.output
+        calls = [part.tool_name for message in result.all_messages() for part in message.parts
+                 if getattr(part, "part_kind", None) == "tool-call"]  # fmt: skip
+        thoughts = [part for message in result.all_messages() for part in message.parts
+                    if getattr(part, "part_kind", None) == "thinking"]  # fmt: skip
+        # SmolLM2 under a forced call with parallel calls allowed (pydantic-ai's default) repeats it; the first wins
+        assert calls, result.all_messages()
+        assert set(calls) == {"final_result"}, calls
+        seconds = time.monotonic() - started
+        found.append(f"{name}: {result.output!r} ({len(calls)} call(s), {len(thoughts)} thought(s), {seconds:.1f} s)")
+    return "; ".join(found)
+
+
+def pydantic_ai_thought_shown(base: str, model: str) -> str:
+    """On script: a thought, then the forced ``final_result`` call; pydantic-ai shows the thought as a ThinkingPart
+    (through the Responses API it reads the reasoning item's summary: ``openai_reasoning_summary``)."""
+    if not SCRIPTED:
+        return "skipped: SmolLM2 does not think"
+    import pydantic
+    from pydantic_ai import Agent
+    from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    class Weather(pydantic.BaseModel):
+        city: str
+        sunny: bool
+
+    provider = OpenAIProvider(base_url=base, api_key="unused")
+    settings: Any = {
+        "max_tokens": AGENT_MAX_TOKENS,
+        "openai_reasoning_effort": "low",
+        "openai_reasoning_summary": "auto",
+    }
+    answer = '{"name": "final_result", "arguments": {"city": "Paris", "sunny": true}}'
+    prompt = say(
+        "What is the weather in Paris?", f"<think>Paris is sunny today.</think><tool_call>\n{answer}\n</tool_call>"
+    )
+    found = []
+    for name, served in (
+        ("responses", OpenAIResponsesModel(model, provider=provider)),
+        ("chat", OpenAIChatModel(model, provider=provider)),
+    ):
+        result = Agent(served, output_type=Weather, model_settings=settings, retries=0).run_sync(prompt)
+        assert result.output == Weather(city="Paris", sunny=True), result.output
+        thoughts = [part.content for message in result.all_messages() for part in message.parts
+                    if getattr(part, "part_kind", None) == "thinking"]  # fmt: skip
+        assert thoughts == ["Paris is sunny today."], (name, result.all_messages())
+        found.append(f"{name}: {thoughts[0]!r}")
+    return "; ".join(found)
+
+
+AI_SDK: Path | None = None  # main() sets it from --ai-sdk-node
+
+
+def ai_sdk(check: str) -> Callable[[str, str], str]:
+    """One check of tests/clients/ai_sdk_responses.mjs: the Vercel AI SDK's default provider path (Node)."""
+
+    def run(base: str, model: str) -> str:
+        if AI_SDK is None:
+            raise AssertionError("no --ai-sdk-node given (make clients-responses runs scripts/setup-ai-sdk)")
+        script = Path(__file__).resolve().parent.parent / "tests/clients/ai_sdk_responses.mjs"
+        copy = Path(".cache/ai-sdk") / script.name  # ES modules find packages next to the script only
+        copy.write_bytes(script.read_bytes())
+        done = subprocess.run(
+            [str(AI_SDK), str(copy), base, model, "scripted" if SCRIPTED else "model", check],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        line = done.stdout.strip()
+        assert line.startswith(f"ok   {check}: "), (done.returncode, line[-2000:], done.stderr[-2000:])
+        assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+        return line.removeprefix(f"ok   {check}: ")
+
+    return run
+
+
 CODEX: Path | None = None  # main() sets it from --codex
 CODEX_COMMAND_CALL = (  # the command's output carries the next answer; '#rep''ly' keeps the call itself from doing so
     '<tool_call>\n{"name": "exec_command", "arguments": {"cmd": "echo \'#rep\'\'ly: The command printed hi.\'"}}'
@@ -307,6 +410,16 @@ CHECKS: dict[str, Callable[[str, str], str]] = {
     "litellm.responses": litellm_responses,
     "langchain use_responses_api": langchain_responses,
     "codex exec": codex_exec,
+    "pydantic-ai output_type": pydantic_ai_output_type,
+    "pydantic-ai thought shown": pydantic_ai_thought_shown,
+    **{
+        name: ai_sdk(name)
+        for name in (
+            "ai-sdk generateText tool loop, defaults",
+            "ai-sdk generateText tool loop, reasoningSummary auto",
+            "ai-sdk streamText tool loop, reasoningSummary auto",
+        )
+    },
 }
 
 
@@ -333,15 +446,17 @@ def main() -> int:
     parser.add_argument("--trtllm-nix", default=".venv/bin/trtllm-nix")
     parser.add_argument("--only", nargs="*", default=[], help="run the checks whose names contain these words")
     parser.add_argument("--codex", type=Path, help="the Codex CLI binary (node_modules/.bin/codex of @openai/codex)")
+    parser.add_argument("--ai-sdk-node", type=Path, help="Node >= 22 (scripts/setup-ai-sdk)")
     parser.add_argument("--log", type=Path, default=Path(".cache/trtllm-nix/responses-clients-demo.log"))
     parser.add_argument(
         "--scripted", action=argparse.BooleanOptionalAction, default=True,
         help="the endpoint is the scripted demo: prompts carry '#reply:' answers (default; --no-scripted: a model)",
     )  # fmt: skip
     args = parser.parse_args()
-    global SCRIPTED, CODEX
+    global SCRIPTED, CODEX, AI_SDK
     SCRIPTED = args.scripted
     CODEX = args.codex
+    AI_SDK = args.ai_sdk_node
     model = args.model or ("qwen3" if SCRIPTED else "smollm2")
     if args.base_url:
         return min(run_checks(args.base_url, model, args.only), 125)

@@ -91,6 +91,24 @@ def test_an_unfinished_trailing_call_is_never_content() -> None:
     assert _run(['Sure. <tool_call>\n{"name": "f"'])["content"] == "Sure."
 
 
+@pytest.mark.parametrize("cut", ["<", "\n<", "\n<tool", "\n<tool_call"])
+def test_a_call_cut_inside_its_opening_tag_is_never_content(cut: str) -> None:
+    """SmolLM2 repeating a forced call until max_tokens, cut after the '<' of the next call (the hf demo, AI SDK and
+    chat alike): the cut tag is markup, not answer text, whether calls came before it or nothing did."""
+    first = CALLS.split("</tool_call>")[0] + "</tool_call>"
+    cut_after_a_call = _run([first + cut])
+    assert cut_after_a_call["content"] is None, cut_after_a_call
+    assert [call["function"]["name"] for call in cut_after_a_call["tool_calls"]] == ["get_weather"]
+    assert _run([cut.lstrip()]) == {"role": "assistant", "content": ""}
+    assert _run([first + cut], tools="drop")["content"] == ""
+
+
+def test_text_ending_in_a_less_than_sign_stays_text() -> None:
+    """Only markup is dropped: an answer's own '<' after its text is the answer's."""
+    assert _run(["2 <"])["content"] == "2 <"
+    assert _run([CALLS.split("</tool_call>")[0] + "</tool_call> then x <"])["content"] == "then x <"
+
+
 def test_tool_choice_none_drops_calls_and_their_markup() -> None:
     assert _run([CALLS], tools="drop") == {"role": "assistant", "content": "", "reasoning_content": "Need data."}
     assert _run(['x <tool_call>{"name": bad</tool_call>'], tools="drop")["content"] == "x"

@@ -114,6 +114,30 @@ def test_an_answer_cut_by_the_limit_is_incomplete_for_max_output_tokens() -> Non
     assert response.max_output_tokens == 3
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_calls_then_tokens_without_text_make_no_empty_message(stream: bool) -> None:
+    """A forced call repeated until the limit, the next one cut inside its tag: the parser drops the cut markup and
+    its tokens come without text. They count, but open no empty message beside the calls (the AI SDK and pydantic-ai
+    read a message item as the model's text)."""
+    events: list[OutputEvent] = [
+        ToolCall(0, "call_a", "get_weather", '{"city": "Paris"}', Tokens((1, 2))),
+        ContentText("", Tokens((3,))),
+        Finish("length", prompt_tokens=9, completion_tokens=3),
+    ]
+    if stream:
+        raw, renderer = streamed(events, meta())
+        types = [event["type"] for event in parse_sse(raw)]
+        assert not [kind for kind in types if "output_text" in kind or "content_part" in kind], types
+        body = renderer.final
+    else:
+        body = render_response(events, meta())
+    response = Response.model_validate(body)
+    assert [item.type for item in response.output] == ["function_call"]
+    assert response.status == "incomplete"
+    assert response.usage is not None
+    assert response.usage.output_tokens == 3
+
+
 def test_the_request_settings_are_echoed() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
     request = meta(

@@ -117,11 +117,14 @@ def test_a_prompt_far_beyond_the_context_is_refused_before_tokenizing(assets: As
     assert response.json()["error"]["code"] == "context_length_exceeded"
 
 
+@pytest.mark.parametrize("tail", ['<tool_call>\n{"name": "get_weather", "argumen', "<"])
 @pytest.mark.parametrize("stream", [False, True])
-def test_calls_cut_by_the_token_limit_finish_with_length(assets: Assets, tokenizer: Tokenizer, stream: bool) -> None:
+def test_calls_cut_by_the_token_limit_finish_with_length(
+    assets: Assets, tokenizer: Tokenizer, stream: bool, tail: str
+) -> None:
     """A weak model repeating a forced call until max_tokens: the answer says length (it was cut), and the cut
-    call is not content."""
-    texts = [CALL, "\n", CALL, "\n", '<tool_call>\n{"name": "get_weather", "argumen']
+    call is not content, even cut after its first character (SmolLM2 on the hf demo: '<')."""
+    texts = [CALL, "\n", CALL, "\n", tail]
     used = sum(len(tokenizer.encode(t, add_special_tokens=False).ids) for t in texts)
     upstream = FakeUpstream(lambda _: pieces(tokenizer, texts))
     with client_for(app_with(assets.tokenizer, upstream)) as client:

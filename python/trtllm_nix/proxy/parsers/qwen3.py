@@ -4,7 +4,8 @@
 from text that may arrive split anywhere (even inside a tag): it holds back only what could still become a tag,
 so any split of the same text gives the same merged message. A tool call is checked as a whole before anything of
 it is sent; a closed but malformed one stays visible as content, an unclosed one at the end (cut by the token
-limit) is dropped: raw markup is never answer text. This class sees text only; ``parsers.base.SpanParser`` gives
+limit, even inside its opening tag when no answer text came after the last call) is dropped: raw markup is never
+answer text. This class sees text only; ``parsers.base.SpanParser`` gives
 each event the tokens it came from.
 """
 
@@ -55,6 +56,7 @@ class Qwen3OutputParser:
         self._calls = 0
         self._space_before_call = ""
         self._content_seen = False
+        self._content_since_call = False  # answer text since the last call (or the start): a cut tag then is text
 
     def feed(self, text: str) -> list[TextEvent]:
         self._buffer += text
@@ -114,6 +116,11 @@ class Qwen3OutputParser:
                 self._mode = "call"
                 return self._content(core)
         if final:
+            if self._tools != "off" and not self._content_since_call:
+                keep = _held_prefix(self._buffer, (CALL_OPEN,))
+                if keep and not self._buffer[: len(self._buffer) - keep].strip():
+                    self._buffer = ""  # a call cut inside its opening tag ('<' after a call): markup, not text
+                    return []
             text, self._buffer = self._section(self._buffer), ""
             return self._content(text)
         tags = (CALL_OPEN,) if self._tools != "off" else ()
@@ -122,7 +129,7 @@ class Qwen3OutputParser:
     def _content(self, text: str) -> list[TextEvent]:
         if not text:
             return []
-        self._content_seen = True
+        self._content_seen = self._content_since_call = True
         return [ContentText(text)]
 
     def _in_call(self, final: bool) -> list[TextEvent]:
@@ -168,6 +175,7 @@ class Qwen3OutputParser:
             return self._malformed(self._space_before_call + CALL_OPEN + body + CALL_CLOSE)
         # whitespace after a call is layout, unless content came before it (then it separates words)
         self._at_section_start = not self._content_seen
+        self._content_since_call = False
         if self._tools == "drop":
             return []
         name, arguments = parsed

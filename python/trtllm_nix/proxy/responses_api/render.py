@@ -145,6 +145,8 @@ class _Assembler:
 
     def _text(self, kind: str, text: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
+        if not text and self.open != kind and self._called():
+            return events  # tokens without text after a call (cut markup the parser dropped): no empty message
         if self.open != kind:
             events.extend(self._close("completed"))
             events.extend(self._open(kind))
