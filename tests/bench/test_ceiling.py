@@ -46,7 +46,6 @@ def test_key_ratios_and_verdicts() -> None:
 
 
 def test_synthetic_upstream_streams_one_response_per_token() -> None:
-    pytest.importorskip("hpack")
     from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamRequest
     from trtllm_nix.triton.ports import free_ports
 

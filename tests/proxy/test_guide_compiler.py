@@ -29,7 +29,9 @@ class _Compiles:
         self.hold = False
         self.release = threading.Event()
 
-    def __call__(self, body: Mapping[str, Any], reasoning: bool = False) -> GuidedDecoding | None:
+    def __call__(
+        self, body: Mapping[str, Any], reasoning: bool = False, format_param: str = "response_format"
+    ) -> GuidedDecoding | None:
         self.calls.append(body)
         self.threads.append(threading.current_thread().name)
         if self.hold:
