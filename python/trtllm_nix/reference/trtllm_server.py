@@ -38,7 +38,7 @@ class ReferenceModel:
     stats_file: Path | None = None
 
 
-def build_servicer(model: ReferenceModel) -> tuple[ReferenceTrtllmServicer, InflightEngine]:
+def build_servicer(model: ReferenceModel) -> tuple[ReferenceTrtllmServicer, InflightEngine, StatsFile]:
     files = ModelFiles.load(model.tokenizer_dir)
     grammar = GrammarEngine(model.guided_decoding, None) if model.guided_decoding is not None else None
     generator: Generator
@@ -50,16 +50,17 @@ def build_servicer(model: ReferenceModel) -> tuple[ReferenceTrtllmServicer, Infl
         generator = HfGenerator(model.model_dir, device="cpu", grammar=grammar)
     else:
         raise ValueError(f"unknown reference backend {model.backend!r}; use scripted or hf")
-    engine = InflightEngine(generator, StatsFile(model.stats_file))
+    stats = StatsFile(model.stats_file)
+    engine = InflightEngine(generator, stats)
     served = ServedModel(files.tokenizer, files.eos_token_id, model.max_seq_len)
-    return ReferenceTrtllmServicer(engine, served, model.model_id), engine
+    return ReferenceTrtllmServicer(engine, served, model.model_id), engine, stats
 
 
 class TrtllmServiceThread:
     """The reference server on ``host`` (a port the kernel picks), its event loop in a thread of its own."""
 
     def __init__(self, model: ReferenceModel, host: str = "127.0.0.1") -> None:
-        self.servicer, self._engine = build_servicer(model)
+        self.servicer, self._engine, self.stats = build_servicer(model)
         self._host = host
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -97,7 +98,7 @@ class TrtllmServiceThread:
 
 
 async def _serve(model: ReferenceModel, host: str, port: int) -> None:
-    servicer, engine = build_servicer(model)
+    servicer, engine, _ = build_servicer(model)
     server = grpc.aio.server()
     pb_grpc.add_TrtllmServiceServicer_to_server(servicer, server)
     if server.add_insecure_port(f"{host}:{port}") == 0:
