@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 import threading
@@ -40,20 +41,29 @@ class ReferenceModel:
 
 def build_servicer(model: ReferenceModel) -> tuple[ReferenceTrtllmServicer, InflightEngine, StatsFile]:
     files = ModelFiles.load(model.tokenizer_dir)
-    grammar = GrammarEngine(model.guided_decoding, None) if model.guided_decoding is not None else None
+    grammar = GrammarEngine(model.guided_decoding, _vocab_size(model)) if model.guided_decoding is not None else None
     generator: Generator
     if model.backend == "scripted":
         generator = ScriptedGenerator(model.tokenizer_dir, grammar=grammar)
     elif model.backend == "hf":
         if model.model_dir is None:
             raise ValueError("the hf backend needs a model folder")
-        generator = HfGenerator(model.model_dir, device="cpu", grammar=grammar)
+        generator = HfGenerator(model.model_dir, grammar=grammar)  # cuda where there is one
     else:
         raise ValueError(f"unknown reference backend {model.backend!r}; use scripted or hf")
     stats = StatsFile(model.stats_file)
     engine = InflightEngine(generator, stats)
     served = ServedModel(files.tokenizer, files.eos_token_id, model.max_seq_len)
     return ReferenceTrtllmServicer(engine, served, model.model_id), engine, stats
+
+
+def _vocab_size(model: ReferenceModel) -> int | None:
+    """The model's own (padded) vocabulary, which the grammar's masks must cover (the scripted one has none)."""
+    config = model.model_dir / "config.json" if model.model_dir is not None else None
+    if config is None or not config.is_file():
+        return None
+    size = json.loads(config.read_text("utf-8")).get("vocab_size")
+    return int(size) if size else None
 
 
 class TrtllmServiceThread:
