@@ -33,7 +33,17 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy --config-file $(CONFIG) python/trtllm_nix
 
-pytest: setup
+# SMG (the Rust gateway in front of trtllm-serve --grpc) as an independent client of the reference TrtllmService
+# (tests/pytorch_lane/test_smg.py). Its own virtualenv: its grpcio-health-checking needs protobuf 7, the project's
+# tritonclient pins protobuf 6.
+SMG_VERSION := 1.13.0
+SMG_INSTALLED := .venv-smg/.installed
+$(SMG_INSTALLED): Makefile
+	@test -x .venv-smg/bin/python || $(PYTHON) -m venv .venv-smg
+	.venv-smg/bin/pip install -q 'smg==$(SMG_VERSION)'
+	@touch $@
+
+pytest: setup $(SMG_INSTALLED)
 	$(BIN)/pytest -c $(CONFIG) --rootdir . $(PYTEST_ARGS)
 
 # The seed's commands, verbatim and in order, through real Nix (Debian's 2.8: a nix-daemon, a trusted and an
@@ -129,4 +139,4 @@ constraints:
 	/tmp/trtllm-nix-pin/bin/pip freeze --exclude-editable | grep -v '^trtllm-nix' > python/constraints.txt
 
 clean:
-	rm -rf $(VENV) .venv-openwebui .venv-bench .venv-eval .venv-node .cache .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-openwebui .venv-bench .venv-eval .venv-node .venv-smg .cache .mypy_cache .ruff_cache .pytest_cache
