@@ -122,8 +122,8 @@ class UpstreamPool:
             ok = await member.upstream.ready(timeout=PROBE_SECONDS)
             member.missed = 0 if ok else member.missed + 1
             if member.missed >= HUNG_AFTER:
-                LOG.warning("Triton at %s missed %d readiness checks: out of rotation", member.upstream.url, HUNG_AFTER)
+                LOG.warning("upstream %s missed %d readiness checks: out of rotation", member.upstream.url, HUNG_AFTER)
                 member.healthy, member.missed = False, 0
         except Exception as error:  # one member's broken check must not stop the others'
-            LOG.warning("health check of Triton at %s failed: %r", member.upstream.url, error)
+            LOG.warning("health check of upstream %s failed: %r", member.upstream.url, error)
             member.healthy = False

@@ -66,6 +66,7 @@ class TrtllmGrpcUpstream:
         self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._stub = pb_grpc.TrtllmServiceStub(self._channel)
         self._aborts: set[asyncio.Task[None]] = set()
+        self._health = HEALTHY  # the last status HealthCheck gave: a change is logged once, not every check
 
     @property
     def url(self) -> str:
@@ -83,9 +84,11 @@ class TrtllmGrpcUpstream:
             answer = await self._stub.HealthCheck(pb.HealthCheckRequest(), timeout=timeout)
         except grpc.aio.AioRpcError:
             return False
-        if answer.status != HEALTHY:
-            LOG.warning("TrtllmService at %s is not healthy: %s", self.target, answer.status)
-        return bool(answer.status == HEALTHY)
+        status = str(answer.status)
+        if status != self._health:
+            LOG.warning("TrtllmService at %s: HealthCheck says %r (was %r)", self.target, status, self._health)
+            self._health = status
+        return status == HEALTHY
 
     async def generate(self, request: UpstreamRequest) -> AsyncGenerator[UpstreamChunk, None]:
         """Stream the generated token ids; closing the iterator early aborts the request (``Abort``, then the
