@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from tokenizers import Tokenizer
 from trtllm_nix.assets.build import Assets, default_cache_dir, ensure_assets
 from trtllm_nix.repo.reference import write_reference_repository
@@ -16,6 +17,13 @@ from trtllm_nix.triton.server import TritonServer
 from tests.helpers import RunningTriton
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests: no per-example deadline (on a loaded 2-core CI machine an example can pass 200 ms: a failure of the
+# machine, not of the code) and the same examples every run, so CI says the same thing twice. HYPOTHESIS_PROFILE=explore
+# draws new examples (what to run when hunting; a failure prints the example to pin with @example).
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("explore", deadline=None, max_examples=2000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -99,7 +99,64 @@ def test_killing_the_demo_outright_leaves_no_tritonserver(tmp_path: Path) -> Non
     wait_until(lambda: alive(tree) == [], 15, "tritonserver and its stubs to die with the demo")
 
 
+def _wait_for(demo: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    wait_until(lambda: _up(f"http://127.0.0.1:{port}/health/ready") or demo.poll() is not None, 90, "a demo")
+    assert demo.poll() is None, log.read_text()
+
+
+def _repository_of(demo: int) -> str:
+    """The --model-repository of the tritonserver a demo started."""
+    from trtllm_nix.processes import descendants
+
+    for pid in descendants(demo):
+        args = Path(f"/proc/{pid}/cmdline").read_text(errors="replace").split("\0")
+        for arg in args:
+            if arg.startswith("--model-repository="):
+                return arg.removeprefix("--model-repository=")
+        if "--model-repository" in args:
+            return args[args.index("--model-repository") + 1]
+    raise AssertionError(f"no tritonserver under the demo {demo}")
+
+
 def _tool(i: int) -> dict[str, Any]:
     properties = {f"field_{j}": {"type": "string", "description": f"field {j} of tool {i}"} for j in range(8)}
     parameters = {"type": "object", "properties": properties}
     return {"type": "function", "function": {"name": f"tool_{i}", "description": "a tool", "parameters": parameters}}
+
+
+def test_two_demos_of_one_backend_run_side_by_side(tmp_path: Path) -> None:
+    """Each run has its own work folder: a second demo of the same backend neither shares nor deletes the first's
+    repository (it did: both used demo/scripted, and the second started by removing it)."""
+    ports = free_ports(2)
+    env = {
+        **os.environ,
+        "TRTLLM_NIX_CACHE": os.environ.get("TRTLLM_NIX_CACHE", str(REPO_ROOT / ".cache" / "trtllm-nix")),
+    }
+    demos: list[subprocess.Popen[bytes]] = []
+    try:
+        for port in ports:
+            with (tmp_path / f"demo-{port}.log").open("wb") as log:
+                demos.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "trtllm_nix.cli", "demo", "--backend", "scripted", "--port", str(port)],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                    )
+                )
+            _wait_for(demos[-1], port, tmp_path / f"demo-{port}.log")
+        repositories = [_repository_of(demo.pid) for demo in demos]
+        assert repositories[0] != repositories[1], "each tritonserver serves a repository of its own"
+        assert all(Path(repository).is_dir() for repository in repositories)
+        for port in ports:  # the first still answers after the second came up
+            with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0) as sdk:
+                messages: Any = [{"role": "user", "content": f"#reply: demo on {port}"}]
+                answer = sdk.chat.completions.create(model="qwen3", messages=messages)
+            assert answer.choices[0].message.content == f"demo on {port}"
+    finally:
+        for demo in demos:
+            demo.send_signal(signal.SIGINT)
+        codes = [demo.wait(timeout=60) for demo in demos]
+    assert codes == [0, 0]
+    folders = Path(env["TRTLLM_NIX_CACHE"]) / "demo"
+    assert not [f for f in folders.iterdir() if f.name.endswith(tuple(f"-{d.pid}" for d in demos))], "cleaned up"

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trtllm_nix.errors import SetupError
+
+if TYPE_CHECKING:
+    from trtllm_nix.assets.build import Assets
+    from trtllm_nix.proxy.settings import ProxySettings
 
 DEMO_MODEL = "qwen3"
 # --model: the real SmolLM2-135M-Instruct (bf16, default), its ModelOpt NVFP4 export, or the tiny random Qwen3.
@@ -46,18 +51,39 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trtllm_nix.assets.build import default_cache_dir, ensure_assets
-    from trtllm_nix.proxy.settings import ProxySettings
-    from trtllm_nix.repo.reference import write_reference_repository
     from trtllm_nix.triton.ports import port_is_free
-    from trtllm_nix.triton.runtime import TritonRuntime
-    from trtllm_nix.triton.server import TritonServer
 
     if not port_is_free(args.port, args.host):
         raise SetupError(f"port {args.port} on {args.host} is taken; pass --port with a free one")
     assets = ensure_assets()
-    workdir = default_cache_dir() / "demo" / (args.backend if args.lane == "engine" else f"{args.backend}-pytorch")
-    if workdir.exists():
-        shutil.rmtree(workdir)
+    label = args.backend if args.lane == "engine" else f"{args.backend}-pytorch"
+    workdir = _own_workdir(default_cache_dir() / "demo", label)
+    try:
+        return _serve(args, assets, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _own_workdir(parent: Path, backend: str) -> Path:
+    """A work folder of this run alone (``BACKEND-PID``): two demos of one backend never share or delete each
+    other's repository; folders of demos that died without cleaning up (killed) are removed."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob("*-*"):
+        pid = stale.name.rpartition("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    workdir = parent / f"{backend}-{os.getpid()}"
+    shutil.rmtree(workdir, ignore_errors=True)  # a dead run's, under a reused pid
+    workdir.mkdir()
+    return workdir
+
+
+def _serve(args: argparse.Namespace, assets: Assets, workdir: Path) -> int:
+    from trtllm_nix.proxy.settings import ProxySettings
+    from trtllm_nix.repo.reference import write_reference_repository
+    from trtllm_nix.triton.runtime import TritonRuntime
+    from trtllm_nix.triton.server import TritonServer
+
     model = args.model or ("qwen3-tiny" if args.backend == "scripted" else "smollm2")
     model_dir, tokenizer_dir = {
         "smollm2": (assets.real.smollm2, assets.real.smollm2),
@@ -95,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_proxy(args: argparse.Namespace, settings: Any, served: str) -> None:
+def _serve_proxy(args: argparse.Namespace, settings: ProxySettings, served: str) -> None:
     import uvicorn
 
     from trtllm_nix.proxy.app import create_app
@@ -123,7 +149,6 @@ def _pytorch_lane(
     from trtllm_nix.reference.trtllm_server import ReferenceModel, TrtllmServiceThread
     from trtllm_nix.repo.tokenizer_info import TOKENIZER_INFO_FILE, tokenizer_info_text
 
-    workdir.mkdir(parents=True)
     info = workdir / TOKENIZER_INFO_FILE
     if guided:
         info.write_text(tokenizer_info_text(tokenizer_dir), "utf-8")

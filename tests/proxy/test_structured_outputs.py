@@ -264,3 +264,15 @@ def test_the_model_card_says_whether_guided_decoding_is_on(sdk: openai.OpenAI, c
     off = client.models.list().data[0].model_extra or {}
     assert on["capabilities"] == {"guided_decoding": True, "tools": True}
     assert off["capabilities"] == {"guided_decoding": False, "tools": True}
+
+
+@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_time"}}])
+def test_off_script_with_thinking_on_a_forced_call_still_completes(sdk: openai.OpenAI, choice: Any) -> None:
+    """What pydantic-ai's default output_type and smolagents' ToolCallingAgent send the demo: a forced call, thinking
+    on (Qwen3's default), a prompt with no script. The scripted stand-in used to open the optional think block and
+    write ``"`` until max_tokens (the think block's free text allows it for ever); a model must reach the call."""
+    content, calls, finish = _chat(sdk, False, messages=_user("Plan a trip."), tools=TOOLS, tool_choice=choice)
+    assert finish == "tool_calls", content
+    assert calls
+    for call in calls:
+        _valid(PARAMS[call["name"]], call["arguments"])

@@ -122,9 +122,20 @@ class ChatTemplate:
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, prompt: str, **kwargs: Any
     ) -> str:
         """What the template added for the answer (``prompt`` minus the rendering without the generation prompt):
-        the only text that says whether the model starts inside a think block."""
+        the only text that says whether the model starts inside a think block.
+
+        A template may render earlier text differently when it adds the generation prompt, so the plain rendering
+        is not always a prefix; then it is what follows their common prefix and the last message's own text. The
+        messages' text is never part of it (a user's ``<think>`` must not read as the model thinking)."""
         without = self._render(messages, tools, False, kwargs)
-        return prompt[len(without) :] if prompt.startswith(without) else prompt[-64:]
+        if prompt.startswith(without):
+            return prompt[len(without) :]
+        same = next((i for i, (a, b) in enumerate(zip(prompt, without, strict=False)) if a != b), len(prompt))
+        added = prompt[same:]
+        last = messages[-1].get("content") if messages else None
+        if isinstance(last, str) and last and (at := added.rfind(last)) >= 0:
+            added = added[at + len(last) :]
+        return added
 
     def _render(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, generation: bool, kwargs: Any

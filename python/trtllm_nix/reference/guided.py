@@ -114,13 +114,19 @@ class GrammarEngine:
         only whitespace and does not open a tag (``<``) by id, then those that open a tag, then whitespace-only
         tokens by id. A tag comes last but one because ``<`` is the lowest allowed id where a grammar lets an
         optional ``<think>`` block come before the answer: taking it, the fallback once spelled ``<think>`` and then
-        wrote ``"`` (closing text, always allowed there) until the length limit."""
+        wrote ``"`` (closing text, always allowed there) until the length limit. Among tags, whole-tag tokens come
+        first (``<tool_call>``'s id is below ``<think>``'s in Qwen's vocabulary): a forced call took ``<``, spelled
+        ``<think>`` and never left the block."""
         import torch
 
         decoded: list[bytes] = list(self._info.decoded_vocab)
         closing = [decoded.index(text) for text in CLOSING_TEXT if text in decoded]
         spaces = [i for i, text in enumerate(decoded) if text and not text.strip()]
-        tags = [i for i, text in enumerate(decoded) if text.startswith(b"<")]
+        # whole tags (one token, "<tool_call>") before pieces ("<", "<t"): a piece may go on to spell <think>
+        tags = sorted(
+            (i for i, text in enumerate(decoded) if text.startswith(b"<") and i not in closing),
+            key=lambda i: (not decoded[i].endswith(b">"), i),
+        )
         rest = sorted(set(range(self.vocab_size)) - set(closing) - set(spaces) - set(tags))
         return torch.tensor(closing + rest + tags + spaces, dtype=torch.long)
 
