@@ -37,3 +37,11 @@ def test_an_unhealthy_server_makes_the_proxy_not_ready(
     finally:
         trtllm_service.servicer.health = "OK"
     assert httpx.get(pytorch_proxy.base_url + "/health/ready").status_code == 200
+
+
+def test_min_p_is_refused_naming_the_lane(pytorch_proxy: ProxyThread) -> None:
+    response = httpx.post(pytorch_proxy.base_url + "/v1/chat/completions", json=chat("x", min_p=0.1), timeout=30)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "min_p"
+    assert "TrtllmService" in error["message"]
