@@ -98,3 +98,15 @@ def test_smg_cancels_with_abort(smg: str, trtllm_service: TrtllmServiceThread) -
             if seen == 5:
                 break
     wait_until(lambda: len(trtllm_service.servicer.aborts) > aborts, 30, "SMG's Abort call")
+
+
+def test_smg_serves_completions_responses_and_n(smg: str) -> None:
+    prompt = "<|im_start|>user\n#reply: abc def<|im_end|>\n<|im_start|>assistant\n"
+    completion = httpx.post(smg + "/v1/completions", json={"model": "qwen3", "prompt": prompt, "max_tokens": 20})
+    assert completion.json()["choices"][0]["text"] == "abc def"
+    body = {"model": "qwen3", "input": "#reply: <think>r</think>Bonjour", "max_output_tokens": 20}
+    response = httpx.post(smg + "/v1/responses", json=body, timeout=30).json()
+    texts = [part["text"] for item in response["output"] if item["type"] == "message" for part in item["content"]]
+    assert texts == ["Bonjour"]
+    two = httpx.post(smg + "/v1/chat/completions", json=chat("two", n=2, **NO_THINK), timeout=30).json()
+    assert [choice["message"]["content"] for choice in two["choices"]] == ["two", "two"]  # num_return_sequences 2
