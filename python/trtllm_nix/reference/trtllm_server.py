@@ -75,6 +75,7 @@ class TrtllmServiceThread:
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._server: Any = None
+        self._stopped = False
         self._thread = threading.Thread(target=self._loop.run_forever, name="reference-trtllm", daemon=True)
 
     @property
@@ -94,6 +95,10 @@ class TrtllmServiceThread:
         return port
 
     def stop(self) -> None:
+        """Stop serving (a second call does nothing: tests stop a server mid-test and again at the end)."""
+        if self._stopped or self._server is None:
+            return
+        self._stopped = True
         asyncio.run_coroutine_threadsafe(self._server.stop(grace=1), self._loop).result(timeout=15)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=15)
