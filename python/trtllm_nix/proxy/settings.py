@@ -44,11 +44,13 @@ class ModelSpec:
     upstream: UpstreamAddress | None = None  # a TrtllmService (the PyTorch lane) in place of `triton`
 
 
-_SPEC_KEYS = {"tokenizer", "triton", "triton-model", "repository", "max-model-len"}
+_SPEC_KEYS = {"tokenizer", "triton", "triton-model", "repository", "max-model-len", "upstream"}
+_TRITON_KEYS = ("triton", "triton-model", "repository")
 
 
 def parse_model_spec(text: str) -> ModelSpec:
-    """``NAME:tokenizer=DIR,triton=HOST:PORT[+HOST:PORT],triton-model=M,repository=DIR,max-model-len=N``."""
+    """``NAME:tokenizer=DIR,triton=HOST:PORT[+HOST:PORT],triton-model=M,repository=DIR,max-model-len=N``, or with
+    ``upstream=grpc-trtllm://HOST:PORT[+HOST:PORT][?guided_decoding=xgrammar]`` in place of the Triton keys."""
     name, _, rest = text.partition(":")
     fields: dict[str, str] = {}
     for item in filter(None, rest.split(",")):
@@ -56,8 +58,15 @@ def parse_model_spec(text: str) -> ModelSpec:
         if not eq or key not in _SPEC_KEYS:
             raise UserError(f"--served-model {text!r}: {item!r} is not one of {', '.join(sorted(_SPEC_KEYS))}=VALUE")
         fields[key] = value
-    if not name or "tokenizer" not in fields or "triton" not in fields:
-        raise UserError(f"--served-model {text!r} needs NAME:tokenizer=DIR,triton=HOST:PORT")
+    upstream = parse_upstream(fields["upstream"].replace("+", ",")) if "upstream" in fields else None
+    if upstream is not None and any(key in fields for key in _TRITON_KEYS):
+        raise UserError(
+            f"--served-model {text!r}: upstream= replaces {', '.join(_TRITON_KEYS)}=; give one or the other"
+        )
+    if not name or "tokenizer" not in fields or ("triton" not in fields and upstream is None):
+        raise UserError(
+            f"--served-model {text!r} needs NAME:tokenizer=DIR,triton=HOST:PORT or NAME:tokenizer=DIR,upstream=URL"
+        )
     try:
         max_len = int(fields["max-model-len"]) if "max-model-len" in fields else None
     except ValueError:
@@ -65,10 +74,11 @@ def parse_model_spec(text: str) -> ModelSpec:
     return ModelSpec(
         name=name,
         tokenizer=Path(fields["tokenizer"]),
-        triton=fields["triton"].replace("+", ","),
+        triton=fields.get("triton", "").replace("+", ","),
         triton_model=fields.get("triton-model", "tensorrt_llm"),
         model_repository=Path(fields["repository"]) if "repository" in fields else None,
         max_model_len=max_len,
+        upstream=upstream,
     )
 
 
@@ -181,7 +191,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arg(
         "--served-model",
         action="append",
-        help="one more model: NAME:tokenizer=DIR,triton=HOST:PORT[,triton-model=M,repository=DIR,max-model-len=N]",
+        help="one more model: NAME:tokenizer=DIR,triton=HOST:PORT[,triton-model=M,repository=DIR,max-model-len=N], "
+        "or NAME:tokenizer=DIR,upstream=grpc-trtllm://HOST:PORT[+HOST:PORT][,max-model-len=N]",
     )
     arg(
         "--state-dir",
