@@ -149,3 +149,37 @@ def test_responses_api(sdk: openai.OpenAI, stream: bool) -> None:
     assert text == "Bonjour"
     assert kinds[0] == "response.created"
     assert kinds[-1] == "response.completed"
+
+
+def test_tool_choice_required_forces_a_valid_call_through_the_servers_guide(sdk: openai.OpenAI) -> None:
+    choice = sdk.chat.completions.create(
+        model="qwen3",
+        messages=_user("I'd rather chat."),
+        tools=[WEATHER],
+        tool_choice="required",
+        max_tokens=200,
+        extra_body=NO_THINK,
+    ).choices[0]
+    calls = choice.message.tool_calls or []
+    assert [call.function.name for call in calls] == ["get_weather"]  # type: ignore[union-attr]
+    assert isinstance(json.loads(calls[0].function.arguments)["city"], str)  # type: ignore[union-attr]
+    assert choice.finish_reason == "tool_calls"
+
+
+def test_streamed_n_choices(pytorch_proxy: ProxyThread) -> None:
+    events = post_sse(pytorch_proxy.base_url, "/v1/chat/completions", chat("a b", stream=True, n=2, **NO_THINK))
+    texts = ["", ""]
+    for event in events.events:
+        for choice in event.get("choices", []):
+            texts[choice["index"]] += choice["delta"].get("content") or ""
+    assert texts == ["a b", "a b"]
+
+
+def test_anthropic_messages_api(pytorch_proxy: ProxyThread) -> None:
+    body = {"model": "qwen3", "max_tokens": 64, "messages": [{"role": "user", "content": "#reply: <think>k</think>Hi"}]}
+    answer = httpx.post(
+        pytorch_proxy.base_url + "/v1/messages", json=body, headers={"anthropic-version": "2023-06-01"}, timeout=30
+    ).json()
+    assert [block["type"] for block in answer["content"]] == ["thinking", "text"]
+    assert answer["content"][1]["text"] == "Hi"
+    assert answer["stop_reason"] == "end_turn"
