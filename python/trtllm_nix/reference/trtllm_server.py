@@ -1,14 +1,12 @@
-"""Run the reference ``TrtllmService``: in a thread of this process (tests), or as a process of its own
-(``python -m trtllm_nix.reference.trtllm_server``: the demo's PyTorch lane, a stand-in for ``trtllm-serve --grpc``).
+"""Run the reference ``TrtllmService``: in a thread of this process (tests, the demo), or until a signal
+(``serve``: the process of ``trtllm_nix.reference.trtllm_serve``, the stand-in for ``trtllm-serve --grpc``).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import signal
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +37,9 @@ class ReferenceModel:
     stats_file: Path | None = None
 
 
-def build_servicer(model: ReferenceModel) -> tuple[ReferenceTrtllmServicer, InflightEngine, StatsFile]:
+def build_servicer(
+    model: ReferenceModel, parallel: tuple[int, int] = (1, 1)
+) -> tuple[ReferenceTrtllmServicer, InflightEngine, StatsFile]:
     files = ModelFiles.load(model.tokenizer_dir)
     grammar = GrammarEngine(model.guided_decoding, _vocab_size(model)) if model.guided_decoding is not None else None
     generator: Generator
@@ -54,7 +54,7 @@ def build_servicer(model: ReferenceModel) -> tuple[ReferenceTrtllmServicer, Infl
     stats = StatsFile(model.stats_file)
     engine = InflightEngine(generator, stats)
     served = ServedModel(files.tokenizer, files.eos_token_id, model.max_seq_len)
-    return ReferenceTrtllmServicer(engine, served, model.model_id), engine, stats
+    return ReferenceTrtllmServicer(engine, served, model.model_id, parallel), engine, stats
 
 
 def _vocab_size(model: ReferenceModel) -> int | None:
@@ -112,8 +112,9 @@ class TrtllmServiceThread:
         self.stop()
 
 
-async def _serve(model: ReferenceModel, host: str, port: int) -> None:
-    servicer, engine, _ = build_servicer(model)
+async def serve(model: ReferenceModel, host: str, port: int, parallel: tuple[int, int] = (1, 1)) -> None:
+    """Serve until SIGTERM or SIGINT (``trtllm_nix.reference.trtllm_serve``, the trtllm-serve stand-in)."""
+    servicer, engine, _ = build_servicer(model, parallel)
     server = grpc.aio.server()
     pb_grpc.add_TrtllmServiceServicer_to_server(servicer, server)
     if server.add_insecure_port(f"{host}:{port}") == 0:
@@ -127,32 +128,3 @@ async def _serve(model: ReferenceModel, host: str, port: int) -> None:
     await stopping.wait()
     await server.stop(grace=2)
     engine.shutdown()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="trtllm_nix.reference.trtllm_server", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--backend", choices=("scripted", "hf"), default="scripted")
-    parser.add_argument("--tokenizer", type=Path, required=True)
-    parser.add_argument("--model", type=Path, help="the hf backend's model folder")
-    parser.add_argument("--model-id", default="qwen3", help="GetModelInfo's model_id")
-    parser.add_argument("--max-seq-len", type=int, required=True)
-    parser.add_argument("--guided-decoding", type=Path, help="xgrammar tokenizer info JSON: guided decoding on")
-    parser.add_argument("--stats-file", type=Path)
-    args = parser.parse_args(argv)
-    model = ReferenceModel(
-        backend=args.backend,
-        tokenizer_dir=args.tokenizer,
-        max_seq_len=args.max_seq_len,
-        model_id=args.model_id,
-        model_dir=args.model,
-        guided_decoding=args.guided_decoding,
-        stats_file=args.stats_file,
-    )
-    asyncio.run(_serve(model, args.host, args.port))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -83,8 +83,11 @@ class _Sequence:
 
 
 class ReferenceTrtllmServicer(pb_grpc.TrtllmServiceServicer):  # type: ignore[misc]
-    def __init__(self, engine: InflightEngine, model: ServedModel, model_id: str) -> None:
+    def __init__(
+        self, engine: InflightEngine, model: ServedModel, model_id: str, parallel: tuple[int, int] = (1, 1)
+    ) -> None:
         self._engine = engine
+        self._parallel = parallel  # tensor, pipeline: what trtllm-serve was started with (GetServerInfo)
         self._model = model
         self._model_id = model_id
         self._in_flight: dict[str, list[_Sink]] = {}
@@ -232,8 +235,8 @@ class ReferenceTrtllmServicer(pb_grpc.TrtllmServiceServicer):  # type: ignore[mi
         return pb.GetServerInfoResponse(
             version=f"trtllm-nix-reference {__version__}",
             backend="tensorrt-llm",
-            tensor_parallel_size=1,
-            pipeline_parallel_size=1,
+            tensor_parallel_size=self._parallel[0],
+            pipeline_parallel_size=self._parallel[1],
             context_parallel_size=1,
-            world_size=1,
+            world_size=self._parallel[0] * self._parallel[1],
         )
