@@ -134,3 +134,19 @@ def test_an_unhealthy_server_takes_the_model_out_of_ready(trtllm_service: Trtllm
     finally:
         trtllm_service.servicer.health = "OK"
     assert asyncio.run(ready()) is True
+
+
+@pytest.mark.parametrize(("include", "expected"), [(False, "a b"), (True, "a b c")])
+def test_a_stop_string_ends_with_matched_stop_str(
+    trtllm_service: TrtllmServiceThread, tokenizer: Tokenizer, include: bool, expected: str
+) -> None:
+    request = pb.GenerateRequest(
+        request_id="stop-string",
+        tokenized=pb.TokenizedInput(input_token_ids=_prompt(tokenizer, "a b c d e")),
+        max_tokens=16,
+        stop=[" c"],  # tokenized by the server on its own, as TensorRT-LLM does: " c" is the token in the output
+        include_stop_token_in_output=include,
+    )
+    complete = _call(trtllm_service, "Generate", request)[-1].complete
+    assert (complete.finish_reason, complete.matched_stop_str) == ("stop", " c")
+    assert tokenizer.decode(list(complete.output_token_ids)) == expected

@@ -51,6 +51,14 @@ class ReadRequest:
     stop_token_ids: frozenset[int]
     include_stop_token: bool
     logprobs: int | None  # top-k per token when asked (0: the chosen token's only)
+    stop_strings: tuple[tuple[tuple[int, ...], str], ...] = ()  # each stop string's tokens, and the string
+
+    def stop_string_at_end(self, output: list[int]) -> tuple[str, int] | None:
+        """The stop string the output ends with, and how many tokens it took."""
+        for tokens, text in self.stop_strings:
+            if tokens and len(output) >= len(tokens) and tuple(output[-len(tokens) :]) == tokens:
+                return text, len(tokens)
+        return None
 
 
 def read_request(message: pb.GenerateRequest, model: ServedModel) -> ReadRequest:
@@ -75,8 +83,8 @@ def read_request(message: pb.GenerateRequest, model: ServedModel) -> ReadRequest
         raise InvalidRequest("beam search (beam_width > 1) is not offered by the reference TrtllmService")
     stops = set(message.stop_token_ids)
     words: list[tuple[int, ...]] = [(token,) for token in sorted(stops)]
-    for text in message.stop:  # TensorRT-LLM tokenizes stop strings itself
-        words.append(tuple(model.tokenizer.encode(text, add_special_tokens=False).ids))
+    strings = tuple((tuple(model.tokenizer.encode(text, add_special_tokens=False).ids), text) for text in message.stop)
+    words += [tokens for tokens, _ in strings]  # TensorRT-LLM tokenizes stop strings itself
     seed = config.seed if config.HasField("seed") else 0
     output = message.output_config
     logprobs = output.logprobs if output.HasField("logprobs") else None
@@ -104,7 +112,7 @@ def read_request(message: pb.GenerateRequest, model: ServedModel) -> ReadRequest
         )
         for index in range(max(config.num_return_sequences, 1))
     )
-    return ReadRequest(sequences, frozenset(stops), message.include_stop_token_in_output, logprobs)
+    return ReadRequest(sequences, frozenset(stops), message.include_stop_token_in_output, logprobs, strings)
 
 
 def _guided(message: pb.GenerateRequest) -> GuidedRequest | None:

@@ -80,6 +80,7 @@ class _Sequence:
     output: list[int] = field(default_factory=list)
     logprobs: list[pb.TokenLogprob] = field(default_factory=list)
     done: bool = False
+    matched_str: str | None = None  # the stop string that ended it
 
 
 class ReferenceTrtllmServicer(pb_grpc.TrtllmServiceServicer):  # type: ignore[misc]
@@ -140,6 +141,14 @@ class ReferenceTrtllmServicer(pb_grpc.TrtllmServiceServicer):  # type: ignore[mi
             if item.final and tokens and tokens[-1] in read.stop_token_ids:
                 matched = tokens[-1]
                 tokens = tokens if read.include_stop_token else tokens[:-1]
+            elif item.final and tokens:
+                found = read.stop_string_at_end(sequence.output + tokens)
+                if found is not None:
+                    sequence.matched_str = found[0]
+                    if not read.include_stop_token:  # out of the complete's ids (streamed chunks stay sent)
+                        kept = (sequence.output + tokens)[: -found[1]]
+                        tokens, sequence.output = kept[len(sequence.output) :], kept[: len(sequence.output)]
+                        sequence.logprobs = sequence.logprobs[: len(sequence.output)]
             entries = self._logprobs(read, tokens, item)
             sequence.output += tokens
             sequence.logprobs += entries
@@ -173,6 +182,8 @@ class ReferenceTrtllmServicer(pb_grpc.TrtllmServiceServicer):  # type: ignore[mi
         )
         if matched is not None:
             complete.finish_reason, complete.matched_token_id = "stop", matched
+        elif sequence.matched_str is not None:
+            complete.finish_reason, complete.matched_stop_str = "stop", sequence.matched_str
         elif len(sequence.output) >= request.max_tokens:
             complete.finish_reason = "length"
         else:  # the end id ended it (the engine keeps it out of the output, as TensorRT-LLM does)
