@@ -30,13 +30,13 @@ def test_a_failure_before_any_text_is_a_502(pytorch_proxy: ProxyThread) -> None:
 def test_an_unhealthy_server_makes_the_proxy_not_ready(
     pytorch_proxy: ProxyThread, trtllm_service: TrtllmServiceThread
 ) -> None:
-    assert httpx.get(pytorch_proxy.base_url + "/health/ready").status_code == 200
+    assert httpx.get(pytorch_proxy.base_url + "/health/ready", timeout=30).status_code == 200
     trtllm_service.servicer.health = "Executor is unhealthy"
     try:
-        assert httpx.get(pytorch_proxy.base_url + "/health/ready").status_code == 503
+        assert httpx.get(pytorch_proxy.base_url + "/health/ready", timeout=30).status_code == 503
     finally:
         trtllm_service.servicer.health = "OK"
-    assert httpx.get(pytorch_proxy.base_url + "/health/ready").status_code == 200
+    assert httpx.get(pytorch_proxy.base_url + "/health/ready", timeout=30).status_code == 200
 
 
 def test_min_p_is_refused_naming_the_lane(pytorch_proxy: ProxyThread) -> None:

@@ -19,10 +19,12 @@ from tests.pytorch_lane.conftest import CONTEXT, lane_proxy
 
 
 def test_the_context_is_the_servers_max_seq_len(pytorch_proxy: ProxyThread) -> None:
-    card = httpx.get(pytorch_proxy.base_url + "/v1/models").json()["data"][0]
+    card = httpx.get(pytorch_proxy.base_url + "/v1/models", timeout=30).json()["data"][0]
     assert card["max_model_len"] == CONTEXT
     assert card["capabilities"]["guided_decoding"] is True
-    too_long = httpx.post(pytorch_proxy.base_url + "/v1/chat/completions", json=chat("x", max_tokens=CONTEXT))
+    too_long = httpx.post(
+        pytorch_proxy.base_url + "/v1/chat/completions", json=chat("x", max_tokens=CONTEXT), timeout=30
+    )
     assert too_long.status_code == 400
     assert too_long.json()["error"]["param"] == "max_tokens"
 

@@ -41,7 +41,7 @@ def test_a_second_model_on_its_own_trtllm_service(
     assert model.upstream == UpstreamAddress((trtllm_service.target,))
     main = TrtllmServiceThread(reference_model(assets, tmp_path_factory.mktemp("main")))
     with main, lane_proxy(main, assets, extra_models=(model,)) as proxy:
-        cards = httpx.get(proxy.base_url + "/v1/models").json()["data"]
+        cards = httpx.get(proxy.base_url + "/v1/models", timeout=30).json()["data"]
         assert [(card["id"], card["max_model_len"]) for card in cards] == [("qwen3", 16384), ("second", 16384)]
         before = trtllm_service.stats.counters.finished
         body = {**chat("from the second"), "model": "second"}

@@ -102,7 +102,9 @@ def test_smg_cancels_with_abort(smg: str, trtllm_service: TrtllmServiceThread) -
 
 def test_smg_serves_completions_responses_and_n(smg: str) -> None:
     prompt = "<|im_start|>user\n#reply: abc def<|im_end|>\n<|im_start|>assistant\n"
-    completion = httpx.post(smg + "/v1/completions", json={"model": "qwen3", "prompt": prompt, "max_tokens": 20})
+    completion = httpx.post(
+        smg + "/v1/completions", json={"model": "qwen3", "prompt": prompt, "max_tokens": 20}, timeout=30
+    )
     assert completion.json()["choices"][0]["text"] == "abc def"
     body = {"model": "qwen3", "input": "#reply: <think>r</think>Bonjour", "max_output_tokens": 20}
     response = httpx.post(smg + "/v1/responses", json=body, timeout=30).json()
