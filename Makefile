@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CONFIG := python/pyproject.toml
-# SMG (the gateway in front of several proxies, docs/gateway.md) for its end-to-end test (tests/gateway), in a
+# SMG (the gateway in front of several proxies, docs/gateway.md, and the independent gRPC client of the reference
+# TrtllmService server, docs/pytorch-lane.md) for its tests (tests/gateway, tests/pytorch_lane), in a
 # virtualenv of its own: smg 1.13.0 needs protobuf 7, tritonclient's pin is protobuf 6. The test runs its binary by
 # path ($TRTLLM_NIX_SMG).
 SMG_VERSION := 1.13.0
@@ -149,4 +150,4 @@ constraints:
 	/tmp/trtllm-nix-pin/bin/pip freeze --exclude-editable | grep -v '^trtllm-nix' > python/constraints.txt
 
 clean:
-	rm -rf $(VENV) .venv-openwebui .venv-bench .venv-eval .venv-node .cache .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-openwebui .venv-bench .venv-eval .venv-node .venv-smg .cache .mypy_cache .ruff_cache .pytest_cache

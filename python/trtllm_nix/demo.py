@@ -13,6 +13,7 @@ from trtllm_nix.errors import SetupError
 
 if TYPE_CHECKING:
     from trtllm_nix.assets.build import Assets
+    from trtllm_nix.proxy.settings import ProxySettings
 
 DEMO_MODEL = "qwen3"
 # --model: the real SmolLM2-135M-Instruct (bf16, default), its ModelOpt NVFP4 export, or the tiny random Qwen3.
@@ -36,6 +37,13 @@ def register(commands: Any) -> None:
         help="smollm2 (default with hf): the real SmolLM2-135M-Instruct; smollm2-nvfp4: its ModelOpt NVFP4 export; "
         "qwen3-tiny (default with scripted): the tiny random Qwen3 (real Qwen vocabulary, random answers)",
     )
+    parser.add_argument(
+        "--lane",
+        choices=("engine", "pytorch"),
+        default="engine",
+        help="engine: tritonserver with the reference tensorrt_llm model (the engine lane); pytorch: the reference "
+        "TrtllmService, as trtllm-serve --grpc serves the PyTorch backend (docs/pytorch-lane.md)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000, help="proxy port")
     parser.set_defaults(handler=run)
@@ -48,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if not port_is_free(args.port, args.host):
         raise SetupError(f"port {args.port} on {args.host} is taken; pass --port with a free one")
     assets = ensure_assets()
-    workdir = _own_workdir(default_cache_dir() / "demo", args.backend)
+    label = args.backend if args.lane == "engine" else f"{args.backend}-pytorch"
+    workdir = _own_workdir(default_cache_dir() / "demo", label)
     try:
         return _serve(args, assets, workdir)
     finally:
@@ -70,10 +79,6 @@ def _own_workdir(parent: Path, backend: str) -> Path:
 
 
 def _serve(args: argparse.Namespace, assets: Assets, workdir: Path) -> int:
-    import uvicorn
-
-    from trtllm_nix.proxy.app import create_app
-    from trtllm_nix.proxy.http_limits import PROTOCOL
     from trtllm_nix.proxy.settings import ProxySettings
     from trtllm_nix.repo.reference import write_reference_repository
     from trtllm_nix.triton.runtime import TritonRuntime
@@ -89,6 +94,8 @@ def _serve(args: argparse.Namespace, assets: Assets, workdir: Path) -> int:
     from trtllm_nix.repo.tokenizer_info import guided_decoding_possible
 
     guided = guided_decoding_possible(tokenizer_dir)  # structured outputs where the tokenizer allows them
+    if args.lane == "pytorch":
+        return _pytorch_lane(args, workdir, model, model_dir, tokenizer_dir, guided)
     repo = write_reference_repository(
         workdir / "repo",
         args.backend,
@@ -109,17 +116,62 @@ def _serve(args: argparse.Namespace, assets: Assets, workdir: Path) -> int:
             port=args.port,
             model_repository=repo,  # its tensorrt_llm config turns guided decoding on (structured outputs)
         )
-        base = f"http://{args.host}:{args.port}"
-        prompt = "#reply: Hello from trtllm-nix!" if args.backend == "scripted" else QUESTION
-        print(
-            "\nOpenAI-compatible API ready. Try:\n"
-            f"  curl -s {base}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
-            f'    -d \'{{"model": "{served}", "messages": [{{"role": "user", "content": "{prompt}"}}], '
-            '"max_tokens": 32}\'\n'
-            "Ctrl-C stops everything.\n",
-            flush=True,
+        _serve_proxy(args, settings, served)
+    print("stopped", flush=True)
+    return 0
+
+
+def _serve_proxy(args: argparse.Namespace, settings: ProxySettings, served: str) -> None:
+    import uvicorn
+
+    from trtllm_nix.proxy.app import create_app
+    from trtllm_nix.proxy.http_limits import PROTOCOL
+
+    base = f"http://{args.host}:{args.port}"
+    prompt = "#reply: Hello from trtllm-nix!" if args.backend == "scripted" else QUESTION
+    print(
+        "\nOpenAI-compatible API ready. Try:\n"
+        f"  curl -s {base}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
+        f'    -d \'{{"model": "{served}", "messages": [{{"role": "user", "content": "{prompt}"}}], '
+        '"max_tokens": 32}\'\n'
+        "Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", http=PROTOCOL)
+
+
+def _pytorch_lane(
+    args: argparse.Namespace, workdir: Path, model: str, model_dir: Path, tokenizer_dir: Path, guided: bool
+) -> int:
+    """The reference TrtllmService in this process (the stand-in for trtllm-serve --grpc), the proxy in front."""
+    from trtllm_nix.llm.upstream_address import UpstreamAddress
+    from trtllm_nix.proxy.settings import ProxySettings
+    from trtllm_nix.reference.trtllm_server import ReferenceModel, TrtllmServiceThread
+    from trtllm_nix.repo.tokenizer_info import TOKENIZER_INFO_FILE, tokenizer_info_text
+
+    info = workdir / TOKENIZER_INFO_FILE
+    if guided:
+        info.write_text(tokenizer_info_text(tokenizer_dir), "utf-8")
+    served = SERVED_NAMES[model]
+    reference = ReferenceModel(
+        backend=args.backend,
+        tokenizer_dir=tokenizer_dir,
+        max_seq_len=_context(args.backend, model_dir),
+        model_id=served,
+        model_dir=model_dir if args.backend == "hf" else None,
+        guided_decoding=info if guided else None,
+    )
+    print(f"starting the reference TrtllmService ({args.backend}, {model}) ...", flush=True)
+    with TrtllmServiceThread(reference) as server:
+        print(f"TrtllmService ready: grpc-trtllm://{server.target}", flush=True)
+        settings = ProxySettings(
+            tokenizer=tokenizer_dir,
+            model_name=served,
+            host=args.host,
+            port=args.port,
+            upstream=UpstreamAddress((server.target,), guided_decoding=guided),
         )
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", http=PROTOCOL)
+        _serve_proxy(args, settings, served)
     print("stopped", flush=True)
     return 0
 

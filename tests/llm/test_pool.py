@@ -23,7 +23,7 @@ def test_the_health_watcher_survives_a_check_that_raises(
 
     async def run() -> tuple[bool, bool]:
         url = scripted_triton.server.grpc_url
-        pool = UpstreamPool([url, url], "tensorrt_llm", recheck_seconds=0.05)
+        pool = UpstreamPool.triton([url, url], "tensorrt_llm", recheck_seconds=0.05)
         pool.start()
         try:
             broken, other = pool.members
@@ -72,7 +72,7 @@ def test_a_hung_upstream_is_taken_out_and_requests_fail_at_once(monkeypatch: pyt
     monkeypatch.setattr(pool_module, "PROBE_SECONDS", 0.05)
 
     async def run() -> tuple[bool, float, int]:
-        pool = UpstreamPool(["127.0.0.1:1"], "tensorrt_llm", recheck_seconds=0.02)
+        pool = UpstreamPool.triton(["127.0.0.1:1"], "tensorrt_llm", recheck_seconds=0.02)
         hung = _Hung()
         await pool.members[0].upstream.close()
         pool.members[0].upstream = hung  # type: ignore[assignment]

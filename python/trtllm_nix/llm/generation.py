@@ -27,6 +27,7 @@ async def generate(
     matcher = StopMatcher(stops)
     end_ids = set(files.end_token_ids) if request.end_id >= 0 else set()
     ended_by_end_id = False
+    said: FinishReason | None = None  # the server's own finish reason, where it gives one (TrtllmService)
     completion = 0
     prompt: PromptScores | None = None
     stream = upstream.generate(request)
@@ -36,6 +37,7 @@ async def generate(
                 prompt = await asyncio.to_thread(
                     score_prompt, request.input_ids, chunk.context_logits, request.top_logprobs
                 )
+            said = chunk.finish_reason or said
             if ended_by_end_id:
                 continue  # drain to the final response: the request is finished in Triton, never cancel it
             ids = chunk.token_ids
@@ -50,7 +52,10 @@ async def generate(
             completion += len(kept)
             logprobs = tuple(chunk.logprobs[: len(kept)]) if chunk.logprobs is not None else None
             top: tuple[tuple[TopLogprob, ...], ...] | None = None
-            if chunk.generation_logits is not None and request.return_generation_logits:
+            if chunk.top_logprobs is not None and request.return_generation_logits:
+                k = request.top_logprobs  # the server's own alternatives (TrtllmService), best first
+                top = tuple(alternatives[:k] for alternatives in chunk.top_logprobs[: len(kept)])
+            elif chunk.generation_logits is not None and request.return_generation_logits:
                 rows = chunk.generation_logits[-len(chunk.token_ids) :]
                 top = (await asyncio.to_thread(generated_alternatives, rows, request.top_logprobs))[: len(kept)]
             text = matcher.feed(detokenizer.push(ids)) if ids else ""
@@ -72,7 +77,7 @@ async def generate(
     if tail:
         yield Delta(tail, ())
     reason: FinishReason = "stop"
-    if matcher.matched is None and completion >= request.max_new_tokens and not ended_by_end_id:
+    if matcher.matched is None and not ended_by_end_id and (said == "length" or completion >= request.max_new_tokens):
         reason = "length"
     yield Finish(reason, len(request.input_ids), completion, matcher.matched, prompt)
 

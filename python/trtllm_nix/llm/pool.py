@@ -1,4 +1,5 @@
-"""Several Triton upstreams (one per GPU group or machine, each its own TP world). Each request goes to the ready
+"""Several upstreams (one per GPU group or machine, each its own TP world): Tritons, or TensorRT-LLM
+``TrtllmService`` servers (``llm.trtllm_grpc``). Each request goes to the ready
 upstream with the fewest requests in flight; an upstream that fails is taken out of rotation and put back once its
 readiness check passes again. A request that fails before its first token is tried on the next upstream, so no
 request is lost that had not started streaming."""
@@ -8,17 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
-from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
+from trtllm_nix.llm.triton_client import TritonUpstream
+from trtllm_nix.llm.upstream_types import Upstream, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
 
 LOG = logging.getLogger("trtllm_nix.llm.pool")
 
 
 @dataclass
 class _Member:
-    upstream: TritonUpstream
+    upstream: Upstream
     in_flight: int = 0
     healthy: bool = True
     failures: int = field(default=0)
@@ -30,10 +32,16 @@ PROBE_SECONDS = 3.0  # how long a readiness check of a healthy member may take (
 
 
 class UpstreamPool:
-    def __init__(self, urls: list[str], model: str, timeout: float | None = None, recheck_seconds: float = 1.0) -> None:
-        self.members = [_Member(TritonUpstream(url, model, timeout)) for url in urls]
+    def __init__(self, upstreams: Sequence[Upstream], recheck_seconds: float = 1.0) -> None:
+        self.members = [_Member(upstream) for upstream in upstreams]
         self._recheck = recheck_seconds
         self._watcher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def triton(
+        cls, urls: list[str], model: str, timeout: float | None = None, recheck_seconds: float = 1.0
+    ) -> UpstreamPool:
+        return cls([TritonUpstream(url, model, timeout) for url in urls], recheck_seconds)
 
     @property
     def url(self) -> str:
@@ -76,7 +84,7 @@ class UpstreamPool:
         while True:
             member = self._choose(tried)
             if member is None:
-                raise UpstreamUnavailable(f"no Triton upstream is ready ({self.url})")
+                raise UpstreamUnavailable(f"no upstream is ready ({self.url})")
             tried.add(self.members.index(member))
             member.in_flight += 1
             started = False
@@ -114,8 +122,8 @@ class UpstreamPool:
             ok = await member.upstream.ready(timeout=PROBE_SECONDS)
             member.missed = 0 if ok else member.missed + 1
             if member.missed >= HUNG_AFTER:
-                LOG.warning("Triton at %s missed %d readiness checks: out of rotation", member.upstream.url, HUNG_AFTER)
+                LOG.warning("upstream %s missed %d readiness checks: out of rotation", member.upstream.url, HUNG_AFTER)
                 member.healthy, member.missed = False, 0
         except Exception as error:  # one member's broken check must not stop the others'
-            LOG.warning("health check of Triton at %s failed: %r", member.upstream.url, error)
+            LOG.warning("health check of upstream %s failed: %r", member.upstream.url, error)
             member.healthy = False

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from trtllm_nix.llm.events import GuidedDecoding
+from trtllm_nix.llm.events import FinishReason, GuidedDecoding, TopLogprob
 
 INT32_MAX = 2**31 - 1
 
@@ -82,6 +82,11 @@ class UpstreamChunk:
     final: bool
     context_logits: np.ndarray | None = None  # type: ignore[type-arg]  # [prompt tokens, vocab], float32
     generation_logits: np.ndarray | None = None  # type: ignore[type-arg]  # [new tokens, vocab], float32
+    # Alternatives per token as the server computed them (TrtllmService's top_logprobs), best first; Triton has
+    # none (the proxy computes them from generation_logits).
+    top_logprobs: tuple[tuple[TopLogprob, ...], ...] | None = None
+    # Why the server says the generation ended, where it says (TrtllmService's GenerateComplete); None from Triton.
+    finish_reason: FinishReason | None = None
 
 
 class TokenSource(Protocol):
@@ -91,6 +96,15 @@ class TokenSource(Protocol):
     def url(self) -> str: ...
 
     def generate(self, request: UpstreamRequest) -> AsyncGenerator[UpstreamChunk, None]: ...
+
+
+class Upstream(TokenSource, Protocol):
+    """One server a pool can hold: a token source with a readiness check and a channel to close (a Triton, or a
+    TensorRT-LLM ``TrtllmService``)."""
+
+    async def ready(self, timeout: float = 2.0) -> bool: ...
+
+    async def close(self) -> None: ...
 
 
 def word_list(words: list[list[int]]) -> np.ndarray:  # type: ignore[type-arg]

@@ -16,10 +16,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from trtllm_nix import __version__
+from trtllm_nix.errors import UserError
 from trtllm_nix.llm.limits import context_length, gathered_logits, guided_decoding_enabled, read_engine_limits
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.pool import UpstreamPool
 from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
+from trtllm_nix.llm.trtllm_grpc import TrtllmGrpcUpstream
+from trtllm_nix.llm.trtllm_grpc_info import read_server_info, served_limits
 from trtllm_nix.proxy import messages_routes, routes, tokenize
 from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
@@ -49,10 +52,21 @@ class _NotStarted:
 
 def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | None) -> tuple[ServedModel, ModelSpec]:
     files = ModelFiles.load(spec.tokenizer)
-    engine = read_engine_limits(spec.model_repository) if spec.model_repository else None
-    context_logits, generation_logits = (
-        gathered_logits(spec.model_repository) if spec.model_repository else (False, False)
-    )
+    if spec.upstream is not None:  # the PyTorch lane: limits from the servers, top-k logprobs from them, no logits
+        infos = [read_server_info(target, settings.upstream_wait) for target in spec.upstream.targets]
+        engine = served_limits(infos)
+        if engine is None and spec.max_model_len is None:
+            raise UserError(
+                f"the TrtllmService at {spec.upstream} reports no max_seq_len (trtllm-serve without --max_seq_len); "
+                "pass --max-model-len"
+            )
+        context_logits, generation_logits, guided = False, True, spec.upstream.guided_decoding
+    else:
+        engine = read_engine_limits(spec.model_repository) if spec.model_repository else None
+        context_logits, generation_logits = (
+            gathered_logits(spec.model_repository) if spec.model_repository else (False, False)
+        )
+        guided = guided_decoding_enabled(spec.model_repository) if spec.model_repository else False
     model = ServedModel(
         name=spec.name,
         files=files,
@@ -63,9 +77,10 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
         tool_parser=tool_parser(settings.tool_call_parser),
         reasoning_alias=settings.reasoning_alias,
         default_chat_template_kwargs=settings.default_chat_template_kwargs,
-        guided_decoding=guided_decoding_enabled(spec.model_repository) if spec.model_repository else False,
+        guided_decoding=guided,
         context_logits=context_logits,
         generation_logits=generation_logits,
+        lane="pytorch" if spec.upstream is not None else "engine",
     )
     if model.tool_parser is not None and model.template is not None and not model.template.describes_tools:
         LOG.warning(
@@ -85,6 +100,7 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         settings.triton_model,
         settings.model_repository,
         settings.max_model_len,
+        settings.upstream,
     )
     given: Mapping[str, TokenSource] = (
         {} if upstream is None else upstream if isinstance(upstream, Mapping) else {settings.model_name: upstream}
@@ -104,8 +120,12 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         for model, spec in served:  # gRPC channels belong to the serving event loop: made here, not at import
             if spec.name in given:
                 continue
-            urls = [url.strip() for url in spec.triton.split(",") if url.strip()]
-            pool = UpstreamPool(urls, spec.triton_model, timeout=settings.request_timeout)
+            if spec.upstream is not None:
+                timeout = settings.request_timeout
+                pool = UpstreamPool([TrtllmGrpcUpstream(target, timeout) for target in spec.upstream.targets])
+            else:
+                urls = [url.strip() for url in spec.triton.split(",") if url.strip()]
+                pool = UpstreamPool.triton(urls, spec.triton_model, timeout=settings.request_timeout)
             pool.start()
             pools.append(pool)
             model.upstream = pool

@@ -55,8 +55,8 @@ class Lifecycle:
             return unavailable("the model server is not reachable; try again later")
         if isinstance(error, UpstreamError):
             self.metrics.upstream_errors.labels(kind="error").inc()
-            LOG.warning("request %s: Triton failed it: %s", request_id, error)
-            return upstream_failed(f"Triton failed the request: {error}")
+            LOG.warning("request %s: the model server failed it: %s", request_id, error)
+            return upstream_failed(f"the model server failed the request: {error}")
         LOG.error("request %s failed", request_id, exc_info=error)
         return internal_error(request_id)
 

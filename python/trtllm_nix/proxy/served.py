@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.triton_client import TokenSource
@@ -32,6 +32,9 @@ class ServedModel:
     # scoring (echo + logprobs) and top-k alternatives need them.
     context_logits: bool = False
     generation_logits: bool = False
+    # engine: Triton's tensorrtllm backend (a built engine); pytorch: TensorRT-LLM's TrtllmService, which returns
+    # top-k logprobs itself and no logits at all (no prompt scoring)
+    lane: Literal["engine", "pytorch"] = "engine"
 
     @property
     def takes_tools(self) -> bool:

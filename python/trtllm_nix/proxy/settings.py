@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from trtllm_nix.errors import UserError
+from trtllm_nix.llm.upstream_address import UpstreamAddress, parse_upstream
 from trtllm_nix.proxy.parsers.registry import REASONING_PARSERS, TOOL_PARSERS, choices
 
 REASONING_CHOICES = choices(REASONING_PARSERS)
@@ -40,13 +41,16 @@ class ModelSpec:
     triton_model: str = "tensorrt_llm"
     model_repository: Path | None = None
     max_model_len: int | None = None
+    upstream: UpstreamAddress | None = None  # a TrtllmService (the PyTorch lane) in place of `triton`
 
 
-_SPEC_KEYS = {"tokenizer", "triton", "triton-model", "repository", "max-model-len"}
+_SPEC_KEYS = {"tokenizer", "triton", "triton-model", "repository", "max-model-len", "upstream"}
+_TRITON_KEYS = ("triton", "triton-model", "repository")
 
 
 def parse_model_spec(text: str) -> ModelSpec:
-    """``NAME:tokenizer=DIR,triton=HOST:PORT[+HOST:PORT],triton-model=M,repository=DIR,max-model-len=N``."""
+    """``NAME:tokenizer=DIR,triton=HOST:PORT[+HOST:PORT],triton-model=M,repository=DIR,max-model-len=N``, or with
+    ``upstream=grpc-trtllm://HOST:PORT[+HOST:PORT][?guided_decoding=xgrammar]`` in place of the Triton keys."""
     name, _, rest = text.partition(":")
     fields: dict[str, str] = {}
     for item in filter(None, rest.split(",")):
@@ -54,8 +58,15 @@ def parse_model_spec(text: str) -> ModelSpec:
         if not eq or key not in _SPEC_KEYS:
             raise UserError(f"--served-model {text!r}: {item!r} is not one of {', '.join(sorted(_SPEC_KEYS))}=VALUE")
         fields[key] = value
-    if not name or "tokenizer" not in fields or "triton" not in fields:
-        raise UserError(f"--served-model {text!r} needs NAME:tokenizer=DIR,triton=HOST:PORT")
+    upstream = parse_upstream(fields["upstream"].replace("+", ",")) if "upstream" in fields else None
+    if upstream is not None and any(key in fields for key in _TRITON_KEYS):
+        raise UserError(
+            f"--served-model {text!r}: upstream= replaces {', '.join(_TRITON_KEYS)}=; give one or the other"
+        )
+    if not name or "tokenizer" not in fields or ("triton" not in fields and upstream is None):
+        raise UserError(
+            f"--served-model {text!r} needs NAME:tokenizer=DIR,triton=HOST:PORT or NAME:tokenizer=DIR,upstream=URL"
+        )
     try:
         max_len = int(fields["max-model-len"]) if "max-model-len" in fields else None
     except ValueError:
@@ -63,10 +74,11 @@ def parse_model_spec(text: str) -> ModelSpec:
     return ModelSpec(
         name=name,
         tokenizer=Path(fields["tokenizer"]),
-        triton=fields["triton"].replace("+", ","),
+        triton=fields.get("triton", "").replace("+", ","),
         triton_model=fields.get("triton-model", "tensorrt_llm"),
         model_repository=Path(fields["repository"]) if "repository" in fields else None,
         max_model_len=max_len,
+        upstream=upstream,
     )
 
 
@@ -108,6 +120,8 @@ class ProxySettings:
     body_timeout: float = 60.0  # seconds to send its body, after the headers
     max_connections: int = 1000  # open connections; past it a new one gets 503 and is closed
     public_metrics: bool = False  # /metrics without the API key (when one is set)
+    upstream: UpstreamAddress | None = None  # --upstream grpc-trtllm://...: the main model's TrtllmService servers
+    upstream_wait: float = 300.0  # seconds to wait at start for a TrtllmService's GetModelInfo (a model loads)
 
     def __post_init__(self) -> None:
         checks = [
@@ -128,6 +142,7 @@ class ProxySettings:
                 f"--tool-call-parser must be {_one_of(TOOL_CALL_CHOICES)}",
             ),
             (self.workers >= 1, "--workers must be at least 1"),
+            (self.upstream_wait > 0, "--upstream-wait must be more than 0 seconds"),
             (self.header_timeout > 0, "--header-timeout must be more than 0 seconds"),
             (self.body_timeout > 0, "--body-timeout must be more than 0 seconds"),
             (self.max_connections >= 1, "--max-connections must be at least 1"),
@@ -169,6 +184,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arg("--tokenizer", type=Path, help="tokenizer folder (tokenizer.json, chat template)")
     arg("--triton", action="append", help="Triton gRPC address host:port; repeat (or comma-separate) for several")
     arg("--triton-model", help="Triton model to send token ids to (default tensorrt_llm)")
+    arg(
+        "--upstream",
+        help="grpc-trtllm://HOST:PORT[,HOST:PORT][?guided_decoding=xgrammar]: TensorRT-LLM's TrtllmService "
+        "(trtllm-serve MODEL --grpc) instead of Triton",
+    )
+    arg("--upstream-wait", help="seconds to wait at start for the TrtllmService to report its model (default 300)")
     arg("--model-name", help="model id served at /v1/models (default qwen3)")
     arg("--host", help="listen address (loopback by default)")
     arg("--port", help="listen port (default 9000)")
@@ -178,7 +199,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arg(
         "--served-model",
         action="append",
-        help="one more model: NAME:tokenizer=DIR,triton=HOST:PORT[,triton-model=M,repository=DIR,max-model-len=N]",
+        help="one more model: NAME:tokenizer=DIR,triton=HOST:PORT[,triton-model=M,repository=DIR,max-model-len=N], "
+        "or NAME:tokenizer=DIR,upstream=grpc-trtllm://HOST:PORT[+HOST:PORT][,max-model-len=N]",
     )
     arg(
         "--state-dir",
@@ -287,6 +309,20 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         if not api_key:
             raise UserError(f"--api-key-file {key_file} is empty")
     origins = tuple(ns.cors_origin or [o for o in (env.get(ENV_PREFIX + "CORS_ORIGINS") or "").split(",") if o])
+    upstream_text = _value(ns, env, "upstream", str, None)
+    upstream = parse_upstream(upstream_text) if upstream_text else None
+    if upstream is not None:
+        triton_given = [
+            flag
+            for flag, name in (
+                ("--triton", "triton"),
+                ("--triton-model", "triton_model"),
+                ("--model-repository", "model_repository"),
+            )
+            if getattr(ns, name, None) or env.get(ENV_PREFIX + name.upper())
+        ]
+        if triton_given:
+            raise UserError(f"--upstream {upstream} replaces Triton: drop {', '.join(triton_given)}")
     upstreams = ",".join(ns.triton or [env.get(ENV_PREFIX + "TRITON") or "127.0.0.1:8001"])
     return ProxySettings(
         tokenizer=Path(tokenizer),
@@ -311,6 +347,8 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
         tool_call_parser=_value(ns, env, "tool_call_parser", str, "auto"),
         reasoning_alias=_value(ns, env, "reasoning_alias", _bool, False),
         workers=_value(ns, env, "workers", int, 1),
+        upstream=upstream,
+        upstream_wait=_value(ns, env, "upstream_wait", float, 300.0),
         state_dir=_value(ns, env, "state_dir", Path, None) or default_state_dir(env),
         responses_store=_value(ns, env, "responses_store", str, None),
         responses_store_bytes=_value(ns, env, "responses_store_bytes", int, 256 << 20),

@@ -49,16 +49,24 @@ def check_message_count(model: ServedModel, count: int) -> None:
 def check_sampling(model: ServedModel, body: SamplingFields) -> None:
     """What TensorRT-LLM's Triton model cannot honour is refused by name, at any value but "off"."""
     if body.min_p:
+        server = (
+            "this proxy does not send min_p to TensorRT-LLM's TrtllmService yet"
+            if model.lane == "pytorch"
+            else "TensorRT-LLM's tensorrt_llm Triton model has no min-p sampling"
+        )
         raise bad_request(
-            f"min_p {body.min_p}: TensorRT-LLM's tensorrt_llm Triton model has no min-p sampling; send 0 or omit it "
-            "(top_p and top_k are honoured)",
+            f"min_p {body.min_p}: {server}; send 0 or omit it (top_p and top_k are honoured)",
             param="min_p",
             code="unsupported_value",
         )
     if body.priority:
+        why = (
+            "TensorRT-LLM's TrtllmService takes no priority"
+            if model.lane == "pytorch"
+            else "TensorRT-LLM's Triton backend schedules requests first come, first served"
+        )
         raise bad_request(
-            f"priority {body.priority}: TensorRT-LLM's Triton backend schedules requests first come, first served; "
-            "send 0 or omit it",
+            f"priority {body.priority}: {why}; send 0 or omit it",
             param="priority",
             code="unsupported_value",
         )

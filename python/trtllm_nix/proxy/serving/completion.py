@@ -105,6 +105,14 @@ def check_logprobs(model: ServedModel, body: CompletionRequest) -> None:
     """What echo and logprobs need of the engine, refused by name where it lacks it."""
     if body.logprobs is None:
         return
+    if body.echo and not model.context_logits and model.lane == "pytorch":
+        raise bad_request(
+            f"echo with logprobs scores the prompt, which needs its logits; the served model {model.name!r} runs on "
+            "TensorRT-LLM's TrtllmService (the PyTorch lane), which returns no logits: serve it through the engine "
+            "lane with an engine built with --gather-context-logits, or omit echo or logprobs",
+            param="echo",
+            code="unsupported_value",
+        )
     if body.echo and not model.context_logits:
         raise bad_request(
             f"echo with logprobs scores the prompt, which needs the context logits of an engine built with "
