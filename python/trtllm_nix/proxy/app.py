@@ -21,8 +21,6 @@ from trtllm_nix.llm.limits import context_length, gathered_logits, guided_decodi
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.pool import UpstreamPool
 from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
-from trtllm_nix.llm.trtllm_grpc import TrtllmGrpcUpstream
-from trtllm_nix.llm.trtllm_grpc_info import read_server_info, served_limits
 from trtllm_nix.proxy import messages_routes, routes, tokenize
 from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
@@ -50,9 +48,23 @@ class _NotStarted:
         raise UpstreamUnavailable("the proxy's upstreams start with the server (its lifespan)")
 
 
+def _pytorch_lane_info() -> tuple[Any, Any]:
+    """The PyTorch lane's client (``smg-grpc-proto``, the ``pytorch-lane`` extra): imported only by a proxy that
+    serves that lane, so the engine lane (and the Nix package, which does not carry it yet) runs without it."""
+    try:
+        from trtllm_nix.llm.trtllm_grpc_info import read_server_info, served_limits
+    except ImportError as error:
+        raise UserError(
+            f"--upstream grpc-trtllm://... needs smg-grpc-proto ({error}); install trtllm-nix[pytorch-lane] "
+            "(the Nix package serves the engine lane only, for now)"
+        ) from error
+    return read_server_info, served_limits
+
+
 def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | None) -> tuple[ServedModel, ModelSpec]:
     files = ModelFiles.load(spec.tokenizer)
     if spec.upstream is not None:  # the PyTorch lane: limits from the servers, top-k logprobs from them, no logits
+        read_server_info, served_limits = _pytorch_lane_info()
         infos = [read_server_info(target, settings.upstream_wait) for target in spec.upstream.targets]
         engine = served_limits(infos)
         if engine is None and spec.max_model_len is None:
@@ -122,6 +134,8 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
                 continue
             if spec.upstream is not None:
                 timeout = settings.request_timeout
+                from trtllm_nix.llm.trtllm_grpc import TrtllmGrpcUpstream  # found by _served already
+
                 pool = UpstreamPool([TrtllmGrpcUpstream(target, timeout) for target in spec.upstream.targets])
             else:
                 urls = [url.strip() for url in spec.triton.split(",") if url.strip()]
