@@ -365,7 +365,7 @@ def test_failure_mid_stream_is_an_error_event(sdk: anthropic.Anthropic) -> None:
         ) as stream,
     ):
         list(stream)
-    assert "Triton" in str(failed.value)
+    assert "the model server failed the request" in str(failed.value)
 
 
 def test_api_key_as_x_api_key_or_bearer(scripted_triton: RunningTriton, assets: Assets) -> None:
