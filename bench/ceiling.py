@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from frontends import process_tree_cpu_seconds, start_our_proxy, start_peer_proxy
 from sse_load import run_load
+from stats import machine
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.triton.ports import free_ports
 
@@ -275,18 +275,6 @@ def main() -> int:
             stop(process)
     print(f"wrote {path}")
     return 0
-
-
-def machine() -> dict[str, Any]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown",
-    )
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "date": time.strftime("%F")}
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clients import Client, Sample, direct_grpc, proxy_chat, triton_generate_stream
 from proxy_process import start_proxy_process
-from stats import summarize
+from stats import machine, summarize
 from trtllm_nix.assets.build import ensure_assets
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.triton_client import TritonUpstream
@@ -216,23 +215,6 @@ def main() -> int:
         )
     print("\n" + table(results))
     return 0
-
-
-def machine() -> dict[str, Any]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown",
-    )
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
 
 
 if __name__ == "__main__":

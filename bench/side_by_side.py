@@ -18,7 +18,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from frontends import (
     start_peer_proxy,
 )
 from side_by_side_report import key_ratios, table
-from stats import summarize
+from stats import machine, summarize
 from trtllm_nix.assets.build import ensure_assets
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.triton_client import TritonUpstream
@@ -357,18 +356,6 @@ def progress(path: str, concurrency: int, result: dict[str, Any]) -> str:
         f"c={concurrency:<4} {path:<24} {result['tokens_per_s']:9.0f} tok/s  ttft p50 {result['ttft_p50_ms'] or 0:7.1f}"
         f" ms  errors {result.get('errors', 0)}  {cpu}{why}"
     )
-
-
-def machine() -> dict[str, Any]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown",
-    )
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "date": time.strftime("%F")}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""Percentiles and throughput from per-request samples."""
+"""Percentiles and throughput from per-request samples, and the machine a run measured (recorded with every result)."""
 
 from __future__ import annotations
 
+import os
+import platform
+import time
+from pathlib import Path
 from typing import Any
 
 from clients import Sample
@@ -31,3 +35,15 @@ def summarize(samples: list[Sample], wall: float) -> dict[str, Any]:
         "itl_p50_ms": percentile(gaps, 50),
         "itl_p99_ms": percentile(gaps, 99),
     }
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "date": time.strftime("%F")}
