@@ -1,5 +1,5 @@
-"""Reasoning and tool-call parsers are chosen independently (as vLLM's --reasoning-parser and --tool-call-parser),
-by name from their registries; the fake upstream stands for Triton."""
+"""Reasoning and tool-call formats are chosen independently (as vLLM's --reasoning-parser and --tool-call-parser),
+by name from their registries of classes; the fake upstream stands for Triton."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import pytest
 from tokenizers import Tokenizer
 from trtllm_nix.assets.build import Assets
 from trtllm_nix.errors import UserError
-from trtllm_nix.proxy.parsers.registry import REASONING_PARSERS, TOOL_PARSERS
+from trtllm_nix.proxy.formats.hermes import Hermes
+from trtllm_nix.proxy.formats.llama3_json import Llama3Json
+from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
+from trtllm_nix.proxy.formats.registry import REASONING_FORMATS, TOOL_CALL_FORMATS, Registry
+from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat
 from trtllm_nix.proxy.settings import ProxySettings, add_arguments, from_namespace
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces
@@ -22,9 +26,30 @@ def _chat(**fields: Any) -> dict[str, Any]:
     return {"model": "qwen3", "messages": [{"role": "user", "content": "hi"}], **fields}
 
 
-def test_the_registries_name_their_parsers() -> None:
-    assert set(REASONING_PARSERS) == {"qwen3"}
-    assert set(TOOL_PARSERS) == {"hermes"}
+def test_the_registries_hold_the_family_modules_classes() -> None:
+    assert REASONING_FORMATS.names() == ("qwen3",)
+    assert set(TOOL_CALL_FORMATS.names()) == {"hermes", "llama3_json"}
+    assert isinstance(REASONING_FORMATS.create("qwen3"), Qwen3Reasoning)
+    assert isinstance(TOOL_CALL_FORMATS.create("llama3_json"), Llama3Json)
+    assert Hermes.name == "hermes"  # the name it was registered under
+    assert TOOL_CALL_FORMATS.choices() == ("auto", "hermes", "llama3_json", "none")
+
+
+def test_a_class_registers_by_its_decorator_alone() -> None:
+    """What a family module does: its class is in the registry by being defined (formats/__init__ imports the
+    module); a name is taken once, and never auto or none."""
+    registry: Registry[ToolCallFormat] = Registry("--tool-call-parser")
+
+    @registry.register("mine")
+    class Mine(Hermes):
+        pass
+
+    assert registry.names() == ("mine",)
+    assert isinstance(registry.create("mine"), Mine)
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register("mine")(Hermes)
+    with pytest.raises(ValueError):
+        registry.register("none")(Hermes)
 
 
 def test_tool_calls_parsed_with_reasoning_off(assets: Assets, tokenizer: Tokenizer) -> None:
@@ -51,8 +76,10 @@ def test_no_tool_parser_refuses_tools_naming_the_flag(assets: Assets, tokenizer:
 
 
 def test_an_unknown_tool_parser_is_one_line(assets: Assets) -> None:
-    with pytest.raises(UserError, match="--tool-call-parser must be auto, hermes or none"):
+    with pytest.raises(UserError, match=r"^--tool-call-parser must be auto, hermes, llama3_json or none$"):
         ProxySettings(tokenizer=assets.tokenizer, tool_call_parser="mistral")
+    with pytest.raises(UserError, match=r"^--reasoning-parser must be auto, qwen3 or none$"):
+        ProxySettings(tokenizer=assets.tokenizer, reasoning_parser="deepseek_r1")
 
 
 def test_the_tool_parser_from_flag_and_environment(assets: Assets) -> None:
