@@ -23,8 +23,6 @@ class ReasoningFormat:
     OPEN: ClassVar[str]
     CLOSE: ClassVar[str]
     GAP: ClassVar[int] = 4  # whitespace characters a guide allows between CLOSE and the answer
-    # The chat template's switch for thinking (``chat_template_kwargs``), when it has one (Qwen3: enable_thinking)
-    TEMPLATE_SWITCH: ClassVar[str | None] = None
 
     def detected(self, token_id: Callable[[str], int | None]) -> bool:
         """``--reasoning-parser auto`` picks the first format whose markers are tokens of the tokenizer."""
