@@ -103,7 +103,7 @@ class ProxySettings:
     request_timeout: float = 600.0
     log_prompts: bool = False
     reasoning_parser: str = "auto"  # auto: the first format whose markers are tokens (qwen3: <think>); a name; none
-    tool_call_parser: str = "auto"  # auto: hermes; a registered name (llama3_json); none: requests with tools refused
+    tool_call_parser: str = "auto"  # auto: hermes; a name in formats.registry; none: requests with tools refused
     reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
     workers: int = 1
     state_dir: Path | None = None  # the Responses store's database; None: in memory, one process (tests)

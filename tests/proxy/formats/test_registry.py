@@ -3,6 +3,7 @@ by name from their registries of classes; the fake upstream stands for Triton.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,6 +51,20 @@ def test_a_class_registers_by_its_decorator_alone() -> None:
         registry.register("mine")(Hermes)
     with pytest.raises(ValueError):
         registry.register("none")(Hermes)
+
+
+def test_a_family_is_one_module_named_nowhere_else() -> None:
+    """The second family proves the seam: no module of the product but its own names llama3_json (formats/__init__
+    imports it, its decorator registers it, the flag's choices come from the registry)."""
+    import trtllm_nix
+
+    package = Path(trtllm_nix.__file__).parent
+    naming = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if "llama3_json" in path.read_text("utf-8") or "Llama3Json" in path.read_text("utf-8")
+    }
+    assert naming == {"proxy/formats/llama3_json.py"}
 
 
 def test_tool_calls_parsed_with_reasoning_off(assets: Assets, tokenizer: Tokenizer) -> None:
