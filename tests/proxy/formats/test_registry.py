@@ -3,17 +3,26 @@ by name from their registries of classes; the fake upstream stands for Triton.""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
 from trtllm_nix.assets.build import Assets
 from trtllm_nix.errors import UserError
+from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.proxy.formats.hermes import Hermes
 from trtllm_nix.proxy.formats.llama3_json import Llama3Json
 from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
-from trtllm_nix.proxy.formats.registry import REASONING_FORMATS, TOOL_CALL_FORMATS, Registry
+from trtllm_nix.proxy.formats.registry import (
+    REASONING_FORMATS,
+    TOOL_CALL_FORMATS,
+    Registry,
+    reasoning_format,
+    tool_call_format,
+)
 from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat
 from trtllm_nix.proxy.settings import ProxySettings, add_arguments, from_namespace
 
@@ -65,6 +74,19 @@ def test_a_family_is_one_module_named_nowhere_else() -> None:
         if "llama3_json" in path.read_text("utf-8") or "Llama3Json" in path.read_text("utf-8")
     }
     assert naming == {"proxy/formats/llama3_json.py"}
+
+
+def test_auto_reasoning_is_the_format_whose_markers_are_tokens(assets: Assets) -> None:
+    """Qwen's tokenizer has <think> and </think> as tokens; a tokenizer without them (Llama's) gets no splitter."""
+    files = ModelFiles.load(assets.tokenizer)
+    assert isinstance(reasoning_format("auto", files), Qwen3Reasoning)
+    assert reasoning_format("none", files) is None
+    without = dataclasses.replace(files, tokenizer=Tokenizer(WordLevel({"hello": 0}, unk_token="hello")))
+    assert without.token_id("<think>") is None
+    assert reasoning_format("auto", without) is None
+    assert isinstance(reasoning_format("qwen3", without), Qwen3Reasoning)  # named: used whatever the tokenizer
+    assert isinstance(tool_call_format("auto"), Hermes)
+    assert tool_call_format("none") is None
 
 
 def test_tool_calls_parsed_with_reasoning_off(assets: Assets, tokenizer: Tokenizer) -> None:
