@@ -17,7 +17,7 @@ let
     "tests/engine/test_quant.py"
     "tests/engine/test_sizes_and_preflight.py"
     "tests/launch/test_plan.py"
-    "tests/proxy/parsers/test_qwen3.py"
+    "tests/proxy/formats/test_qwen3.py"
     "tests/reference/test_contract.py"
   ];
 in

@@ -93,7 +93,7 @@ def imported_distributions(test_files: list[str]) -> set[str]:
 
 
 def test_the_walk_sees_what_the_tests_import() -> None:
-    needed = imported_distributions(["tests/engine/test_quant.py", "tests/proxy/parsers/test_qwen3.py"])
+    needed = imported_distributions(["tests/engine/test_quant.py", "tests/proxy/formats/test_qwen3.py"])
     assert {"torch", "safetensors", "openai", "hypothesis", "pytest", "tokenizers", "trtllm-nix"} <= needed
 
 

@@ -13,11 +13,15 @@ import pytest
 from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.proxy import guide_compiler
 from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
+from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
+from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat
 from trtllm_nix.proxy.guide_compiler import GuideCompiler
 from trtllm_nix.proxy.structured import StructuredOutputError
 
 JSON_OBJECT = {"response_format": {"type": "json_object"}}
 REGEX = {"guided_regex": "[a-z]+"}
+QWEN3 = Qwen3Reasoning()
 
 
 class _Compiles:
@@ -30,7 +34,11 @@ class _Compiles:
         self.release = threading.Event()
 
     def __call__(
-        self, body: Mapping[str, Any], reasoning: bool = False, format_param: str = "response_format"
+        self,
+        body: Mapping[str, Any],
+        reasoning: ReasoningFormat | None = None,
+        format_param: str = "response_format",
+        tool_calls: ToolCallFormat | None = None,
     ) -> GuidedDecoding | None:
         self.calls.append(body)
         self.threads.append(threading.current_thread().name)
@@ -54,10 +62,10 @@ def test_a_guide_seen_before_is_not_compiled_again(compiles: _Compiles) -> None:
         compiler = GuideCompiler(threads=1, seconds=30)
         try:
             for _ in range(3):
-                assert await compiler.guide_for(JSON_OBJECT, reasoning=True) == GuidedDecoding("json", "")
+                assert await compiler.guide_for(JSON_OBJECT, reasoning=QWEN3) == GuidedDecoding("json", "")
                 with pytest.raises(StructuredOutputError):
-                    await compiler.guide_for({"guided_regex": "("}, reasoning=True)
-            await compiler.guide_for(JSON_OBJECT, reasoning=False)  # another guide: compiled
+                    await compiler.guide_for({"guided_regex": "("}, reasoning=QWEN3)
+            await compiler.guide_for(JSON_OBJECT, reasoning=None)  # another guide: compiled
         finally:
             compiler.close()
 
@@ -72,10 +80,10 @@ def test_a_compile_past_the_deadline_is_a_400_naming_the_limit_and_stays_refused
         compiler = GuideCompiler(threads=1, seconds=0.2)
         try:
             with pytest.raises(StructuredOutputError) as first:
-                await compiler.guide_for(REGEX, reasoning=False)
+                await compiler.guide_for(REGEX, reasoning=None)
             compiles.release.set()
             with pytest.raises(StructuredOutputError) as again:
-                await compiler.guide_for(REGEX, reasoning=False)
+                await compiler.guide_for(REGEX, reasoning=None)
             return first.value, again.value
         finally:
             compiler.close()
@@ -94,8 +102,8 @@ def test_a_compile_that_cannot_start_in_time_is_a_503(compiles: _Compiles) -> No
         compiler = GuideCompiler(threads=1, seconds=0.3)
         try:
             return await asyncio.gather(
-                compiler.guide_for(REGEX, reasoning=False),
-                compiler.guide_for(JSON_OBJECT, reasoning=False),
+                compiler.guide_for(REGEX, reasoning=None),
+                compiler.guide_for(JSON_OBJECT, reasoning=None),
                 return_exceptions=True,
             )
         finally:
@@ -117,7 +125,7 @@ def test_other_work_goes_on_while_a_compile_runs(compiles: _Compiles) -> None:
     async def run() -> int:
         compiler = GuideCompiler(threads=1, seconds=30)
         try:
-            compile_task = asyncio.ensure_future(compiler.guide_for(REGEX, reasoning=False))
+            compile_task = asyncio.ensure_future(compiler.guide_for(REGEX, reasoning=None))
             other = await asyncio.to_thread(lambda: 42)
             assert not compile_task.done()
             compiles.release.set()
@@ -135,9 +143,9 @@ def test_requests_without_a_guide_skip_the_compiler(compiles: _Compiles) -> None
     async def run() -> None:
         compiler = GuideCompiler(threads=1, seconds=30)
         try:
-            await compiler.guide_for({}, reasoning=False)
-            await compiler.guide_for({"tools": tools, "tool_choice": "auto"}, reasoning=False)
-            await compiler.guide_for(JSON_OBJECT, reasoning=False)
+            await compiler.guide_for({}, reasoning=None)
+            await compiler.guide_for({"tools": tools, "tool_choice": "auto"}, reasoning=None)
+            await compiler.guide_for(JSON_OBJECT, reasoning=None)
         finally:
             compiler.close()
 

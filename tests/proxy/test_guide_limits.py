@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from tokenizers import Tokenizer
 from trtllm_nix.assets.build import Assets
+from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
 from trtllm_nix.proxy.guide_limits import MAX_GUIDE_CHARS, MAX_GUIDE_DEPTH, MAX_GUIDE_VALUES, guide_bound_exceeded
 from trtllm_nix.proxy.structured import StructuredOutputError, guided_decoding_for
 
@@ -71,7 +72,7 @@ def test_a_guide_past_a_bound_is_refused_without_compiling(body: dict[str, Any],
     guided_decoding_for({"guided_regex": "[a-z]"})  # xgrammar imported and its compiler made: not timed below
     started = time.perf_counter()
     with pytest.raises(StructuredOutputError) as refused:
-        guided_decoding_for(body, reasoning=True)
+        guided_decoding_for(body, reasoning=Qwen3Reasoning())
     assert time.perf_counter() - started < 1.0  # compiling the depth-300 schema took 17 s
     assert refused.value.param == param
     assert "this server's limit" in str(refused.value)

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import xgrammar
 from trtllm_nix.llm.events import GuidedDecoding
+from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
+from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
 from trtllm_nix.proxy.structured import (
     NUMBER_BOUNDS,
     UNENFORCED_KEYWORDS,
@@ -89,8 +91,10 @@ def test_json_schema_sends_the_inner_schema_not_the_openai_wrapper(strict: bool)
         {"response_format": {"type": "json_object"}},
     ],
 )
-@pytest.mark.parametrize("reasoning", [False, True])
-def test_json_grammars_leave_no_room_for_runaway_whitespace(body: dict[str, Any], reasoning: bool) -> None:
+@pytest.mark.parametrize("reasoning", [None, Qwen3Reasoning()])
+def test_json_grammars_leave_no_room_for_runaway_whitespace(
+    body: dict[str, Any], reasoning: ReasoningFormat | None
+) -> None:
     """At most one whitespace character where JSON allows any: a weak model cannot fill max_tokens with newlines
     inside the object (the real SmolLM2 wrote 100 of them into a two-field answer)."""
     guide = guided_decoding_for(body, reasoning=reasoning)
@@ -102,7 +106,7 @@ def test_json_grammars_leave_no_room_for_runaway_whitespace(body: dict[str, Any]
 
 
 def test_whitespace_after_the_think_block_is_bounded() -> None:
-    guide = guided_decoding_for({"tools": [TIME], "tool_choice": "required"}, reasoning=True)
+    guide = guided_decoding_for({"tools": [TIME], "tool_choice": "required"}, reasoning=Qwen3Reasoning())
     assert guide is not None
     assert _accepts(guide, "<think>\nhm\n</think>\n\n" + CALL_TIME)
     assert not _accepts(guide, "<think>\nhm\n</think>" + "\n" * 40 + CALL_TIME)
@@ -138,14 +142,14 @@ def test_a_named_function_forces_exactly_that_call() -> None:
 
 def test_reasoning_models_get_a_free_think_block_before_the_constrained_answer() -> None:
     schema = {"type": "object", "properties": {"a": {"enum": [1, 2]}}, "required": ["a"]}
-    guide = guided_decoding_for(_schema_format(schema), reasoning=True)
+    guide = guided_decoding_for(_schema_format(schema), reasoning=Qwen3Reasoning())
     assert guide is not None
     assert guide.guide_type == "ebnf_grammar"
     assert _accepts(guide, '<think>\nlet me see: {"a": 3}? <b> </thin no\n</think>\n\n{"a": 2}')
     assert _accepts(guide, '{"a": 1}')
     assert not _accepts(guide, '<think>x</think>{"a": 3}')
     assert not _accepts(guide, 'no think block {"a": 1}')
-    tool = guided_decoding_for({"tools": [TIME], "tool_choice": "required"}, reasoning=True)
+    tool = guided_decoding_for({"tools": [TIME], "tool_choice": "required"}, reasoning=Qwen3Reasoning())
     assert tool is not None
     assert _accepts(tool, "<think>\nI need the time.\n</think>\n\n" + CALL_TIME)
 
@@ -209,9 +213,9 @@ def test_each_refused_keyword_really_is_unenforced_by_xgrammar(
     assert _accepts(GuidedDecoding("json_schema", json.dumps(schema)), violating)
 
 
-@pytest.mark.parametrize("reasoning", [False, True])
+@pytest.mark.parametrize("reasoning", [None, Qwen3Reasoning()])
 @pytest.mark.parametrize("field", ["response_format", "tool_choice"])
-def test_length_bounded_strings_refuse_raw_control_characters(field: str, reasoning: bool) -> None:
+def test_length_bounded_strings_refuse_raw_control_characters(field: str, reasoning: ReasoningFormat | None) -> None:
     # xgrammar 0.1.25 lets a tab into a string with maxLength (not JSON); a random model wrote one into a forced
     # call's arguments, which then did not parse. The guides carry JSON's character class instead.
     schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 10}}, "required": ["city"]}

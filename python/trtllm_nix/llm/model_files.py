@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ class ModelFiles:
     end_token_ids: tuple[int, ...]
     sampling: SamplingDefaults
     context_length: int
-    special_ids: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path, context_length: int | None = None) -> ModelFiles:
@@ -72,12 +71,11 @@ class ModelFiles:
                 repetition_penalty=_float(generation.get("repetition_penalty")),
             ),
             context_length=limit,
-            special_ids={
-                t: i
-                for t in ("<think>", "</think>", "<tool_call>", "</tool_call>")
-                if (i := tokenizer.token_to_id(t)) is not None
-            },
         )
+
+    def token_id(self, text: str) -> int | None:
+        """The id of ``text`` when it is one token of the vocabulary (a marker such as ``<think>``), else None."""
+        return self.tokenizer.token_to_id(text)
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``. ``encode_batch`` releases the GIL (``encode`` does not), so a long prompt

@@ -24,6 +24,7 @@ from trtllm_nix.llm.triton_client import TokenSource, UpstreamChunk, UpstreamReq
 from trtllm_nix.proxy import messages_routes, routes, tokenize
 from trtllm_nix.proxy.admission import Admission, ApiKey
 from trtllm_nix.proxy.api_errors import install_error_handlers
+from trtllm_nix.proxy.formats.registry import reasoning_format, tool_call_format
 from trtllm_nix.proxy.guide_compiler import COMPILER
 from trtllm_nix.proxy.http_limits import STATE_KEY, HttpLimits
 from trtllm_nix.proxy.lifecycle import Lifecycle
@@ -31,7 +32,6 @@ from trtllm_nix.proxy.messages_api.signing import signer_for
 from trtllm_nix.proxy.metrics import ProxyMetrics
 from trtllm_nix.proxy.middleware import ProxyMiddleware
 from trtllm_nix.proxy.openapi_doc import install_openapi
-from trtllm_nix.proxy.parsers.registry import reasoning_parser, tool_parser
 from trtllm_nix.proxy.responses_api.store import open_store
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
@@ -85,8 +85,8 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
         template=ChatTemplate(files.chat_template) if files.chat_template else None,
         context_length=context_length(spec.max_model_len, engine, files.context_length),
         upstream=upstream if upstream is not None else _NotStarted(),
-        reasoning=reasoning_parser(settings.reasoning_parser, files) is not None,
-        tool_parser=tool_parser(settings.tool_call_parser),
+        reasoning=reasoning_format(settings.reasoning_parser, files),
+        tool_calls=tool_call_format(settings.tool_call_parser),
         reasoning_alias=settings.reasoning_alias,
         default_chat_template_kwargs=settings.default_chat_template_kwargs,
         guided_decoding=guided,
@@ -94,7 +94,7 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
         generation_logits=generation_logits,
         lane="pytorch" if spec.upstream is not None else "engine",
     )
-    if model.tool_parser is not None and model.template is not None and not model.template.describes_tools:
+    if model.tool_calls is not None and model.template is not None and not model.template.describes_tools:
         LOG.warning(
             "model %s: its chat template has no place for tools; a request's tools are not shown to the model "
             "(/v1/models says capabilities.tools false)",

@@ -23,6 +23,8 @@ from typing import Any
 
 from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
+from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat
 from trtllm_nix.proxy.structured import StructuredOutputError, guided_decoding_for
 
 COMPILE_THREADS = 2
@@ -42,13 +44,19 @@ class GuideCompiler:
         self._lock = threading.Lock()
 
     async def guide_for(
-        self, body: Mapping[str, Any], reasoning: bool, format_param: str = "response_format"
+        self,
+        body: Mapping[str, Any],
+        reasoning: ReasoningFormat | None,
+        format_param: str = "response_format",
+        tool_calls: ToolCallFormat | None = None,
     ) -> GuidedDecoding | None:
-        """``guided_decoding_for(body, reasoning)``, compiled off the loop within the deadline, or from the cache;
-        raises :class:`StructuredOutputError` (a 400 naming the field) or an :class:`APIError` 503 when busy."""
-        if not _compiles(body):
-            return guided_decoding_for(body, reasoning, format_param)  # nothing to compile: plain checks, at once
-        key = _key(body, reasoning, format_param)
+        """``guided_decoding_for(body, reasoning, format_param, tool_calls)``, compiled off the loop within the
+        deadline, or from the cache; raises :class:`StructuredOutputError` (a 400 naming the field) or an
+        :class:`APIError` 503 when busy."""
+        if not _compiles(body):  # nothing to compile: plain checks, at once
+            return guided_decoding_for(body, reasoning, format_param, tool_calls)
+        formats = [fmt.name if fmt is not None else None for fmt in (reasoning, tool_calls)]
+        key = _key(body, formats, format_param)
         if key is not None:
             hit, cached = self._cached(key)
             if hit:
@@ -58,7 +66,7 @@ class GuideCompiler:
         def work() -> Outcome:
             started.set()
             try:
-                return guided_decoding_for(body, reasoning, format_param)
+                return guided_decoding_for(body, reasoning, format_param, tool_calls)
             except StructuredOutputError as error:  # kept without its traceback (its frames hold the request)
                 return StructuredOutputError(str(error), error.param)
 
@@ -115,9 +123,9 @@ def _compiles(body: Mapping[str, Any]) -> bool:
     return bool(others) or body.get("tool_choice") not in (None, "auto", "none")
 
 
-def _key(body: Mapping[str, Any], reasoning: bool, format_param: str) -> str | None:
-    try:  # format_param too: a refusal names the field as the client's API calls it
-        text = json.dumps([body, reasoning, format_param], sort_keys=True, ensure_ascii=False)
+def _key(body: Mapping[str, Any], formats: list[str | None], format_param: str) -> str | None:
+    try:  # format_param too: a refusal names the field as the client's API calls it; the formats write the grammar
+        text = json.dumps([body, formats, format_param], sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return None
     return text if len(text) <= CACHE_KEY_CHARS else None

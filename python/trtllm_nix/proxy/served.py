@@ -1,5 +1,5 @@
 """The models this proxy serves, by the id clients send as ``model``: each with its tokenizer, chat template,
-parsers, context length and upstreams."""
+model formats (reasoning, tool calls), context length and upstreams."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any, Literal
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.triton_client import TokenSource
 from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
+from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat
 
 _STARTED = int(time.time())
 
@@ -21,8 +23,8 @@ class ServedModel:
     template: ChatTemplate | None
     context_length: int  # the engine's max_seq_len when known (see proxy.limits), never more
     upstream: TokenSource
-    reasoning: bool  # split <think> reasoning into reasoning_content (parsers.registry: the reasoning parser)
-    tool_parser: str | None = "hermes"  # parsers.registry: tool-call markup into tool_calls; None: tools refused
+    reasoning: ReasoningFormat | None  # --reasoning-parser: reasoning into reasoning_content; None: all is content
+    tool_calls: ToolCallFormat | None = None  # --tool-call-parser: call markup into tool_calls; None: tools refused
     reasoning_alias: bool = False
     default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     # The served tensorrt_llm model's guided_decoding_backend is xgrammar (read from --model-repository; without
@@ -39,7 +41,7 @@ class ServedModel:
     @property
     def takes_tools(self) -> bool:
         """Tools reach the model: its chat template describes them and a parser reads its calls back."""
-        return self.tool_parser is not None and self.template is not None and self.template.describes_tools
+        return self.tool_calls is not None and self.template is not None and self.template.describes_tools
 
     @property
     def max_prompt_chars(self) -> int:

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 from trtllm_nix.errors import UserError
 from trtllm_nix.llm.upstream_address import UpstreamAddress, parse_upstream
-from trtllm_nix.proxy.parsers.registry import REASONING_PARSERS, TOOL_PARSERS, choices
+from trtllm_nix.proxy.formats.registry import REASONING_FORMATS, TOOL_CALL_FORMATS
 
-REASONING_CHOICES = choices(REASONING_PARSERS)
-TOOL_CALL_CHOICES = choices(TOOL_PARSERS)
+REASONING_CHOICES = REASONING_FORMATS.choices()
+TOOL_CALL_CHOICES = TOOL_CALL_FORMATS.choices()
 
 
 def _one_of(names: tuple[str, ...]) -> str:
@@ -102,8 +102,8 @@ class ProxySettings:
     max_body_bytes: int | None = None  # None: sized to the context (see body_limit)
     request_timeout: float = 600.0
     log_prompts: bool = False
-    reasoning_parser: str = "auto"  # auto: qwen3 when the tokenizer has <think> and </think>; or qwen3, none
-    tool_call_parser: str = "auto"  # auto: hermes; or hermes, none (then requests with tools are refused)
+    reasoning_parser: str = "auto"  # auto: the first format whose markers are tokens (qwen3: <think>); a name; none
+    tool_call_parser: str = "auto"  # auto: hermes; a name in formats.registry; none: requests with tools refused
     reasoning_alias: bool = False  # also send reasoning as `reasoning` (vLLM's newer name)
     workers: int = 1
     state_dir: Path | None = None  # the Responses store's database; None: in memory, one process (tests)

@@ -6,11 +6,12 @@ OpenAI ``invalid_request_error`` naming ``param``). What maps to what:
 - ``response_format``: ``text`` -> none; ``json_object`` -> ``json``; ``json_schema`` -> ``json_schema`` with the
   INNER ``schema`` (trtllm-serve 1.2.1 passed the ``{name, schema}`` wrapper and got unconstrained JSON). ``strict``
   false is enforced too, as vLLM does: a grammar that holds is what a user asking for a schema wants.
-- ``tool_choice``: ``required`` -> one or more Hermes calls (``parallel_tool_calls: false``: exactly one) over the
-  request's tools; a named function -> exactly one call of it. Each call is Qwen3's
-  ``<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>``, arguments held to the tool's ``parameters``.
-  TensorRT-LLM's Triton backend knows no structural tags (only json, json_schema, regex, ebnf_grammar), so this is
-  an ``ebnf_grammar``: xgrammar converts each tool's schema to EBNF and the call syntax is written around it.
+- ``tool_choice``: ``required`` -> one or more calls (``parallel_tool_calls: false``: exactly one) over the
+  request's tools; a named function -> exactly one call of it. The call syntax is the served model's tool-call
+  format's (``formats.tool_calls``: Hermes ``<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>`` by
+  default), arguments held to the tool's ``parameters``. TensorRT-LLM's Triton backend knows no structural tags (only
+  json, json_schema, regex, ebnf_grammar), so this is an ``ebnf_grammar``: xgrammar converts each tool's schema to
+  EBNF and the format writes its call syntax around it.
 - vLLM's extras: ``guided_json``, ``guided_regex``, ``guided_grammar``, ``guided_choice`` and ``structured_outputs``
   (``json``, ``regex``, ``grammar``, ``choice``, ``json_object``).
 - More than one of these in one request -> 400; a schema xgrammar refuses -> 400 with its reason; JSON-schema
@@ -19,12 +20,13 @@ OpenAI ``invalid_request_error`` naming ``param``). What maps to what:
 
 JSON guides go to the backend as EBNF without free whitespace (``compact_json``: at most one whitespace character
 where JSON allows any, as vLLM's ``disable-any-whitespace`` but keeping ``{"a": 1}`` as well as ``{"a":1}``);
-``json_object`` is an object. Forced calls are compact, one newline between calls.
+``json_object`` is an object. Forced calls are compact (each format says what separates them).
 
-Reasoning models (``reasoning=True``): the answer is constrained, the reasoning is not. The guide becomes an EBNF
-grammar ``root ::= (think [ \\n\\t]{0,4})? answer`` where ``think`` is ``<think>``, any text without ``</think>``, then
-``</think>``; ``answer`` is the requested grammar. Optional, so a turn whose prompt already closed the think block
-(``enable_thinking: false``) answers directly. vLLM does the same with a reasoning parser that switches the grammar
+Reasoning models (``reasoning``: the served model's reasoning format): the answer is constrained, the reasoning is
+not. The guide becomes the format's EBNF grammar ``root ::= (think [ \\n\\t]{0,4})? answer`` where ``think`` is
+``<think>``, any text without ``</think>``, then ``</think>`` (Qwen3's markers); ``answer`` is the requested
+grammar. Optional, so a turn whose prompt already closed the think block (``enable_thinking: false``) answers
+directly. vLLM does the same with a reasoning parser that switches the grammar
 on after ``</think>``; TensorRT-LLM's C++ backend has no such switch, so it has to be in the grammar itself.
 """
 
@@ -33,42 +35,30 @@ from __future__ import annotations
 import atexit
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 from trtllm_nix.llm.events import GuidedDecoding
-from trtllm_nix.proxy.guide_limits import guide_bound_exceeded
+from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
+from trtllm_nix.proxy.formats.registry import AUTO_TOOL_CALLS, TOOL_CALL_FORMATS
+from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat
+from trtllm_nix.proxy.grammar import (
+    NUMBER_BOUNDS,
+    UNENFORCED_KEYWORDS,
+    StructuredOutputError,
+    Tool,
+    check_bounds,
+    check_schema,
+    ebnf_escape,
+    json_strings,
+    reason,
+)
 
-# Keywords xgrammar 0.1.25 (TensorRT-LLM's pin) compiles without enforcing; tests/proxy/test_structured.py proves
-# each one is still unenforced, so the list shrinks when xgrammar learns them.
-UNENFORCED_KEYWORDS = ("not", "allOf", "multipleOf", "exclusiveMinimum")
-NUMBER_BOUNDS = ("minimum",)  # enforced for integers, not for numbers (maximum is)
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+__all__ = ["NUMBER_BOUNDS", "UNENFORCED_KEYWORDS", "StructuredOutputError", "Tool", "guided_decoding_for"]
+
 JSON_WHITESPACE = 1  # whitespace characters allowed at each place JSON allows whitespace (see compact_json)
-THINK_GAP = 4  # whitespace characters allowed between </think> and the answer (Qwen3 writes two newlines)
-# xgrammar 0.1.25 writes the characters of a string with minLength/maxLength as [^"\\\r\n] (as it prints it): raw
-# control characters such as a tab pass, which is not JSON (RFC 8259 section 7: U+0000..U+001F must be escaped), and
-# a tool call holding one does not parse. Grammars with that class are sent with the one JSON allows (xgrammar's own
-# class for unbounded strings); a json_schema guide with it goes to the backend as the fixed ebnf_grammar.
-LOOSE_STRING_CHAR = '[^\\"\\\\\\r\\n]'
-JSON_STRING_CHAR = '[^\\0-\\x1f\\"\\\\\\r\\n]'
 VLLM_EXTRAS = ("guided_json", "guided_regex", "guided_grammar", "guided_choice", "structured_outputs")
-
-
-class StructuredOutputError(ValueError):
-    """A structured-output request that cannot be honoured exactly: a 400 naming ``param``."""
-
-    def __init__(self, message: str, param: str) -> None:
-        super().__init__(message)
-        self.param = param
-
-
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    parameters: Mapping[str, Any]
 
 
 def constraining_fields(body: Mapping[str, Any], format_param: str = "response_format") -> list[str]:
@@ -87,15 +77,21 @@ def constraining_fields(body: Mapping[str, Any], format_param: str = "response_f
 
 
 def guided_decoding_for(
-    body: Mapping[str, Any], reasoning: bool = False, format_param: str = "response_format"
+    body: Mapping[str, Any],
+    reasoning: ReasoningFormat | None = None,
+    format_param: str = "response_format",
+    tool_calls: ToolCallFormat | None = None,
 ) -> GuidedDecoding | None:
     """The one guide the request asks for (None: unconstrained), checked to compile; see the module docstring.
-    ``format_param`` names ``response_format`` in the client's API (see :func:`constraining_fields`)."""
+    ``reasoning``: the think block a guide allows first (None: none). ``format_param`` names ``response_format`` in
+    the client's API (see :func:`constraining_fields`). ``tool_calls``: the syntax a forced call is written in
+    (None: ``--tool-call-parser auto``'s, Hermes)."""
+    calls = tool_calls if tool_calls is not None else TOOL_CALL_FORMATS.create(AUTO_TOOL_CALLS)
     found = [
         (param, guide)
         for param, guide in (
             (format_param, _from_response_format(body.get("response_format"))),
-            ("tool_choice", _from_tool_choice(body)),
+            ("tool_choice", _from_tool_choice(body, calls)),
             *((name, _from_vllm_extra(name, body[name])) for name in VLLM_EXTRAS if body.get(name) is not None),
         )
         if guide is not None
@@ -108,12 +104,7 @@ def guided_decoding_for(
     param, guide = found[0]
     check_guide(guide, param)
     guide = compact_json(guide)
-    return with_reasoning(guide) if reasoning else guide
-
-
-def json_strings(ebnf: str) -> str:
-    """``ebnf`` with xgrammar's loose string character class replaced by JSON's (see ``LOOSE_STRING_CHAR``)."""
-    return ebnf.replace(LOOSE_STRING_CHAR, JSON_STRING_CHAR)
+    return with_reasoning(guide, reasoning) if reasoning is not None else guide
 
 
 def compact_json(guide: GuidedDecoding) -> GuidedDecoding:
@@ -163,47 +154,13 @@ def tools_of(body: Mapping[str, Any]) -> list[Tool]:
     return tools
 
 
-def tool_call_guide(tools: Sequence[Tool], at_most_one: bool) -> GuidedDecoding:
-    """EBNF for Hermes calls over ``tools``: exactly one call when ``at_most_one``, else one or more, one per line."""
-    import xgrammar
-
-    choices = [
-        {
-            "type": "object",
-            "properties": {"name": {"const": tool.name}, "arguments": dict(tool.parameters)},
-            "required": ["name", "arguments"],
-            "additionalProperties": False,
-        }
-        for tool in tools
-    ]
-    schema = choices[0] if len(choices) == 1 else {"anyOf": choices}
-    _check_bounds(json.dumps(schema), schema, "tools")
-    for tool in tools:
-        _check_schema(tool.parameters, f"tools[{tool.name}].parameters")
-    try:
-        call_json = xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False)
-    except RuntimeError as error:
-        raise StructuredOutputError(f"a tool's parameters cannot be enforced: {_reason(error)}", "tools") from error
-    repeat = "" if at_most_one else ' ("\\n" tool_call)*'
-    head = f'root ::= tool_call{repeat}\ntool_call ::= "<tool_call>\\n" call_json "\\n</tool_call>"\n'
-    return GuidedDecoding("ebnf_grammar", head + _rename_root(json_strings(str(call_json)), "call_json"))
-
-
-def with_reasoning(guide: GuidedDecoding) -> GuidedDecoding:
-    """``guide`` behind an optional, unconstrained ``<think>...</think>`` block (see the module docstring)."""
+def with_reasoning(guide: GuidedDecoding, reasoning: ReasoningFormat) -> GuidedDecoding:
+    """``guide`` behind the format's optional, unconstrained think block (see the module docstring)."""
     import xgrammar
 
     guide = compact_json(guide)
     answer = str(xgrammar.Grammar.from_regex(guide.guide)) if guide.guide_type == "regex" else guide.guide
-    # Text with no "</think>" in it: after each proper prefix of the tag, any character that does not extend it.
-    parts = ["[^<]"] + [
-        f'"{_ebnf_escape(THINK_CLOSE[:i])}" [^{_class_escape(THINK_CLOSE[i])}]' for i in range(1, len(THINK_CLOSE))
-    ]
-    head = (
-        f'root ::= (think [ \\n\\t]{{0,{THINK_GAP}}})? answer\nthink ::= "{THINK_OPEN}" think_text "{THINK_CLOSE}"\n'
-        f"think_text ::= ({' | '.join(parts)})*\n"
-    )
-    return GuidedDecoding("ebnf_grammar", head + _rename_root(answer, "answer"))
+    return GuidedDecoding("ebnf_grammar", reasoning.guide(answer))
 
 
 def check_guide(guide: GuidedDecoding, param: str) -> None:
@@ -214,10 +171,10 @@ def check_guide(guide: GuidedDecoding, param: str) -> None:
             schema = json.loads(guide.guide)
         except (ValueError, RecursionError) as error:
             raise StructuredOutputError(f"the JSON schema is not valid JSON: {error}", param) from error
-        _check_bounds(guide.guide, schema, param)
-        _check_schema(schema, param)
+        check_bounds(guide.guide, schema, param)
+        check_schema(schema, param)
     else:
-        _check_bounds(guide.guide, None, param)
+        check_bounds(guide.guide, None, param)
     import xgrammar
 
     try:
@@ -229,14 +186,8 @@ def check_guide(guide: GuidedDecoding, param: str) -> None:
             _compiler().compile_grammar(xgrammar.Grammar.from_ebnf(guide.guide))
     except RuntimeError as error:
         raise StructuredOutputError(
-            f"the grammar compiler refuses this {guide.guide_type}: {_reason(error)}", param
+            f"the grammar compiler refuses this {guide.guide_type}: {reason(error)}", param
         ) from error
-
-
-def _check_bounds(text: str, schema: object | None, param: str) -> None:
-    exceeded = guide_bound_exceeded(text, schema)
-    if exceeded is not None:
-        raise StructuredOutputError(f"{param} is too large to compile: {exceeded}", param)
 
 
 def _from_response_format(value: object) -> GuidedDecoding | None:
@@ -264,7 +215,7 @@ def _from_response_format(value: object) -> GuidedDecoding | None:
     )
 
 
-def _from_tool_choice(body: Mapping[str, Any]) -> GuidedDecoding | None:
+def _from_tool_choice(body: Mapping[str, Any], calls: ToolCallFormat) -> GuidedDecoding | None:
     choice = body.get("tool_choice")
     if choice is None or choice in ("auto", "none"):
         return None
@@ -273,7 +224,7 @@ def _from_tool_choice(body: Mapping[str, Any]) -> GuidedDecoding | None:
     if choice == "required":
         if not tools:
             raise StructuredOutputError("tool_choice 'required' needs at least one tool in tools", "tool_choice")
-        return tool_call_guide(tools, at_most_one)
+        return calls.grammar(tools, at_most_one)
     function = choice.get("function") if isinstance(choice, Mapping) else None
     name = function.get("name") if isinstance(function, Mapping) else None
     if not isinstance(name, str):
@@ -284,7 +235,7 @@ def _from_tool_choice(body: Mapping[str, Any]) -> GuidedDecoding | None:
     named = [tool for tool in tools if tool.name == name]
     if not named:
         raise StructuredOutputError(f"tool_choice names {name!r}, which is not in tools", "tool_choice")
-    return tool_call_guide(named, at_most_one=True)
+    return calls.grammar(named, at_most_one=True)
 
 
 def _from_vllm_extra(name: str, value: object) -> GuidedDecoding:
@@ -310,41 +261,10 @@ def _from_vllm_extra(name: str, value: object) -> GuidedDecoding:
     if name == "guided_choice":
         if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
             raise StructuredOutputError("guided_choice must be a non-empty list of strings", name)
-        return GuidedDecoding("ebnf_grammar", "root ::= " + " | ".join(f'"{_ebnf_escape(item)}"' for item in value))
+        return GuidedDecoding("ebnf_grammar", "root ::= " + " | ".join(f'"{ebnf_escape(item)}"' for item in value))
     if not isinstance(value, str) or not value:
         raise StructuredOutputError(f"{name} must be a non-empty string", name)
     return GuidedDecoding("regex" if name == "guided_regex" else "ebnf_grammar", value)
-
-
-def _check_schema(schema: object, param: str) -> None:
-    for path, node in _schema_nodes(schema, "schema"):
-        for keyword in UNENFORCED_KEYWORDS:
-            if keyword in node and not (keyword == "allOf" and len(node[keyword]) <= 1):
-                raise StructuredOutputError(
-                    f"{path} uses {keyword!r}, which the grammar compiler (xgrammar) does not enforce; "
-                    "rewrite the schema without it",
-                    param,
-                )
-        if node.get("type") == "number":
-            for keyword in NUMBER_BOUNDS:
-                if keyword in node:
-                    raise StructuredOutputError(
-                        f"{path} uses {keyword!r} on a number, which the grammar compiler (xgrammar) does not "
-                        "enforce; use type integer or drop the bound",
-                        param,
-                    )
-
-
-def _schema_nodes(node: object, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    if isinstance(node, Mapping):
-        yield path, node
-        for key, value in node.items():
-            if key in ("enum", "const", "default", "examples", "required"):
-                continue
-            yield from _schema_nodes(value, f"{path}.{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _schema_nodes(value, f"{path}[{index}]")
 
 
 @cache
@@ -355,34 +275,3 @@ def _compiler() -> Any:
     info = xgrammar.TokenizerInfo(vocab, xgrammar.VocabType.RAW, vocab_size=len(vocab), stop_token_ids=[256])
     atexit.register(_compiler.cache_clear)  # freed before xgrammar's bindings check for leaks at exit
     return xgrammar.GrammarCompiler(info, max_threads=1, cache_enabled=False)
-
-
-_LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]')
-
-
-def _rename_root(ebnf: str, name: str) -> str:
-    """``ebnf`` with its rule ``root`` called ``name``, outside string literals and character classes."""
-    pieces, at = [], 0
-    for literal in _LITERALS.finditer(ebnf):
-        pieces.append(re.sub(r"(?<![\w-])root(?![\w-])", name, ebnf[at : literal.start()]))
-        pieces.append(literal.group())
-        at = literal.end()
-    pieces.append(re.sub(r"(?<![\w-])root(?![\w-])", name, ebnf[at:]))
-    return "".join(pieces)
-
-
-def _reason(error: Exception) -> str:
-    """xgrammar's message for a client: without its ``[time] file.cc:line:`` prefix, its internal ``Check failed:
-    (...) is false:`` assertion text and the input it echoes back, at most 300 characters."""
-    text = re.sub(r"^\[[^\]]*\]\s*\S+:\d+:\s*", "", str(error).strip()).splitlines()[0]
-    text = re.sub(r"^Check failed: \(.*?\) is false:\s*", "", text)
-    text = re.split(r"\.?\s*The JSON string is:", text)[0]
-    return text[:300]
-
-
-def _ebnf_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _class_escape(char: str) -> str:
-    return "\\" + char if char in "]\\^-" else char

@@ -189,7 +189,7 @@ def test_without_guided_decoding_a_forced_tool_choice_is_a_400(client: openai.Op
 
 def test_a_random_model_forced_to_call_a_tool_calls_it_validly(hf_triton: RunningTriton, assets: Assets) -> None:
     # This prompt once made the random model put a raw tab into a length-bounded string (xgrammar 0.1.25 allows it
-    # there; proxy.structured.LOOSE_STRING_CHAR), so the call did not parse and came back as text.
+    # there; proxy.grammar.LOOSE_STRING_CHAR), so the call did not parse and came back as text.
     proxy = start_proxy(hf_triton, assets, reasoning_parser="none", model_repository=hf_triton.server.model_repository)
     try:
         with openai.OpenAI(base_url=proxy.base_url + "/v1", api_key="unused", max_retries=0) as client:

@@ -13,9 +13,10 @@ from trtllm_nix.llm.events import Finish
 from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.api_errors import bad_request
+from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
+from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat, ToolMode
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningText, ToolCall
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser, TextParser
-from trtllm_nix.proxy.parsers.qwen3 import Qwen3OutputParser, ToolMode, thinking_open_in_prompt
 from trtllm_nix.proxy.protocol import ChatCompletionRequest, ChatMessage
 from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.serving.choices import choice_seeds
@@ -28,7 +29,6 @@ from trtllm_nix.proxy.serving.common import (
     to_upstream,
 )
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity, chat_logprob_entries
-from trtllm_nix.proxy.structured import THINK_CLOSE
 
 LOG = logging.getLogger("trtllm_nix.proxy")
 
@@ -37,9 +37,10 @@ LOG = logging.getLogger("trtllm_nix.proxy")
 class ChatJob:
     upstream: UpstreamRequest
     stops: list[str]
-    reasoning: bool
+    reasoning: ReasoningFormat | None
     thinking_open: bool
     tools: ToolMode
+    tool_calls: ToolCallFormat | None = None
     single_call: bool = False  # parallel_tool_calls false: at most one call reaches the client
     more: tuple[UpstreamRequest, ...] = ()  # the requests of choices 1 .. n-1 (n > 1)
 
@@ -47,9 +48,13 @@ class ChatJob:
         return [self.upstream, *self.more]
 
     def parser(self) -> SpanParser:
-        text: TextParser = ContentOnly()
-        if self.reasoning or self.tools != "off":
-            text = Qwen3OutputParser(reasoning=self.reasoning, thinking_open=self.thinking_open, tools=self.tools)
+        """The model formats' parsers: reasoning split off first, the answer's text through the tool-call parser."""
+        calls = None
+        if self.tools != "off" and self.tool_calls is not None:
+            calls = self.tool_calls.parser(self.tools)
+        text: TextParser = calls or ContentOnly()
+        if self.reasoning is not None:
+            text = self.reasoning.splitter(self.thinking_open, calls)
         return SpanParser(text)
 
 
@@ -88,7 +93,7 @@ def template_messages(given: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return messages
 
 
-def tool_mode(body: ChatCompletionRequest, tool_parser: str | None = "hermes") -> ToolMode:
+def tool_mode(body: ChatCompletionRequest, tool_calls: ToolCallFormat | None) -> ToolMode:
     """How tool calls in the answer are handled: parsed (auto), dropped with their markup (none), or not looked
     for (no tools). ``required`` and a named function are parsed as usual: guided decoding forces the call."""
     choice = body.tool_choice
@@ -96,7 +101,7 @@ def tool_mode(body: ChatCompletionRequest, tool_parser: str | None = "hermes") -
         if choice not in (None, "none", "auto"):
             raise bad_request("tool_choice needs tools", param="tool_choice")
         return "off"
-    if tool_parser is None:
+    if tool_calls is None:
         raise bad_request(
             "this server parses no tool calls (started with --tool-call-parser none); send the request without tools",
             param="tools",
@@ -121,14 +126,16 @@ async def render_prompt(model: ServedModel, body: ChatCompletionRequest) -> tupl
         raise bad_request("this model's tokenizer has no chat template; use /v1/completions")
     kwargs = {**model.default_chat_template_kwargs, **(body.chat_template_kwargs or {})}
     check_template_kwargs(kwargs)
-    tools = tool_mode(body, model.tool_parser)
+    tools = tool_mode(body, model.tool_calls)
     messages = await off_loop(lambda: chat_messages(body))  # 0.1 s for 30k messages: not on the loop
     check_prompt_size(model, sum(len(m["content"] or "") for m in messages), "messages")
     tool_list = body.tools if tools != "drop" else None
 
     def render() -> tuple[str, list[int], str]:
         prompt = template.render(messages, tool_list, **kwargs)
-        generation = template.generation_prompt(messages, tool_list, prompt, **kwargs) if model.reasoning else ""
+        generation = (
+            template.generation_prompt(messages, tool_list, prompt, **kwargs) if model.reasoning is not None else ""
+        )
         return prompt, model.files.encode(prompt), generation
 
     try:
@@ -159,8 +166,9 @@ async def prepare_chat(
         LOG.info("request %s: chat prompt (%d tokens): %r", request_id, len(ids), prompt)
     # Reasoning models: the answer after the think block is constrained, not the reasoning (proxy.structured); a
     # prompt that already closed the block (enable_thinking false) needs no think prefix in the grammar.
-    reasoning = model.reasoning and THINK_CLOSE not in generation_prompt
-    guide = await structured_guide(model, body.structured_body(), reasoning, format_param)
+    think = model.reasoning
+    guide_think = think if think is not None and not think.closed_by(generation_prompt) else None
+    guide = await structured_guide(model, body.structured_body(), guide_think, format_param)
     sampling = replace(body.sampling(body.max_completion_tokens or body.max_tokens, body.logprobs), guided=guide)
     top = body.top_logprobs or 0 if body.logprobs else 0
     upstreams = [
@@ -175,9 +183,10 @@ async def prepare_chat(
         upstream=upstreams[0],
         more=tuple(upstreams[1:]),
         stops=body.stop_list(),
-        reasoning=model.reasoning,
-        thinking_open=model.reasoning and thinking_open_in_prompt(generation_prompt),
+        reasoning=think,
+        thinking_open=think is not None and think.opened_by(generation_prompt),
         tools=tools,
+        tool_calls=model.tool_calls,
         single_call=body.parallel_tool_calls is False,
     )
 

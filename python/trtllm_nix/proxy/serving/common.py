@@ -11,6 +11,7 @@ from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.llm.sampling import ContextTooLong, Sampling, upstream_request
 from trtllm_nix.llm.triton_client import UpstreamRequest
 from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
 from trtllm_nix.proxy.guide_compiler import COMPILER
 from trtllm_nix.proxy.protocol import SamplingFields
 from trtllm_nix.proxy.served import ServedModel
@@ -76,7 +77,10 @@ def check_sampling(model: ServedModel, body: SamplingFields) -> None:
 
 
 async def structured_guide(
-    model: ServedModel, body: Mapping[str, Any], reasoning: bool, format_param: str = "response_format"
+    model: ServedModel,
+    body: Mapping[str, Any],
+    reasoning: ReasoningFormat | None,
+    format_param: str = "response_format",
 ) -> GuidedDecoding | None:
     """The guide the request's structured-output fields ask for, compiled off the loop on the compiler's own threads
     within its deadline (proxy.guide_compiler); a 400 naming the field when
@@ -96,7 +100,7 @@ async def structured_guide(
             code="unsupported_value",
         )
     try:
-        return await COMPILER.guide_for(body, reasoning, format_param)
+        return await COMPILER.guide_for(body, reasoning, format_param, model.tool_calls)
     except StructuredOutputError as error:
         raise bad_request(str(error), param=error.param) from error
     except ImportError as error:

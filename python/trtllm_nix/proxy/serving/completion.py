@@ -148,7 +148,7 @@ async def prepare_completion(
     if log_prompts:  # off by default: prompts are the users' data
         for text, ids in prompts:
             LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), text)
-    guide = await structured_guide(model, body.structured_body(), reasoning=False)
+    guide = await structured_guide(model, body.structured_body(), reasoning=None)
     wants = body.logprobs is not None
     if body.echo and wants:
         vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)

@@ -1,4 +1,5 @@
-"""The Qwen3 output parser: reasoning and tool calls from text split anywhere, merged the same every time."""
+"""Qwen3's formats as served: ``<think>`` reasoning (formats.qwen3) and Hermes tool calls (formats.hermes), from text
+split anywhere, merged the same every time."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trtllm_nix.proxy.parsers.qwen3 import Qwen3OutputParser, ToolMode, thinking_open_in_prompt
+from trtllm_nix.proxy.formats.hermes import Hermes
+from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
+from trtllm_nix.proxy.formats.tool_calls import ToolMode
+from trtllm_nix.proxy.parsers.base import TextParser
 from trtllm_nix.proxy.serving.chat import ChatRenderer, merge_deltas
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity
 
@@ -20,9 +24,18 @@ CALLS = (
 SAMPLES = [THINK, CALLS, '<tool_call>\n{"name": broken}\n</tool_call> visible', "plain answer, no tags"]
 
 
+def _parser(tools: ToolMode, reasoning: bool = True, thinking_open: bool = False) -> TextParser:
+    """As ``ChatJob.parser`` composes them: the reasoning splitter, the answer's text through the Hermes parser."""
+    calls = Hermes().parser(tools) if tools != "off" else None
+    if not reasoning:
+        assert calls is not None
+        return calls
+    return Qwen3Reasoning().splitter(thinking_open, calls)
+
+
 def _deltas(pieces: list[str], tools: ToolMode = "parse", reasoning_alias: bool = False, **options: Any) -> list[Any]:
     """The chat deltas the renderer makes of the parser's events."""
-    parser = Qwen3OutputParser(tools=tools, **options)
+    parser = _parser(tools, **options)
     events = [e for piece in pieces for e in parser.feed(piece)] + parser.finish()
     renderer = ChatRenderer(None, ResponseIdentity("chat", "m"), logprobs=False, alias=reasoning_alias)  # type: ignore[arg-type]
     return [p.delta for event in events for p in renderer.pieces(event)]
@@ -124,9 +137,11 @@ def test_thinking_off_leaves_no_reasoning_and_no_tags() -> None:
 
 
 def test_thinking_opened_by_the_prompt() -> None:
-    assert thinking_open_in_prompt("<|im_start|>assistant\n<think>\n")
-    assert not thinking_open_in_prompt("<|im_start|>assistant\n<think>\n\n</think>\n\n")
-    assert not thinking_open_in_prompt("<|im_start|>assistant\n")
+    qwen3 = Qwen3Reasoning()
+    assert qwen3.opened_by("<|im_start|>assistant\n<think>\n")
+    assert not qwen3.opened_by("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert not qwen3.opened_by("<|im_start|>assistant\n")
+    assert qwen3.closed_by("<|im_start|>assistant\n<think>\n\n</think>\n\n")
     message = _run(["Let me see.\n</think>\n\n42"], thinking_open=True)
     assert message == {"role": "assistant", "content": "42", "reasoning_content": "Let me see."}
 
