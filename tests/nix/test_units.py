@@ -146,7 +146,8 @@ def test_a_pytorch_instance_runs_trtllm_serve_and_the_proxy_points_at_it() -> No
     proxy = str(units["trtllm-proxy"]["ExecStart"])
     assert '"--upstream" "grpc-trtllm://127.0.0.1:50051"' in proxy
     assert '"--tokenizer" "/nix/store/qwen3-32b-weights"' in proxy
-    assert "--model-repository" not in proxy and "--triton" not in proxy
+    assert "--model-repository" not in proxy
+    assert "--triton" not in proxy
     assert units["trtllm-proxy"]["after"] == ["trtllm-torch.service"]
     assert '"serve" "--repo" "/nix/store/repo-tp1"' in str(units["trtllm-engine"]["ExecStart"])
 
