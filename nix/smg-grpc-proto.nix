@@ -16,7 +16,7 @@ python3Packages.buildPythonPackage {
     hash = "sha256-lw3sCowOeLQnWMdpDMe4u/BBb2gP2tRIpPXJuMPmivs=";
   };
   dependencies = with python3Packages; [ grpcio protobuf ];
-  pythonImportsCheck = [ "smg_grpc_proto.trtllm_service_pb2_grpc" ];
+  pythonImportsCheck = [ "smg_grpc_proto" "smg_grpc_proto.generated.trtllm_service_pb2_grpc" ];
   meta = {
     description = "Generated gRPC/protobuf modules of the SMG engine protocols (TrtllmService of trtllm-serve --grpc)";
     homepage = "https://github.com/smg-project/smg";

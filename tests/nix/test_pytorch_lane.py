@@ -86,7 +86,7 @@ def test_smg_grpc_proto_is_its_release_wheel_with_nixpkgs_dependencies() -> None
     assert recorded["deps"] == ["grpcio", "protobuf"]
     assert recorded["src"]["url"].endswith("/smg_grpc_proto-0.4.28-py3-none-any.whl")
     assert recorded["src"]["outputHash"] == "sha256-lw3sCowOeLQnWMdpDMe4u/BBb2gP2tRIpPXJuMPmivs="
-    assert recorded["pythonImportsCheck"] == ["smg_grpc_proto.trtllm_service_pb2_grpc"]
+    assert recorded["pythonImportsCheck"] == ["smg_grpc_proto", "smg_grpc_proto.generated.trtllm_service_pb2_grpc"]
     pyproject = (REPO / "python" / "pyproject.toml").read_text()
     assert '"smg-grpc-proto==0.4.28"' in pyproject, "the wheel is the version the extra pins"
 
@@ -100,3 +100,16 @@ def test_the_newer_model_has_no_engine_only_pytorch_variants() -> None:
     assert servers == ["tp1", "tp2"]
     name = outputs('(self.lib.forModel "qwen3.6-27b").pytorch.servers.tp2.name')
     assert name == "trtllm-serve-qwen3.6-tp2"
+
+
+def test_smg_grpc_proto_imports_check_names_modules_of_the_wheel() -> None:
+    """pythonImportsCheck fails the build on a module the wheel does not have (its modules live in `generated`; the
+    package's top level re-exports them as attributes, not modules)."""
+    import importlib
+
+    drv = f"{package('trtllm-nix')}.standin.args.dependencies"
+    modules = outputs(
+        f'(builtins.head (builtins.filter (d: d.pname == "smg-grpc-proto") {drv})).standin.args.pythonImportsCheck'
+    )
+    for module in modules:
+        importlib.import_module(module)
