@@ -78,27 +78,3 @@ def engine_name(model: str, variant_name: str, gpu_arch: str | None = None) -> s
 def runtime_gpu_archs() -> tuple[str, ...]:
     """The GPU architectures the pinned TensorRT-LLM line supports (catalog.json runtime.gpu_archs, with source)."""
     return tuple(catalog()["runtime"]["gpu_archs"])
-
-
-@dataclass(frozen=True)
-class PytorchVariant:
-    """A catalog model served by the PyTorch lane (``trtllm-serve MODEL --grpc``): no engine, only TP and limits."""
-
-    model: str
-    name: str
-    hf_id: str
-    served_name: str
-    tp: int
-    max_seq_len: int
-
-
-def pytorch_variant(reference: str) -> PytorchVariant:
-    """``qwen3-32b/tp2`` (model/variant) of the PyTorch lane (``models.<model>.pytorch.variants``)."""
-    model, _, name = reference.partition("/")
-    models = catalog()["models"]
-    lane = {m: models[m].get("pytorch", {}).get("variants", {}) for m in models}
-    if name not in lane.get(model, {}):
-        known = [f"{m}/{v}" for m in sorted(lane) for v in sorted(lane[m])]
-        raise UserError(f"no PyTorch-lane catalog variant {reference!r}; known: {', '.join(known)}")
-    entry, values = models[model], lane[model][name]
-    return PytorchVariant(model, name, entry["hf_id"], entry["served_name"], values["tp"], values["max_seq_len"])

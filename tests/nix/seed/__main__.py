@@ -92,6 +92,7 @@ def seed(work: Path, out: Transcript, daemon: Daemon, flake: Path) -> None:
     out.start("nix run .#openai-qwen3", "Uvicorn running")
     check(out.run(CHAT), '"content":"Hello 世界 🎉"')
     out.stop_all()
+    lane = time.monotonic()
     out.say("# The PyTorch lane: trtllm-serve --grpc from the same weights, no engine; the proxy pointed at it.")
     out.start("nix run .#trtllm-serve-qwen3", "ready:")
     out.start("nix run .#openai-qwen3-pytorch", "Uvicorn running")
@@ -100,10 +101,14 @@ def seed(work: Path, out: Transcript, daemon: Daemon, flake: Path) -> None:
     check(out.run(STREAM), "data: [DONE]")
     out.stop_all()
     out.say("# TP2 under the image's mpirun: trtllm-llmapi-launch on each rank, trtllm-serve on rank 0.")
-    out.start("nix run .#trtllm-serve-qwen3-tp2 -- --workers mpirun", "ready:")
+    served = out.start("nix run .#trtllm-serve-qwen3-tp2 -- --workers mpirun", "ready:")
     out.start("nix run .#openai-qwen3-pytorch", "Uvicorn running")
     check(out.run(CHAT), '"content":"Hello 世界 🎉"')
+    log = next(line.rsplit("log in ", 1)[1] for line in served.lines if "log in " in line)
+    out.say("# (not a seed command) mpirun's other rank, in the launcher's log")
+    check(out.run(f"grep -h 'an MPI worker' {log}"), "rank 1 of 2")
     out.stop_all()
+    out.say(f"# (the PyTorch lane's commands, its runtime's extraction included: {time.monotonic() - lane:.0f} s)")
 
 
 def sandboxed(out: Transcript, flake: Path) -> None:
@@ -137,7 +142,7 @@ def main() -> int:
     subprocess.run([REPO / "scripts" / "build-standin-root", standin_root, sys.executable], check=True)
     host = prepare(work / "host", standin_root, ensure_assets(REPO / ".cache" / "trtllm-nix", real_models=False))
     flake = copy_flake(work / "flake", host)
-    prefetch_wheel(work / "host", sys.executable)
+    prefetch_wheel(REPO / ".cache" / "nix-seed", sys.executable)  # kept between runs: one download
     # host tools standing for stdenv's, the bare interpreter, the dependencies' modules and the image (crane's
     # network); not the hub, which stands for the network a sandboxed build lacks
     paths = ["/usr", "/bin", "/lib", "/lib64", "/etc/ssl/certs", str(Path(host.python).parents[1])]
