@@ -5,6 +5,7 @@ loaded server), records its arguments, and behaves as ``FAKE_TRTLLM_SERVE`` says
 - ``hang``: start a worker that ignores SIGTERM (an MPI worker), and on SIGTERM close the port and then never exit
   (the MPI shutdown hang);
 - ``fail``: exit 3 before listening, saying why;
+- ``load``: never listen (a model that loads for ever); exit 0 on SIGTERM;
 - SIGUSR1 in any mode: exit 5 while serving (a crash).
 """
 
@@ -36,6 +37,9 @@ def main() -> int:
     if mode == "fail":
         print("fake trtllm-serve: no GPU devices found on the node", flush=True)
         return 3
+    if mode == "load":
+        signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(0))
+        threading.Event().wait()
     worker = subprocess.Popen([sys.executable, "-c", WORKER]) if mode == "hang" else None
     listener = socket.create_server((args.host, args.port))
     done = threading.Event()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +113,32 @@ def test_the_command_a_user_types(tmp_path: Path) -> None:
     assert seen["argv"][:6] == [str(model), "--grpc", "--backend", "pytorch", "--host", "127.0.0.1"]
     assert seen["argv"][-2:] == ["--tp_size", "2"]
     assert seen["CUDA_VISIBLE_DEVICES"] == "0,1"
+
+
+def test_a_stop_while_the_model_loads_is_a_clean_stop(tmp_path: Path) -> None:
+    """SIGTERM before ready (or right after it: the handlers are in place before the start) stops trtllm-serve and
+    exits 0, instead of killing the launcher and leaving the server to its death signal."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    wrapper = tmp_path / "trtllm-serve"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {FAKE} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "python"), "FAKE_TRTLLM_SERVE": "load"}
+    command = [sys.executable, "-m", "trtllm_nix.cli", "serve-pytorch", "--model", str(model), "--trtllm-serve",
+               str(wrapper), "--port", str(free_ports(1)[0]), "--run-dir", str(tmp_path / "run")]  # fmt: skip
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith("starting trtllm-serve --grpc")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=60) == 0
+            # 0: the fake's own handler; -15: SIGTERM came before the fake had set it up
+            assert re.fullmatch(
+                r"trtllm-serve stopped \(exit code (0|-15)\) before it was ready\n", process.stdout.read()
+            )
+        finally:
+            process.kill()
 
 
 def test_a_folder_without_config_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -92,12 +92,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"# {launch.nccl_reason}\n{launch.shell()}")
         return 0
     server = TrtllmServe(launch, run_dir, args.host, args.port, args.exit_timeout)
+    server.handle_signals()
     print(
         f"starting trtllm-serve --grpc, TP {args.tp} on GPU(s) {launch.environment['CUDA_VISIBLE_DEVICES']} "
         f"({launch.nccl_reason}; workers: {args.workers}); log in {server.log}",
         flush=True,
     )
     server.start()
-    server.wait_ready(args.ready_timeout)
+    if not server.wait_ready(args.ready_timeout):
+        return 0  # stopped while loading, as asked
     print(f"ready: gRPC {args.host}:{args.port} (trtllm.TrtllmService)", flush=True)
     return server.supervise()

@@ -82,10 +82,24 @@ class TrtllmServe:
         if echo and self.process.stdout is not None:
             self.tee = start_tee(self.process.stdout, self.log.open("ab"), b"[trtllm-serve] ")
 
-    def wait_ready(self, timeout: float) -> None:
+    def handle_signals(self) -> None:
+        """SIGTERM and SIGINT ask for a stop from now on (before the start: a stop while the model loads, or right
+        after ready, is a clean stop too); ``supervise`` and ``wait_ready`` act on it."""
+
+        def request_stop(signum: int, _: FrameType | None) -> None:
+            self.stop_requested = True
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, request_stop)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once the port accepts; False when a stop was asked for first (trtllm-serve is then stopped)."""
         deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):
             assert self.process is not None
+            if self.stop_requested:
+                print(f"{self.stop()} before it was ready", flush=True)
+                return False
             if self.process.poll() is not None:
                 code = self.process.returncode
                 self.stop()
@@ -94,28 +108,20 @@ class TrtllmServe:
                 self.stop()
                 raise ServerError(f"trtllm-serve was not ready after {timeout:.0f} s; log {self.log}")
             time.sleep(0.1)
+        return True
 
     def supervise(self) -> int:
-        """Block until a stop is asked (0) or trtllm-serve ends on its own (``SERVER_DIED``)."""
-
-        def request_stop(signum: int, _: FrameType | None) -> None:
-            self.stop_requested = True
-
-        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            while not self.stop_requested:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    code = self.process.returncode
-                    self.stop()
-                    print(f"trtllm-serve exited with code {code} while serving; {self._tail()}", flush=True)
-                    return SERVER_DIED
-                time.sleep(0.2)
-            print(self.stop(), flush=True)
-            return 0
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        """Block until a stop is asked (0; see ``handle_signals``) or trtllm-serve ends on its own (``SERVER_DIED``)."""
+        while not self.stop_requested:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.stop()
+                print(f"trtllm-serve exited with code {code} while serving; {self._tail()}", flush=True)
+                return SERVER_DIED
+            time.sleep(0.2)
+        print(self.stop(), flush=True)
+        return 0
 
     def stop(self) -> str:
         """SIGTERM, then wait for the exit; what still runs ``exit_timeout`` s later is ended. Says what happened."""
