@@ -17,13 +17,23 @@
             # Only the runtime (NVIDIA's image) is unfree. No global cudaSupport: nothing here compiles CUDA, and
             # it would rebuild openmpi/ucx/torch locally instead of taking them from the binary cache.
             config.allowUnfreePredicate = package: builtins.elem (builtins.parseDrvName (nixpkgs.lib.getName package)).name
-              [ "tritonserver-trtllm" "tritonserver-trtllm-root" "tritonserver-trtllm-config" ];
+              [ "tritonserver-trtllm" "tritonserver-trtllm-root" "tritonserver-trtllm-config"
+                "tensorrt-llm-release" "tensorrt-llm-release-root" "tensorrt-llm-release-config" ];
           };
           trtllm-nix = pkgs.callPackage ./nix/package.nix { };
           runtime = pkgs.callPackage ./nix/runtime.nix { inherit catalog system; };
-          builders = import ./nix/lib { inherit pkgs catalog trtllm-nix runtime; };
+          # The PyTorch lane's runtime: NVIDIA's tensorrt-llm/release image (catalog.json pytorch_runtime), for
+          # trtllm-serve --grpc (docs/pytorch-lane.md).
+          pytorchRuntime = pkgs.callPackage ./nix/runtime.nix {
+            inherit catalog system;
+            runtimePin = catalog.pytorch_runtime;
+            runtimeName = "tensorrt-llm-release";
+            runtimeKey = "pytorch_runtime";
+            runtimeContents = "TensorRT-LLM";
+          };
+          builders = import ./nix/lib { inherit pkgs catalog trtllm-nix runtime pytorchRuntime; };
         in
-        { inherit system pkgs trtllm-nix runtime builders; qwen3 = builders.forModel "qwen3-32b"; };
+        { inherit system pkgs trtllm-nix runtime pytorchRuntime builders; qwen3 = builders.forModel "qwen3-32b"; };
       app = lib: package: { type = "app"; program = lib.getExe package; };
     in
     {
@@ -48,6 +58,15 @@
         tritonserver-qwen3-tp2 = s.qwen3.servers.tp2;
         tritonserver-qwen3-tp4 = s.qwen3.servers.tp4;
         openai-qwen3 = s.qwen3.proxy;
+        # The PyTorch lane (docs/pytorch-lane.md): trtllm-serve --grpc from the weights, no engine build; its proxy
+        # is openai-qwen3-pytorch (the same API on the same port as openai-qwen3, pointed at trtllm-serve).
+        tensorrt-llm-release = s.pytorchRuntime;
+        tensorrt-llm-release-root = s.pytorchRuntime.root;
+        tensorrt-llm-release-config = s.pytorchRuntime.config;
+        trtllm-serve-qwen3 = s.qwen3.pytorch.servers.tp1;
+        trtllm-serve-qwen3-tp2 = s.qwen3.pytorch.servers.tp2;
+        trtllm-serve-qwen3-tp4 = s.qwen3.pytorch.servers.tp4;
+        openai-qwen3-pytorch = s.qwen3.pytorch.proxy;
         demo = s.pkgs.callPackage ./nix/demo.nix { };
         # the gateway in front of several hosts (docs/gateway.md), from its release wheel
         smg = s.pkgs.callPackage ./nix/smg.nix { };
@@ -56,7 +75,8 @@
 
       apps = forSystems (s: builtins.mapAttrs (_: app s.pkgs.lib) {
         inherit (self.packages.${s.system})
-          tritonserver-qwen3 tritonserver-qwen3-tp2 tritonserver-qwen3-tp4 openai-qwen3 demo smg;
+          tritonserver-qwen3 tritonserver-qwen3-tp2 tritonserver-qwen3-tp4 openai-qwen3 demo smg
+          trtllm-serve-qwen3 trtllm-serve-qwen3-tp2 trtllm-serve-qwen3-tp4 openai-qwen3-pytorch;
         default = s.trtllm-nix;
       });
 

@@ -1,4 +1,6 @@
-# services.trtllm: Triton instances (one systemd unit each, one rank per GPU under the runtime's mpirun), the
+# services.trtllm: Triton instances (one systemd unit each, one rank per GPU under the runtime's mpirun) or, with
+# `kind = "pytorch"`, the PyTorch lane's trtllm-serve --grpc (docs/pytorch-lane.md: TensorRT-LLM's release image, the
+# checkpoint as downloaded, no engine), the
 # OpenAI proxy, and SMG as the gateway in front of proxies on several hosts (services.trtllm.gateway). Loopback and
 # a closed firewall by default; dynamic users; GPU access by device class as nixpkgs' ollama and llama-cpp modules
 # grant it; CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA's numbering is nvidia-smi's;
@@ -26,15 +28,36 @@ let
 
   instanceOptions = { config, ... }: {
     options = {
+      kind = mkOption {
+        type = types.enum [ "triton" "pytorch" ];
+        default = "triton";
+        description = ''
+          The lane (docs/pytorch-lane.md): "triton" serves a built engine's repository with tritonserver; "pytorch"
+          serves `checkpoint` with trtllm-serve --grpc (TensorRT-LLM's PyTorch backend, the release image
+          `pytorchRuntime`, no engine build) on `grpcPort` only.
+        '';
+      };
       repository = mkOption {
-        type = types.package;
-        description = "Model repository (lib.mkModelRepo); its engine is kept alive as a dependency.";
+        type = types.nullOr types.package;
+        default = null;
+        description = "kind triton: the model repository (lib.mkModelRepo); its engine is kept alive as a dependency.";
+      };
+      checkpoint = mkOption {
+        type = types.nullOr types.package;
+        default = null;
+        example = lib.literalExpression ''trtllm-nix.lib.weights "qwen3-32b"'';
+        description = "kind pytorch: the checkpoint folder trtllm-serve loads (config.json, weights, tokenizer).";
+      };
+      maxSeqLen = mkOption {
+        type = types.nullOr types.ints.positive;
+        default = null;
+        description = "kind pytorch: trtllm-serve's --max_seq_len (null: the model's); the proxy reads it back.";
       };
       worldSize = mkOption {
         type = types.ints.positive;
         default = config.repository.worldSize or 1;
         defaultText = lib.literalExpression "repository.worldSize (set by lib.mkModelRepo), else 1";
-        description = "TP x PP of the engine.";
+        description = "TP x PP of the engine; for kind pytorch, trtllm-serve's tensor parallelism (1, 2, 4, 8).";
       };
       gpus = mkOption {
         type = types.listOf types.ints.unsigned;
@@ -43,7 +66,12 @@ let
       };
       host = mkOption { type = types.str; default = "127.0.0.1"; description = "Listen address."; };
       httpPort = mkOption { type = types.port; default = catalog.ports.triton_http; description = "HTTP port."; };
-      grpcPort = mkOption { type = types.port; default = catalog.ports.triton_grpc; description = "gRPC port."; };
+      grpcPort = mkOption {
+        type = types.port;
+        default = if config.kind == "pytorch" then catalog.ports.trtllm_serve_grpc else catalog.ports.triton_grpc;
+        defaultText = lib.literalExpression "8001 (triton), 50051 (pytorch): catalog.json ports";
+        description = "gRPC port (for kind pytorch, trtllm-serve's only port).";
+      };
       metricsPort = mkOption { type = types.port; default = catalog.ports.triton_metrics; description = "Metrics."; };
       environment = mkOption {
         type = types.attrsOf types.str;
@@ -58,8 +86,9 @@ let
       };
       runtime = mkOption {
         type = types.package;
-        default = cfg.runtime;
-        defaultText = lib.literalExpression "config.services.trtllm.runtime";
+        default = if config.kind == "pytorch" then cfg.pytorchRuntime else cfg.runtime;
+        defaultText = lib.literalExpression
+          "config.services.trtllm.runtime (triton), config.services.trtllm.pytorchRuntime (pytorch)";
         description = "Runtime image root (entered with --runtime) for this instance.";
       };
       openFirewall = mkOption { type = types.bool; default = false; description = "Open the HTTP/gRPC ports."; };
@@ -68,11 +97,30 @@ let
 
   unit = name: "trtllm-${name}";
   readyUrl = inst: "http://${urlHost inst.host}:${toString inst.httpPort}/v2/health/ready";
-  readyCheck = inst: pkgs.writeShellScript "trtllm-wait-ready" ''
+  readyCheck = inst: pkgs.writeShellScript "trtllm-wait-ready" (if inst.kind == "pytorch" then ''
+    # trtllm-serve --grpc binds its port once the model is loaded (docs/pytorch-lane.md)
+    until (exec 3<>/dev/tcp/${urlHost inst.host}/${toString inst.grpcPort}) 2>/dev/null; do
+      sleep 2
+    done
+  '' else ''
     until ${lib.getExe pkgs.curl} -sf ${lib.escapeShellArg (readyUrl inst)} >/dev/null; do
       sleep 2
     done
-  '';
+  '');
+  # What each kind runs (docs/pytorch-lane.md for the PyTorch lane's launcher).
+  serveArgs = name: inst: if inst.kind == "pytorch" then [
+    (lib.getExe trtllm-nix) "serve-pytorch" "--model" "${inst.checkpoint}" "--tp" (toString inst.worldSize)
+    "--gpus" (lib.concatMapStringsSep "," toString inst.gpus)
+    "--host" inst.host "--port" (toString inst.grpcPort) "--runtime" "${inst.runtime}"
+    "--run-dir" "/run/${unit name}"
+  ] ++ lib.optionals (inst.maxSeqLen != null) [ "--max-seq-len" (toString inst.maxSeqLen) ] else [
+    (lib.getExe trtllm-nix) "serve" "--repo" "${inst.repository}"
+    "--gpus" (lib.concatMapStringsSep "," toString inst.gpus)
+    "--host" inst.host "--http-port" (toString inst.httpPort) "--grpc-port" (toString inst.grpcPort)
+    "--metrics-port" (toString inst.metricsPort) "--runtime" "${inst.runtime}"
+    "--run-dir" "/run/${unit name}"
+  ];
+  instancePorts = inst: if inst.kind == "pytorch" then [ inst.grpcPort ] else [ inst.httpPort inst.grpcPort inst.metricsPort ];
   # The device classes nixpkgs' ollama.nix and llama-cpp.nix allow for CUDA. /dev/nvidiaN are all of class
   # char-nvidia-frontend (major 195), so this allows every GPU of the host: `gpus` chooses which GPUs CUDA uses
   # (CUDA_VISIBLE_DEVICES), it isolates nothing; per-GPU DeviceAllow entries add nothing while the class is allowed.
@@ -105,7 +153,8 @@ let
   gpuUnits = [ "nvidia-persistenced.service" "nvidia-fabricmanager.service" ];
 
   instanceService = name: inst: {
-    description = "Triton + TensorRT-LLM (${name})";
+    description = if inst.kind == "pytorch" then "trtllm-serve --grpc, TensorRT-LLM's PyTorch backend (${name})"
+      else "Triton + TensorRT-LLM (${name})";
     wantedBy = [ "multi-user.target" ];
     # `after` orders only against units that exist: on a host without fabric manager it is a no-op.
     wants = [ "network-online.target" ];
@@ -123,13 +172,7 @@ let
     } // inst.environment;
     path = [ cfg.bubblewrap ];
     serviceConfig = {
-      ExecStart = execArgs ([
-        (lib.getExe trtllm-nix) "serve" "--repo" "${inst.repository}"
-        "--gpus" (lib.concatMapStringsSep "," toString inst.gpus)
-        "--host" inst.host "--http-port" (toString inst.httpPort) "--grpc-port" (toString inst.grpcPort)
-        "--metrics-port" (toString inst.metricsPort) "--runtime" "${inst.runtime}"
-        "--run-dir" "/run/${unit name}"
-      ] ++ inst.extraArgs);
+      ExecStart = execArgs (serveArgs name inst ++ inst.extraArgs);
       ExecStartPost = "${readyCheck inst}";
       TimeoutStartSec = inst.startTimeout;
       TimeoutStopSec = 90;
@@ -147,6 +190,23 @@ let
 
   proxy = cfg.proxy;
   upstream = cfg.instances.${proxy.upstream} or null;
+  pytorchUpstream = upstream != null && upstream.kind == "pytorch";
+  upstreamAddress = "${if upstream != null then urlHost upstream.host else "127.0.0.1"}:${
+    toString (if upstream != null then upstream.grpcPort else catalog.ports.triton_grpc)}";
+  # the engine lane: the repository's limits and the engine's tokenizer; the PyTorch lane: the checkpoint's
+  # tokenizer, the limits from trtllm-serve (GetModelInfo)
+  upstreamArgs = if pytorchUpstream then [
+    "--tokenizer" (if proxy.tokenizer != null then "${proxy.tokenizer}" else "${upstream.checkpoint}")
+    "--model-name" proxy.modelName
+    "--host" proxy.host "--port" (toString proxy.port)
+    "--upstream" "grpc-trtllm://${upstreamAddress}"
+  ] else [
+    "--model-repository" "${upstream.repository}"
+    "--tokenizer" (if proxy.tokenizer != null then "${proxy.tokenizer}" else "${upstream.repository.engine}/tokenizer")
+    "--model-name" proxy.modelName
+    "--host" proxy.host "--port" (toString proxy.port)
+    "--triton" upstreamAddress
+  ];
   proxyService = {
     description = "OpenAI-compatible API for ${proxy.modelName} (trtllm-nix)";
     wantedBy = [ "multi-user.target" ];
@@ -158,14 +218,7 @@ let
       # libpq reads the password from PGPASSFILE; %d: the credentials folder (systemd expands it in Environment=)
       // lib.optionalAttrs (proxy.responsesStorePassFile != null) { PGPASSFILE = "%d/pgpass"; };
     serviceConfig = {
-      ExecStart = execArgs ([
-        (lib.getExe trtllm-nix) "proxy" "--model-repository" "${upstream.repository}"
-        "--tokenizer" (if proxy.tokenizer != null then "${proxy.tokenizer}" else "${upstream.repository.engine}/tokenizer")
-        "--model-name" proxy.modelName
-        "--host" proxy.host "--port" (toString proxy.port)
-        "--triton" "${if upstream != null then urlHost upstream.host else "127.0.0.1"}:${
-          toString (if upstream != null then upstream.grpcPort else catalog.ports.triton_grpc)}"
-      ])
+      ExecStart = execArgs ([ (lib.getExe trtllm-nix) "proxy" ] ++ upstreamArgs)
       # %d (the credentials folder) is the one specifier systemd must expand, so it stays outside the escaping.
       + lib.optionalString (proxy.apiKeyFile != null) " --api-key-file %d/api-key"
       + lib.optionalString (proxy.extraArgs != [ ]) " ${execArgs proxy.extraArgs}";
@@ -211,7 +264,7 @@ let
     } // restartWithBackoff // bubblewrapSafeHardening;
   };
 
-  ports = lib.concatLists (lib.mapAttrsToList (_: i: [ i.httpPort i.grpcPort i.metricsPort ]) cfg.instances)
+  ports = lib.concatLists (lib.mapAttrsToList (_: instancePorts) cfg.instances)
     ++ lib.optional proxy.enable proxy.port
     ++ lib.optionals gateway.enable [ gateway.port gateway.metricsPort ];
 in
@@ -229,6 +282,12 @@ in
       defaultText = lib.literalExpression "trtllm-nix.packages.\${pkgs.stdenv.hostPlatform.system}.tritonserver-trtllm";
       description = "The runtime image root (catalog.json's pinned NVIDIA image), entered with bubblewrap.";
     };
+    pytorchRuntime = mkOption {
+      type = types.package;
+      default = packages.tensorrt-llm-release;
+      defaultText = lib.literalExpression "trtllm-nix.packages.\${pkgs.stdenv.hostPlatform.system}.tensorrt-llm-release";
+      description = "The PyTorch lane's runtime (catalog.json pytorch_runtime: NVIDIA's tensorrt-llm/release image).";
+    };
     bubblewrap = mkOption {
       type = types.package;
       default = pkgs.bubblewrap;
@@ -238,7 +297,7 @@ in
     instances = mkOption {
       type = types.attrsOf (types.submodule instanceOptions);
       default = { };
-      description = "Triton servers, each its own TP world.";
+      description = "Model servers, each its own TP world: Triton (kind triton) or trtllm-serve --grpc (kind pytorch).";
     };
     proxy = {
       enable = mkEnableOption "the OpenAI-compatible proxy";
@@ -355,6 +414,14 @@ in
         message = "services.trtllm.proxy.apiKeyFile must be set behind the gateway: SMG forwards its key to the proxies";
       }
     ] ++ lib.mapAttrsToList (name: inst: {
+      assertion = if inst.kind == "pytorch" then inst.checkpoint != null else inst.repository != null;
+      message = "services.trtllm.instances.${name} (kind ${inst.kind}) needs "
+        + (if inst.kind == "pytorch" then "checkpoint (the checkpoint folder trtllm-serve loads)"
+           else "repository (lib.mkModelRepo)");
+    }) cfg.instances ++ lib.mapAttrsToList (name: inst: {
+      assertion = inst.kind != "pytorch" || builtins.elem inst.worldSize [ 1 2 4 8 ];
+      message = "services.trtllm.instances.${name}: trtllm-serve runs TP 1, 2, 4 or 8 on one host, not ${toString inst.worldSize}";
+    }) cfg.instances ++ lib.mapAttrsToList (name: inst: {
       assertion = lib.length inst.gpus == inst.worldSize;
       message = "services.trtllm.instances.${name}.gpus lists ${toString (lib.length inst.gpus)} GPU(s) "
         + "but the engine's world size (TP x PP) is ${toString inst.worldSize}";
@@ -365,7 +432,8 @@ in
       // lib.optionalAttrs gateway.enable { trtllm-gateway = gatewayService; };
 
     networking.firewall.allowedTCPPorts =
-      lib.concatLists (lib.mapAttrsToList (_: i: lib.optionals i.openFirewall [ i.httpPort i.grpcPort ]) cfg.instances)
+      lib.concatLists (lib.mapAttrsToList (_: i: lib.optionals i.openFirewall
+        (if i.kind == "pytorch" then [ i.grpcPort ] else [ i.httpPort i.grpcPort ])) cfg.instances)
       ++ lib.optional (proxy.enable && proxy.openFirewall) proxy.port
       ++ lib.optional (gateway.enable && gateway.openFirewall) gateway.port
       ++ lib.optional (gateway.enable && gateway.openMetricsFirewall) gateway.metricsPort;

@@ -1,9 +1,11 @@
 # Builders, so another NVFP4/FP8 model takes a few lines: add it to catalog.json, then
 #   mkEngine { model = "my-model"; variant = "tp2"; }   mkModelRepo { engine = ...; }
 #   mkTritonServer { name = ...; repository = ...; }    mkProxy { name = ...; repository = ...; model = ...; }
+# and the PyTorch lane (docs/pytorch-lane.md; no engine: the weights as downloaded, served by trtllm-serve --grpc):
+#   mkTrtllmServe { name = ...; model = ...; variant = "tp2"; }    mkPytorchProxy { name = ...; model = ...; }
 # Everything that runs TensorRT-LLM or tritonserver enters the runtime (the NVIDIA image root) through
 # `trtllm-nix ... --runtime ${runtime}` with bubblewrap on PATH; nothing else knows how the runtime is entered.
-{ pkgs, catalog, trtllm-nix, runtime }:
+{ pkgs, catalog, trtllm-nix, runtime, pytorchRuntime }:
 let
   inherit (pkgs) lib;
   download = pkgs.callPackage ../hf-download.nix { inherit catalog; };
@@ -104,11 +106,52 @@ rec {
       '';
     };
 
-  # Everything for one catalog model: its engines, repositories and servers per variant, and its proxy.
+  # The PyTorch lane's server: `trtllm-serve MODEL --grpc` at the variant's TP inside the TensorRT-LLM release
+  # image (catalog.json pytorch_runtime), on the catalog's port (ports.trtllm_serve_grpc). MODEL is the checkpoint as
+  # downloaded (`weights`), so there is no build step; the user's own --port, --gpus, --max-seq-len win.
+  mkTrtllmServe = { name, model, variant, checkpoint ? weights model }:
+    let v = (entryOf model).pytorch.variants.${variant};
+    in pkgs.writeShellApplication {
+      inherit name;
+      runtimeInputs = [ trtllm-nix pkgs.bubblewrap ];
+      passthru = { inherit model variant checkpoint; runtime = pytorchRuntime; worldSize = v.tp; };
+      text = ''
+        exec trtllm-nix serve-pytorch --model ${checkpoint} --tp ${toString v.tp} --max-seq-len ${toString v.max_seq_len} \
+          --runtime ${pytorchRuntime} --port ${toString catalog.ports.trtllm_serve_grpc} "$@"
+      '';
+    };
+
+  # The proxy in front of the PyTorch lane: the tokenizer is the served checkpoint's own files and the limits come
+  # from the server (GetModelInfo's max_seq_len at start), so it cannot disagree with it. A user's --upstream
+  # replaces the default (the proxy's --upstream takes the last one given).
+  mkPytorchProxy = { name, model, checkpoint ? weights model
+                   , upstreams ? [ "127.0.0.1:${toString catalog.ports.trtllm_serve_grpc}" ] }:
+    pkgs.writeShellApplication {
+      inherit name;
+      runtimeInputs = [ trtllm-nix ];
+      passthru = { inherit checkpoint upstreams; };
+      text = ''
+        exec trtllm-nix proxy --tokenizer ${checkpoint} --model-name ${lib.escapeShellArg (entryOf model).served_name} \
+          --port ${toString catalog.ports.proxy} \
+          --upstream ${lib.escapeShellArg "grpc-trtllm://${lib.concatStringsSep "," upstreams}"} "$@"
+      '';
+    };
+
+  # Everything for one catalog model: its engines, repositories and servers per variant, and its proxy; and where
+  # the catalog has a `pytorch` block, the PyTorch lane's servers per variant and its proxy (`pytorch`).
   forModel = model:
     let variants = builtins.attrNames catalog.models.${model}.variants;
         perVariant = f: lib.genAttrs variants f;
+        served = catalog.models.${model}.served_name;
+        pytorchVariants = builtins.attrNames ((entryOf model).pytorch.variants or { });
     in rec {
+      pytorch = {
+        servers = lib.genAttrs pytorchVariants (variant: mkTrtllmServe {
+          name = "trtllm-serve-${served}${catalog.variantSuffix variant}";
+          inherit model variant;
+        });
+        proxy = mkPytorchProxy { name = "openai-${served}-pytorch"; inherit model; };
+      };
       engines = perVariant (variant: mkEngine { inherit model variant; });
       repositories = perVariant (variant: mkModelRepo { engine = engines.${variant}; });
       servers = perVariant (variant: mkTritonServer {

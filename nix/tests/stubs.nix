@@ -16,6 +16,7 @@ rec {
   flakePackages = {
     trtllm-nix = package "trtllm-nix";
     tritonserver-trtllm = package "tritonserver-trtllm-root";
+    tensorrt-llm-release = package "tensorrt-llm-release";
     smg = package "smg";
   };
   flakeLib = {

@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     from trtllm_nix import catalog_lock, demo, doctor
     from trtllm_nix.engine import command as engine_command
     from trtllm_nix.launch import command as serve_command
+    from trtllm_nix.launch import pytorch_command
     from trtllm_nix.proxy import command as proxy_command
     from trtllm_nix.repo import command as repo_command
 
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     engine_command.register(commands)
     repo_command.register(commands)
     serve_command.register(commands)
+    pytorch_command.register(commands)
     proxy_command.register(commands)
     doctor.register(commands)
     catalog_lock.register(commands)

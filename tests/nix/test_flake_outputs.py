@@ -29,6 +29,17 @@ SEED_PACKAGES = {
     "openai-qwen3",
     "smg",
 }
+# the PyTorch lane's (docs/pytorch-lane.md)
+PYTORCH_PACKAGES = {
+    "tensorrt-llm-release",
+    "tensorrt-llm-release-root",
+    "tensorrt-llm-release-config",
+    "trtllm-serve-qwen3",
+    "trtllm-serve-qwen3-tp2",
+    "trtllm-serve-qwen3-tp4",
+    "openai-qwen3-pytorch",
+}
+PACKAGES = SEED_PACKAGES | PYTORCH_PACKAGES
 SHOW = """{
   packages = builtins.mapAttrs (_: p: p.drvPath) self.packages."x86_64-linux";
   apps = builtins.mapAttrs (_: a: { inherit (a) type program; }) self.apps."x86_64-linux";
@@ -46,7 +57,7 @@ def root(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 def test_every_output_evaluates_with_and_without_pins(root: Path) -> None:
     shown = outputs(SHOW, root)
-    assert set(shown["packages"]) == SEED_PACKAGES
+    assert set(shown["packages"]) == PACKAGES
     assert all(path.startswith("/nix/store/") and path.endswith(".drv") for path in shown["packages"].values())
     assert set(shown["checks"]) == {"unit-tests", "gpu-smoke"}
     assert set(shown["devShells"]) == {"default"}
@@ -54,7 +65,8 @@ def test_every_output_evaluates_with_and_without_pins(root: Path) -> None:
     assert {"forModel", "mkEngine", "mkModelRepo", "mkTritonServer", "mkProxy", "catalog"} <= set(shown["lib"])
     apps = shown["apps"]
     assert set(apps) == {"default", "demo", "openai-qwen3", "tritonserver-qwen3", "tritonserver-qwen3-tp2",
-                         "tritonserver-qwen3-tp4", "smg"}  # fmt: skip
+                         "tritonserver-qwen3-tp4", "smg", "trtllm-serve-qwen3", "trtllm-serve-qwen3-tp2",
+                         "trtllm-serve-qwen3-tp4", "openai-qwen3-pytorch"}  # fmt: skip
     for name, app in apps.items():
         assert app["type"] == "app"
         expected = {"default": "trtllm-nix", "demo": "trtllm-nix-demo"}.get(name, name)
@@ -67,7 +79,7 @@ def test_every_pinned_system_has_the_packages_and_the_module_takes_the_hosts() -
     systems = outputs("builtins.attrNames self.packages")
     assert systems == ["aarch64-linux", "x86_64-linux"]
     arm = outputs('builtins.mapAttrs (_: p: p.drvPath) self.packages."aarch64-linux"')
-    assert set(arm) == SEED_PACKAGES
+    assert set(arm) == PACKAGES
     assert arm["tritonserver-trtllm-root"] != outputs('self.packages."x86_64-linux".tritonserver-trtllm-root.drvPath')
 
 
@@ -105,8 +117,10 @@ def test_smg_is_its_release_wheel_for_each_system() -> None:
 
 def test_catalog_hints_name_outputs_that_exist() -> None:
     catalog = json.loads((REPO / "python" / "trtllm_nix" / "catalog.json").read_text())
-    hints = [catalog["runtime"]["to_compute"].values(), *(m["to_compute"].values() for m in catalog["models"].values())]
+    hints = [catalog["runtime"]["to_compute"].values(), catalog["pytorch_runtime"]["to_compute"].values(),
+             *(m["to_compute"].values() for m in catalog["models"].values())]  # fmt: skip
     named = {word.removeprefix(".#") for group in hints for hint in group for word in hint.split()
              if word.startswith(".#")}  # fmt: skip
     assert named, "the runtime's hash is computed by building a flake output"
-    assert named <= SEED_PACKAGES
+    assert named <= PACKAGES
+    assert "tensorrt-llm-release-root" in named

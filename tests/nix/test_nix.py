@@ -48,7 +48,7 @@ def test_nix_and_python_read_the_same_catalog() -> None:
     assert (
         nix_eval("(import ./nix/catalog.nix).ports")
         == ports()
-        == {"triton_http": 8000, "triton_grpc": 8001, "triton_metrics": 8002, "proxy": 9000}
+        == {"triton_http": 8000, "triton_grpc": 8001, "triton_metrics": 8002, "proxy": 9000, "trtllm_serve_grpc": 50051}
     )
 
 

@@ -27,13 +27,15 @@ def normalise(requirement: str) -> tuple[str, list[str]]:
 
 def test_package_dependencies_cover_pyproject() -> None:
     """Every runtime requirement in pyproject.toml is a dependency (pythonRuntimeDepsCheck fails the build
-    otherwise), with the `postgresql` extra (the NixOS proxy's responsesStore needs the driver), and nothing else
-    is."""
+    otherwise), with the `postgresql` extra (the NixOS proxy's responsesStore needs the driver) and the
+    `pytorch-lane` extra (the proxy's grpc-trtllm:// upstream, from nix/smg-grpc-proto.nix), and nothing else is."""
     project = tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"]
     recorded = outputs(f"map (d: d.pname) {package('trtllm-nix')}.standin.args.dependencies")
-    wanted = project["dependencies"] + project["optional-dependencies"]["postgresql"]
+    extras = project["optional-dependencies"]
+    wanted = project["dependencies"] + extras["postgresql"] + extras["pytorch-lane"]
     names = [normalise(r)[0] for r in wanted]
     assert "psycopg" in recorded
+    assert "smg-grpc-proto" in recorded
     assert set(names) <= set(recorded), f"missing from nix/package.nix: {set(names) - set(recorded)}"
     extras = {"grpcio", "packaging"}  # tritonclient[grpc] as nixpkgs declares it
     assert set(recorded) - set(names) <= extras
@@ -273,8 +275,10 @@ def test_runtime_with_a_digest_and_without_a_hash(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["openai-qwen3", "tritonserver-qwen3", "tritonserver-qwen3-tp2", "tritonserver-qwen3-tp4", "demo"]
-)
+    "name",
+    ["openai-qwen3", "tritonserver-qwen3", "tritonserver-qwen3-tp2", "tritonserver-qwen3-tp4", "demo",
+     "trtllm-serve-qwen3", "trtllm-serve-qwen3-tp2", "trtllm-serve-qwen3-tp4", "openai-qwen3-pytorch"],
+)  # fmt: skip
 def test_wrapper_scripts_pass_shellcheck(name: str, pinned_root: Path, tmp_path: Path) -> None:
     """nixpkgs' writeShellApplication runs shellcheck on `text` when it builds: a warning fails the build."""
     script = tmp_path / "script.sh"

@@ -127,3 +127,32 @@ def test_a_broken_gateway_is_refused_with_a_message_naming_the_option() -> None:
         "services.trtllm.gateway.policy' is not of type",
     ):
         assert message in broken, message
+
+
+def test_a_pytorch_instance_runs_trtllm_serve_and_the_proxy_points_at_it() -> None:
+    """kind = "pytorch": `trtllm-nix serve-pytorch` on the checkpoint inside the release image, ready when its gRPC
+    port accepts, only that port opened; the proxy in front of it takes the checkpoint's tokenizer and
+    --upstream grpc-trtllm:// (no repository); a Triton instance beside it is unchanged."""
+    units, firewall = units_of("the PyTorch lane")
+    torch = units["trtllm-torch"]
+    command = str(torch["ExecStart"])
+    assert command.startswith('"/nix/store/stub-trtllm-nix/bin/trtllm-nix" "serve-pytorch" ')
+    for part in ('"--model" "/nix/store/qwen3-32b-weights"', '"--tp" "2"', '"--gpus" "0,1"', '"--port" "50051"',
+                 '"--runtime" "/nix/store/stub-tensorrt-llm-release"', '"--max-seq-len" "24576"'):  # fmt: skip
+        assert part in command, part
+    assert "/dev/tcp/127.0.0.1/50051" in str(torch["ExecStartPost"])
+    assert torch["DeviceAllow"] == ["char-nvidiactl", "char-nvidia-caps", "char-nvidia-frontend", "char-nvidia-uvm"]
+    assert firewall == [50051]
+    proxy = str(units["trtllm-proxy"]["ExecStart"])
+    assert '"--upstream" "grpc-trtllm://127.0.0.1:50051"' in proxy
+    assert '"--tokenizer" "/nix/store/qwen3-32b-weights"' in proxy
+    assert "--model-repository" not in proxy
+    assert "--triton" not in proxy
+    assert units["trtllm-proxy"]["after"] == ["trtllm-torch.service"]
+    assert '"serve" "--repo" "/nix/store/repo-tp1"' in str(units["trtllm-engine"]["ExecStart"])
+
+
+def test_a_pytorch_instance_without_a_checkpoint_or_at_tp3_is_refused() -> None:
+    broken = section("kind pytorch without a checkpoint")
+    assert "services.trtllm.instances.torch (kind pytorch) needs checkpoint" in broken
+    assert "trtllm-serve runs TP 1, 2, 4 or 8 on one host, not 3" in broken

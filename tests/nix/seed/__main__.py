@@ -21,7 +21,7 @@ from pathlib import Path
 from trtllm_nix.assets.build import ensure_assets
 
 from tests.nix.seed.daemon import TRUSTED, UNTRUSTED, Daemon, running_daemon
-from tests.nix.seed.host import PIN, REPO, Host, forget, prefetch_weights, prepare
+from tests.nix.seed.host import PIN, REPO, Host, forget, prefetch_weights, prefetch_wheel, prepare
 from tests.nix.seed.transcript import SeedFailed, Transcript
 
 CHAT = """curl -s localhost:9000/v1/chat/completions -H 'Content-Type: application/json' \\
@@ -46,6 +46,9 @@ def copy_flake(dest: Path, host: Host, weights_hash: str | None = None) -> Path:
     catalog_file = dest / "python" / "trtllm_nix" / "catalog.json"
     catalog = json.loads(catalog_file.read_text())
     catalog["runtime"]["systems"]["x86_64-linux"].update(output_hash=host.image_hash, config_hash=host.config_hash)
+    # one stand-in image stands for both NVIDIA images (it carries tritonserver and trtllm-serve)
+    pytorch = catalog["pytorch_runtime"]["systems"]["x86_64-linux"]
+    pytorch.update(output_hash=host.image_hash, config_hash=host.config_hash)
     if weights_hash is not None:
         catalog["models"]["qwen3-32b"].update(revision=PIN, weights_hash=weights_hash)
     catalog_file.write_text(json.dumps(catalog, indent=2) + "\n")
@@ -89,6 +92,23 @@ def seed(work: Path, out: Transcript, daemon: Daemon, flake: Path) -> None:
     out.start("nix run .#openai-qwen3", "Uvicorn running")
     check(out.run(CHAT), '"content":"Hello 世界 🎉"')
     out.stop_all()
+    lane = time.monotonic()
+    out.say("# The PyTorch lane: trtllm-serve --grpc from the same weights, no engine; the proxy pointed at it.")
+    out.start("nix run .#trtllm-serve-qwen3", "ready:")
+    out.start("nix run .#openai-qwen3-pytorch", "Uvicorn running")
+    check(out.run("curl -s localhost:9000/v1/models"), '"max_model_len":16384')  # GetModelInfo, not a repository
+    check(out.run(CHAT), '"content":"Hello 世界 🎉"')
+    check(out.run(STREAM), "data: [DONE]")
+    out.stop_all()
+    out.say("# TP2 under the image's mpirun: trtllm-llmapi-launch on each rank, trtllm-serve on rank 0.")
+    served = out.start("nix run .#trtllm-serve-qwen3-tp2 -- --workers mpirun", "ready:")
+    out.start("nix run .#openai-qwen3-pytorch", "Uvicorn running")
+    check(out.run(CHAT), '"content":"Hello 世界 🎉"')
+    log = next(line.rsplit("log in ", 1)[1] for line in served.lines if "log in " in line)
+    out.say("# (not a seed command) mpirun's other rank, in the launcher's log")
+    check(out.run(f"grep -h 'an MPI worker' {log}"), "rank 1 of 2")
+    out.stop_all()
+    out.say(f"# (the PyTorch lane's commands, its runtime's extraction included: {time.monotonic() - lane:.0f} s)")
 
 
 def sandboxed(out: Transcript, flake: Path) -> None:
@@ -122,6 +142,7 @@ def main() -> int:
     subprocess.run([REPO / "scripts" / "build-standin-root", standin_root, sys.executable], check=True)
     host = prepare(work / "host", standin_root, ensure_assets(REPO / ".cache" / "trtllm-nix", real_models=False))
     flake = copy_flake(work / "flake", host)
+    prefetch_wheel(REPO / ".cache" / "nix-seed", sys.executable)  # kept between runs: one download
     # host tools standing for stdenv's, the bare interpreter, the dependencies' modules and the image (crane's
     # network); not the hub, which stands for the network a sandboxed build lacks
     paths = ["/usr", "/bin", "/lib", "/lib64", "/etc/ssl/certs", str(Path(host.python).parents[1])]

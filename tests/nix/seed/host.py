@@ -6,6 +6,8 @@
 - ``image``: the stand-in image root (scripts/build-standin-root) with the stand-ins a TensorRT-LLM image carries
   (``tensorrt_llm`` and ``trtllm-build`` of tests/standins, the C++ backend as a Python-based backend, NVML), as
   the one tar stream ``crane export`` writes; its NAR hash is the runtime pin of the seed's catalog.
+  The same image stands for the PyTorch lane's (NVIDIA's tensorrt-llm/release): it also carries a stand-in
+  ``trtllm-serve`` (the reference TrtllmService) and ``trtllm-llmapi-launch``, and its hash pins both runtimes.
 - ``hub``: a ModelOpt NVFP4 export of the tiny Qwen3 (real Qwen vocabulary and chat template) filed under
   ``nvidia/Qwen3-32B-NVFP4``, for the stand-in ``hf download``.
 """
@@ -74,6 +76,22 @@ def prepare(work: Path, standin_root: Path, assets: Assets) -> Host:
 
 
 PIN = "5eed0000000000000000000000000000c0ffee00"  # the stand-in Hub's "commit" of the seed's model
+
+SMG_GRPC_PROTO = "smg-grpc-proto==0.4.28"  # nix/smg-grpc-proto.nix's wheel
+
+
+def prefetch_wheel(work: Path, python: str) -> str:
+    """smg-grpc-proto's release wheel put into the store by hand (as `nix-store --add-fixed` after a prefetch does):
+    the stand-in fetchurl has no network, and the Nix package depends on it. Returns its store path."""
+    folder = work / "wheels"
+    if not any(folder.glob("*.whl")):
+        subprocess.run(
+            [python, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", folder, SMG_GRPC_PROTO],
+            check=True,
+        )
+    wheel = next(folder.glob("*.whl"))
+    added = subprocess.run(["nix-store", "--add-fixed", "sha256", wheel], capture_output=True, text=True, check=True)
+    return added.stdout.strip()
 
 
 def prefetch_weights(work: Path, host: Host, patterns: list[str], name: str) -> str:
@@ -166,6 +184,11 @@ def compose_image(base: Path, dest: Path) -> None:
     shutil.copy(IMAGE_FILES / "pynvml.py", site / "pynvml.py")
     for tool in ("trtllm-build", "trtllm-bench"):
         shutil.copy(STANDINS / "bin" / tool, dest / "usr/local/bin" / tool)
+    # the PyTorch lane's programs (the release image has them on PATH): trtllm-serve (the reference TrtllmService)
+    # and trtllm-llmapi-launch, with the reference server's gRPC modules (this interpreter's: both are CPython 3.11)
+    for tool in ("trtllm-serve", "trtllm-llmapi-launch"):
+        shutil.copy(IMAGE_FILES / tool, dest / "usr/local/bin" / tool)
+    copy_dependency_closure(["smg-grpc-proto"], site)
     backend = dest / "opt/tritonserver/backends/tensorrtllm"
     backend.mkdir(parents=True)
     shutil.copy(IMAGE_FILES / "tensorrtllm_backend.py", backend / "model.py")

@@ -5,7 +5,10 @@
 # - buildPythonApplication builds a wheel from `src` and installs it (pypa build and install hooks), then wraps each
 #   program as wrap.sh does: the site folders of the package and its dependencies are patched into the script
 #   itself (`patchPythonScript`: `site.addsitedir` lines), the script moves to `.NAME-wrapped`, and the wrapper sets
-#   only PATH and PYTHONNOUSERSITE. No PYTHONPATH: `sys.executable` is a bare interpreter.
+#   only PATH and PYTHONNOUSERSITE. No PYTHONPATH: `sys.executable` is a bare interpreter. The site folders of
+#   dependencies built here (a wheel, e.g. smg-grpc-proto) are patched in too, as wrap.sh adds every propagated
+#   Python dependency's site-packages (`_addToPythonPath` over `pythonPath`); the stand-in modules of host.site have
+#   none of their own.
 # - pythonImportsCheck imports the listed modules after the install.
 # - withPackages keeps only Python modules and their dependencies (requiredPythonModules): a buildPythonApplication
 #   is dropped silently; toPythonModule makes it a module. (Recorded only: nothing here builds an environment.)
@@ -82,7 +85,7 @@ let
       [ -f "$program" ] || continue
       name=$(basename "$program")
       sed -i "1s|^#!.*|#!${host.python}|" "$program"
-      sites="'$out/${sitePackages}', '${host.site}'"
+      sites="'$out/${sitePackages}', '${host.site}'$dependencySites"
       sed -i "1a import sys;import site;import functools;sys.argv[0] = '$name';functools.reduce(lambda k, p: site.addsitedir(p, k), [$sites], site._init_pathinfo());" "$program"
       mv "$program" "$out/bin/.$name-wrapped"
       printf '#! %s -e\nexport PATH=%s${"$"}{PATH:+:}$PATH\nexport PYTHONNOUSERSITE=true\nexec -a "$0" "%s" "$@"\n' \
@@ -107,10 +110,14 @@ let
         fi
         PYTHONPATH=${host.site} ${host.python} -m pip install -q --no-deps --no-index \
           --target "$out/${sitePackages}" "$TMPDIR"/dist/*.whl
-        mv "$out/${sitePackages}/bin" "$out/bin"
+        if [ -d "$out/${sitePackages}/bin" ]; then mv "$out/${sitePackages}/bin" "$out/bin"; fi  # a library has none
+        dependencySites=
+        for dependency in $dependencies; do
+          if [ -d "$dependency/${sitePackages}" ]; then dependencySites="$dependencySites, '$dependency/${sitePackages}'"; fi
+        done
         ${wrapPrograms}
         for module in $imports; do
-          PYTHONNOUSERSITE=true ${host.python} -c "import site; site.addsitedir('$out/${sitePackages}'); site.addsitedir('${host.site}'); import $module"
+          PYTHONNOUSERSITE=true ${host.python} -c "import site; [site.addsitedir(p) for p in ['$out/${sitePackages}', '${host.site}'$dependencySites]]; import $module"
         done
       '';
     });

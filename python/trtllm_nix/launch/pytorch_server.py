@@ -1,0 +1,159 @@
+"""Run a planned ``trtllm-serve --grpc``: ready when its port accepts connections, stopped by SIGTERM, and its MPI
+shutdown hang ended the way the engine builder ends its (engine/supervise.py): judged by what it does, not by how or
+whether it exits.
+
+What trtllm-serve does (facts from NVIDIA/TensorRT-LLM, no code): in gRPC mode it builds the LLM (the model loaded,
+the TP workers started) before it binds its port, so a port that accepts is a loaded server; on SIGTERM or SIGINT it
+stops the gRPC server (grace 5 s) and then shuts the LLM down (tensorrt_llm/commands/serve.py, ``launch_grpc_server``,
+the version with gRPC; the index names no commit). The LLM's MPI session waits up to 60 s for its workers before it
+aborts them (``MpiSession.shutdown_abort(grace=60)``, tensorrt_llm/llmapi/mpi_session.py @cc4777e9), and MPI
+teardown is where the seed's tools hung. So: once the port is closed the server has stopped serving; whatever
+still runs ``exit_timeout`` seconds later is ended with its whole session (the workers MPI spawned are in it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from trtllm_nix.errors import ServerError
+from trtllm_nix.launch.plan import Launch
+from trtllm_nix.launch.tee import log_to_stdout, start_tee
+from trtllm_nix.processes import kill_session, spawn
+
+SERVER_DIED = 10  # the exit code when trtllm-serve ends on its own while serving
+LOG_NAME = "trtllm-serve.log"
+
+
+def port_open(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections at host:port (a wildcard address is reached on loopback)."""
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    try:
+        with socket.create_connection((target, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class TrtllmServe:
+    def __init__(self, launch: Launch, run_dir: Path, host: str, port: int, exit_timeout: float) -> None:
+        self.launch = launch
+        self.run_dir = run_dir
+        self.host = host
+        self.port = port
+        self.exit_timeout = exit_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stop_requested = False
+        self.tee: threading.Thread | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.run_dir / LOG_NAME
+
+    def start(self) -> None:
+        if port_open(self.host, self.port):
+            raise ServerError(
+                f"port {self.port} on {self.host} is already in use: stop what serves there or pass --port"
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
+        echo = log_to_stdout(self.launch.environment)
+        with self.log.open("ab") as output:
+            try:
+                self.process = spawn(
+                    self.launch.command,
+                    env=self.launch.environment,
+                    stdout=subprocess.PIPE if echo else output,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except FileNotFoundError as error:
+                raise ServerError(
+                    f"{self.launch.command[0]} not found: pass --runtime (the TensorRT-LLM release image, nix build "
+                    ".#tensorrt-llm-release) or --trtllm-serve"
+                ) from error
+        if echo and self.process.stdout is not None:
+            self.tee = start_tee(self.process.stdout, self.log.open("ab"), b"[trtllm-serve] ")
+
+    def handle_signals(self) -> None:
+        """SIGTERM and SIGINT ask for a stop from now on (before the start: a stop while the model loads, or right
+        after ready, is a clean stop too); ``supervise`` and ``wait_ready`` act on it."""
+
+        def request_stop(signum: int, _: FrameType | None) -> None:
+            self.stop_requested = True
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, request_stop)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once the port accepts; False when a stop was asked for first (trtllm-serve is then stopped)."""
+        deadline = time.monotonic() + timeout
+        while not port_open(self.host, self.port):
+            assert self.process is not None
+            if self.stop_requested:
+                print(f"{self.stop()} before it was ready", flush=True)
+                return False
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.stop()
+                raise ServerError(f"trtllm-serve exited with code {code} before it was ready; {self._tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerError(f"trtllm-serve was not ready after {timeout:.0f} s; log {self.log}")
+            time.sleep(0.1)
+        return True
+
+    def supervise(self) -> int:
+        """Block until a stop is asked (0; see ``handle_signals``) or trtllm-serve ends on its own (``SERVER_DIED``)."""
+        while not self.stop_requested:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.stop()
+                print(f"trtllm-serve exited with code {code} while serving; {self._tail()}", flush=True)
+                return SERVER_DIED
+            time.sleep(0.2)
+        print(self.stop(), flush=True)
+        return 0
+
+    def stop(self) -> str:
+        """SIGTERM, then wait for the exit; what still runs ``exit_timeout`` s later is ended. Says what happened."""
+        process = self.process
+        if process is None:
+            return "trtllm-serve was not started"
+        said = f"trtllm-serve exited with code {process.returncode}"
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)  # the entry passes it on to trtllm-serve (or mpirun)
+            try:
+                process.wait(timeout=self.exit_timeout)
+                said = f"trtllm-serve stopped (exit code {process.returncode})"
+            except subprocess.TimeoutExpired:
+                if port_open(self.host, self.port):
+                    said = f"trtllm-serve still served {self.exit_timeout:.0f} s after SIGTERM: ended it"
+                else:
+                    said = (
+                        f"trtllm-serve stopped serving but had not exited {self.exit_timeout:.0f} s later (its MPI "
+                        "shutdown): ended it and its workers"
+                    )
+        kill_session(process.pid)  # trtllm-serve, the workers MPI spawned, mpirun's ranks: all in its session
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+        if self.tee is not None:
+            self.tee.join(timeout=5)
+        return said
+
+    def _tail(self) -> str:
+        try:
+            lines = self.log.read_text("utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return f"no log at {self.log}"
+        tail = " | ".join(line.strip() for line in lines[-3:] if line.strip())
+        return f"log {self.log}: {tail or '(empty)'}"
