@@ -4,9 +4,10 @@ scripted upstream (no Triton, no sockets), one warm-up request, then one traced 
 
 The trace lists the ``trtllm_nix`` module of every function called, in call order (a generator or coroutine
 resumed after a ``yield``/``await`` is not a call; library frames are skipped): each change of module is a *visit*,
-and a *return* is a visit to a module visited before (visits minus modules). Two phases are reported: ``prepare`` (the route's handler, from its call to
-the response it returns: checks, template, tokenizer, guide, upstream request) and ``stream`` (everything after: the
-generation, parsers, renderer and SSE, per token). The issue's goal is for ``prepare``: at most 8 modules, 3 returns.
+and a *return* is a visit to a module visited before (visits minus modules). Two phases are reported: ``prepare``
+(the route's handler, from its call to the response it returns: checks, template, tokenizer, guide, upstream
+request) and ``stream`` (everything after: the generation, parsers, renderer and SSE, per token). The issue's goal
+is for ``prepare``: at most 8 modules, 3 returns.
 
     python bench/request_path.py [--tokens 8] [--json]
 """
@@ -21,8 +22,8 @@ import sys
 import threading
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from pathlib import Path
 from functools import cache
+from pathlib import Path
 from types import CodeType, FrameType
 from typing import Any
 
