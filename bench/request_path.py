@@ -3,7 +3,8 @@ scripted upstream (no Triton, no sockets), one warm-up request, then one traced 
 (and ``threading.setprofile``, so the work sent off the loop is seen too).
 
 The trace lists the ``trtllm_nix`` module of every function called, in call order (a generator or coroutine
-resumed after a ``yield``/``await`` is not a call; library frames are skipped): each change of module is a *visit*,
+resumed after a ``yield``/``await`` is not a call; library frames and the methods dataclasses generate, such as a
+value's ``__init__``, are skipped): each change of module is a *visit*,
 and a *return* is a visit to a module visited before (visits minus modules). Two phases are reported: ``prepare``
 (the route's handler, from its call to the response it returns: checks, template, tokenizer, guide, upstream
 request) and ``stream`` (everything after: the generation, parsers, renderer and SSE, per token). The issue's goal
@@ -64,7 +65,9 @@ class Trace:
 
     @staticmethod
     def module(frame: FrameType | None) -> str | None:
-        name = frame.f_globals.get("__name__", "") if frame is not None else ""
+        if frame is None or frame.f_code.co_filename.startswith("<"):  # a dataclass's generated __init__, __eq__...
+            return None
+        name = frame.f_globals.get("__name__", "")
         if isinstance(name, str) and name.startswith(PACKAGE + "."):
             return name.removeprefix(PACKAGE + ".")
         return None

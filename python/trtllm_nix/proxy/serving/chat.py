@@ -178,7 +178,7 @@ async def prepare_conversation(
     model: ServedModel, chat: ChatInput, request_id: str, log_prompts: bool = False
 ) -> ChatJob:
     """The preparation step of every chat-shaped request: every check that can fail before generation, so its
-    failure is a status, not an error event."""
+    failure is a status, not an error event (the messages were counted before they were converted)."""
     if chat.top_logprobs and not model.capabilities.top_logprobs:
         raise bad_request(
             f"top_logprobs needs {model.capabilities.why_not('top_logprobs', model.name)} (the backend returns the "
@@ -187,7 +187,6 @@ async def prepare_conversation(
             code="unsupported_value",
         )
     check_sampling(model, chat.min_p, chat.priority, chat.sampling.top_k)
-    check_message_count(model, len(chat.messages))
     tools, (prompt, ids, generation_prompt) = await render_prompt(model, chat)
     if log_prompts:  # off by default: prompts are the users' data
         LOG.info("request %s: chat prompt (%d tokens): %r", request_id, len(ids), prompt)
@@ -244,8 +243,9 @@ async def serve_chat(call: Call, body: ChatCompletionRequest) -> Response:
             return state.lifecycle.respond_stream(
                 call.request_id, stream_all(renderers, events(), usage, body.n), ticket
             )
-        answer = lambda: complete_all(renderers, events(), body.n)  # noqa: E731
-        return await state.lifecycle.respond_once(call.request, call.request_id, answer, ticket)
+        return await state.lifecycle.respond_once(
+            call.request, call.request_id, lambda: complete_all(renderers, events(), body.n), ticket
+        )
 
 
 @dataclass(frozen=True)

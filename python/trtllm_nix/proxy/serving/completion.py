@@ -189,8 +189,9 @@ async def serve_completion(call: Call, body: CompletionRequest) -> Response:
             return state.lifecycle.respond_stream(
                 call.request_id, stream_all(renderers, events(), usage, job.n), ticket
             )
-        answer = lambda: complete_all(renderers, events(), job.n)  # noqa: E731
-        return await state.lifecycle.respond_once(call.request, call.request_id, answer, ticket)
+        return await state.lifecycle.respond_once(
+            call.request, call.request_id, lambda: complete_all(renderers, events(), job.n), ticket
+        )
 
 
 def echo_logprobs(files: ModelFiles, prompt_ids: tuple[int, ...], scores: PromptScores, top: int) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from trtllm_nix.proxy.responses_api.store import (
 from trtllm_nix.proxy.responses_api.translate import to_chat
 from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.serving.chat import ChatInput, ChatJob, prepare_conversation
+from trtllm_nix.proxy.serving.checks import check_message_count
 from trtllm_nix.proxy.serving.offload import off_loop
 from trtllm_nix.proxy.serving.pipeline import generation, json_body, served_model
 from trtllm_nix.proxy.state import Call
@@ -86,6 +87,7 @@ async def prepare_responses(
 ) -> ChatJob:
     """Every check that can fail before generation (a status, not a ``response.failed`` event): the chat path's
     preparation step, given the request's own typed values."""
+    check_message_count(model, len(plan.messages))
     return await prepare_conversation(model, chat_input(request, plan), request_id, log_prompts)
 
 
