@@ -74,3 +74,18 @@ def test_a_guide_kind_the_backend_does_not_enforce_is_refused(assets: Assets, to
     assert error["param"] == "guided_regex"
     assert "enforces json, json_schema" in error["message"]
     assert upstream.requests == []
+
+
+def test_several_choices_and_logprobs_follow_the_declaration(assets: Assets, tokenizer: Tokenizer) -> None:
+    upstream = FakeUpstream(lambda _: pieces(tokenizer, ["ok"]))
+    single = Capabilities(choices=False, logprobs=False)
+    with client_for(declaring(app_with(assets.tokenizer, upstream), single)) as client:
+        several = client.post("/v1/chat/completions", json={**CHAT, "n": 2})
+        scored = client.post("/v1/completions", json={"model": "qwen3", "prompt": "a", "logprobs": 0})
+        one = client.post("/v1/chat/completions", json=CHAT)
+    assert several.status_code == 400, several.text
+    assert several.json()["error"]["param"] == "n"
+    assert scored.status_code == 400, scored.text
+    assert scored.json()["error"]["param"] == "logprobs"
+    assert one.status_code == 200, one.text
+    assert len(upstream.requests) == 1

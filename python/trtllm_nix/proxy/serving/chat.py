@@ -21,7 +21,7 @@ from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser, TextParser
 from trtllm_nix.proxy.parsers.qwen3 import Qwen3OutputParser, ToolMode, thinking_open_in_prompt
 from trtllm_nix.proxy.protocol import ChatCompletionRequest, ChatMessage
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.checks import check_message_count, check_prompt_size, check_sampling
+from trtllm_nix.proxy.serving.checks import check_backend, check_message_count, check_prompt_size
 from trtllm_nix.proxy.serving.choices import complete_all, stream_all
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity, chat_logprob_entries
 from trtllm_nix.proxy.serving.guides import structured_guide
@@ -179,14 +179,16 @@ async def prepare_conversation(
 ) -> ChatJob:
     """The preparation step of every chat-shaped request: every check that can fail before generation, so its
     failure is a status, not an error event (the messages were counted before they were converted)."""
-    if chat.top_logprobs and not model.capabilities.top_logprobs:
-        raise bad_request(
-            f"top_logprobs needs {model.capabilities.why_not('top_logprobs', model.name)} (the backend returns the "
-            "chosen token's logprob only)",
-            param="top_logprobs",
-            code="unsupported_value",
-        )
-    check_sampling(model, chat.min_p, chat.priority, chat.sampling.top_k)
+    sampling = chat.sampling
+    check_backend(
+        model,
+        min_p=chat.min_p,
+        priority=chat.priority,
+        top_k=sampling.top_k,
+        n=chat.n,
+        logprobs=sampling.logprobs,
+        top_logprobs=chat.top_logprobs,
+    )
     tools, (prompt, ids, generation_prompt) = await render_prompt(model, chat)
     if log_prompts:  # off by default: prompts are the users' data
         LOG.info("request %s: chat prompt (%d tokens): %r", request_id, len(ids), prompt)
@@ -194,7 +196,7 @@ async def prepare_conversation(
     # prompt that already closed the block (enable_thinking false) needs no think prefix in the grammar.
     reasoning = model.reasoning and THINK_CLOSE not in generation_prompt
     guide = await structured_guide(model, chat.structured, reasoning, chat.format_param)
-    sampling = replace(chat.sampling, guided=guide)
+    sampling = replace(sampling, guided=guide)
     top = chat.top_logprobs if sampling.logprobs else 0
     upstreams = choice_requests(model, ids, sampling, chat.n, "messages", request_id, chat.max_tokens_param, top)
     return ChatJob(

@@ -1,5 +1,5 @@
 """Checks of a request against the served model that need no tokenizing: the prompt's size, the number of messages,
-and the sampling fields its backend cannot honour (named by its declared capabilities, ``llm.backend``)."""
+and the sampling fields and outputs its backend cannot give (read from its declared capabilities, ``llm.backend``)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,26 @@ def check_message_count(model: ServedModel, count: int) -> None:
         )
 
 
-def check_sampling(model: ServedModel, min_p: float | None, priority: int | None, top_k: int | None) -> None:
-    """What the backend cannot honour is refused by name, at any value but "off"."""
+def check_backend(
+    model: ServedModel,
+    *,
+    min_p: float | None,
+    priority: int | None,
+    top_k: int | None,
+    n: int,
+    logprobs: bool,
+    top_logprobs: int = 0,
+) -> None:
+    """What the request asks of the backend that it cannot give (its declared capabilities), refused by name: a
+    sampling field at any value but "off", several choices, logprobs, alternatives per token."""
     capabilities = model.capabilities
+    if top_logprobs and not capabilities.top_logprobs:
+        raise bad_request(
+            f"top_logprobs needs {capabilities.why_not('top_logprobs', model.name)} (the backend returns the "
+            "chosen token's logprob only)",
+            param="top_logprobs",
+            code="unsupported_value",
+        )
     if min_p and not capabilities.min_p:
         raise bad_request(
             f"min_p {min_p}: {capabilities.why_not('min_p', model.name)}; send 0 or omit it (top_p and top_k are "
@@ -47,3 +64,15 @@ def check_sampling(model: ServedModel, min_p: float | None, priority: int | None
     vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
     if top_k is not None and top_k > vocabulary:
         raise bad_request(f"top_k is {top_k}; the vocabulary has {vocabulary} tokens", param="top_k")
+    if n > 1 and not capabilities.choices:
+        raise bad_request(
+            f"n is {n}; the served model's backend generates one choice per request: send n 1",
+            param="n",
+            code="unsupported_value",
+        )
+    if logprobs and not capabilities.logprobs:
+        raise bad_request(
+            "logprobs: the served model's backend returns no logprobs; omit logprobs",
+            param="logprobs",
+            code="unsupported_value",
+        )

@@ -24,7 +24,7 @@ from trtllm_nix.proxy.output_events import ContentText, OutputEvent
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser
 from trtllm_nix.proxy.protocol import CompletionRequest
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.checks import check_prompt_size, check_sampling
+from trtllm_nix.proxy.serving.checks import check_backend, check_prompt_size
 from trtllm_nix.proxy.serving.choices import complete_all, stream_all
 from trtllm_nix.proxy.serving.encoding import (
     ResponseIdentity,
@@ -135,14 +135,14 @@ async def prepare_completion(
 ) -> CompletionJob:
     if body.suffix:
         raise bad_request("suffix is not supported", param="suffix", code="unsupported_value")
-    check_sampling(model, body.min_p, body.priority, body.top_k)
+    wants = body.logprobs is not None
+    check_backend(model, min_p=body.min_p, priority=body.priority, top_k=body.top_k, n=body.n, logprobs=wants)
     check_logprobs(model, body)
     prompts = await _prompts(model, body)
     if log_prompts:  # off by default: prompts are the users' data
         for text, ids in prompts:
             LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), text)
     guide = await structured_guide(model, body.structured_body(), reasoning=False)
-    wants = body.logprobs is not None
     if body.echo and wants:
         vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
         most = CONTEXT_LOGITS_BYTES // (4 * vocabulary)
