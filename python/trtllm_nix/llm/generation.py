@@ -8,9 +8,10 @@ Prompt scoring and top-logprob alternatives (numpy over vocabulary-wide rows) ru
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
 
+from trtllm_nix.llm.backend import Capabilities
 from trtllm_nix.llm.decoders import IncrementalDetokenizer, StopMatcher
 from trtllm_nix.llm.events import Delta, Finish, FinishReason, GenerationEvent, PromptScores, TopLogprob
 from trtllm_nix.llm.model_files import ModelFiles
@@ -80,6 +81,40 @@ async def generate(
     if matcher.matched is None and not ended_by_end_id and (said == "length" or completion >= request.max_new_tokens):
         reason = "length"
     yield Finish(reason, len(request.input_ids), completion, matcher.matched, prompt)
+
+
+@dataclass(frozen=True)
+class TokenStreamBackend:
+    """A ``GenerationBackend`` (``llm.backend``) over a token stream: a Triton, a pool of upstreams, a
+    ``TrtllmService`` or a test's scripted source. Detokenizing, stop strings and end ids are done here, prompt
+    scoring and alternatives in a worker thread; ``capabilities`` says what the lane behind ``source`` can do."""
+
+    source: TokenSource
+    files: ModelFiles
+    capabilities: Capabilities
+
+    @property
+    def url(self) -> str:
+        return self.source.url
+
+    def over(self, source: TokenSource) -> TokenStreamBackend:
+        """The same backend over another source (the pool the server's lifespan makes)."""
+        return replace(self, source=source)
+
+    def generate(self, request: UpstreamRequest, stops: Sequence[str]) -> AsyncIterator[GenerationEvent]:
+        return generate(self.source, request, self.files, list(stops))
+
+    def any_ready(self) -> bool:
+        check = getattr(self.source, "any_ready", None)
+        return bool(check()) if check is not None else True
+
+    async def ready(self) -> bool:
+        check = getattr(self.source, "ready", None)
+        return bool(await check()) if check is not None else True
+
+    def status(self) -> list[dict[str, object]]:
+        status = getattr(self.source, "status", None)
+        return list(status()) if status is not None else []
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """The app factory: served models, routes, middleware, error handlers, and the lifespan that owns the upstreams.
 
 ``create_app(settings, upstream=...)`` takes any ``TokenSource`` in place of the Triton pool (as httpx takes a
-transport), so the lifecycle, renderers and parsers can be tested in milliseconds with a fake upstream.
+transport), so the lifecycle, renderers and parsers can be tested in milliseconds with a fake upstream. Each served
+model's generations go through one ``GenerationBackend`` (``llm.backend``) with its lane's declared capabilities
+(``llm.lanes``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from trtllm_nix import __version__
 from trtllm_nix.errors import UserError
+from trtllm_nix.llm.generation import TokenStreamBackend
+from trtllm_nix.llm.lanes import engine_lane, pytorch_lane
 from trtllm_nix.llm.limits import context_length, gathered_logits, guided_decoding_enabled, read_engine_limits
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.pool import UpstreamPool
@@ -35,6 +39,7 @@ from trtllm_nix.proxy.openapi_doc import install_openapi
 from trtllm_nix.proxy.responses_api.store import open_store
 from trtllm_nix.proxy.served import ServedModel, ServedModels
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings
+from trtllm_nix.proxy.state import AppState
 
 LOG = logging.getLogger("trtllm_nix.proxy")
 # What the Anthropic SDKs send from a browser (/v1/messages): the key, the version, betas, the SDK's opt-in
@@ -50,13 +55,13 @@ class _NotStarted:
 
 def _pytorch_lane_info() -> tuple[Any, Any]:
     """The PyTorch lane's client (``smg-grpc-proto``, the ``pytorch-lane`` extra): imported only by a proxy that
-    serves that lane, so the engine lane (and the Nix package, which does not carry it yet) runs without it."""
+    serves that lane, so the engine lane runs without it (the Nix package carries it: nix/smg-grpc-proto.nix)."""
     try:
         from trtllm_nix.llm.trtllm_grpc_info import read_server_info, served_limits
     except ImportError as error:
         raise UserError(
             f"--upstream grpc-trtllm://... needs smg-grpc-proto ({error}); install trtllm-nix[pytorch-lane] "
-            "(the Nix package serves the engine lane only, for now)"
+            "(the Nix package has it)"
         ) from error
     return read_server_info, served_limits
 
@@ -72,27 +77,24 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
                 f"the TrtllmService at {spec.upstream} reports no max_seq_len (trtllm-serve without --max_seq_len); "
                 "pass --max-model-len"
             )
-        context_logits, generation_logits, guided = False, True, spec.upstream.guided_decoding
+        capabilities = pytorch_lane(spec.upstream.guided_decoding)
     else:
         engine = read_engine_limits(spec.model_repository) if spec.model_repository else None
         context_logits, generation_logits = (
             gathered_logits(spec.model_repository) if spec.model_repository else (False, False)
         )
         guided = guided_decoding_enabled(spec.model_repository) if spec.model_repository else False
+        capabilities = engine_lane(context_logits, generation_logits, guided)
     model = ServedModel(
         name=spec.name,
         files=files,
         template=ChatTemplate(files.chat_template) if files.chat_template else None,
         context_length=context_length(spec.max_model_len, engine, files.context_length),
-        upstream=upstream if upstream is not None else _NotStarted(),
+        backend=TokenStreamBackend(upstream if upstream is not None else _NotStarted(), files, capabilities),
         reasoning=reasoning_format(settings.reasoning_parser, files),
         tool_calls=tool_call_format(settings.tool_call_parser),
         reasoning_alias=settings.reasoning_alias,
         default_chat_template_kwargs=settings.default_chat_template_kwargs,
-        guided_decoding=guided,
-        context_logits=context_logits,
-        generation_logits=generation_logits,
-        lane="pytorch" if spec.upstream is not None else "engine",
     )
     if model.tool_calls is not None and model.template is not None and not model.template.describes_tools:
         LOG.warning(
@@ -142,9 +144,9 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
                 pool = UpstreamPool.triton(urls, spec.triton_model, timeout=settings.request_timeout)
             pool.start()
             pools.append(pool)
-            model.upstream = pool
+            model.backend = TokenStreamBackend(pool, model.files, model.capabilities)
         app.state.loop = asyncio.get_running_loop()
-        if any(model.guided_decoding for model in models):
+        if any(model.capabilities.guided for model in models):
             await COMPILER.warm()  # before the first request, not during it (guide_compiler)
         metrics.workers_ready.set(1)
         try:
@@ -163,7 +165,7 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
         redoc_url="/redoc" if explorer else None,
         openapi_url="/openapi.json" if explorer else None,
     )
-    app.state.proxy = routes.AppState(
+    app.state.proxy = AppState(
         settings=settings,
         models=models,
         lifecycle=Lifecycle(

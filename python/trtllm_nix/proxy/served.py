@@ -1,14 +1,14 @@
 """The models this proxy serves, by the id clients send as ``model``: each with its tokenizer, chat template,
-model formats (reasoning, tool calls), context length and upstreams."""
+model formats (reasoning, tool calls), context length and generation backend."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from trtllm_nix.llm.backend import Capabilities, GenerationBackend
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
-from trtllm_nix.llm.triton_client import TokenSource
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
 from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat
@@ -22,21 +22,15 @@ class ServedModel:
     files: ModelFiles
     template: ChatTemplate | None
     context_length: int  # the engine's max_seq_len when known (see proxy.limits), never more
-    upstream: TokenSource
+    backend: GenerationBackend  # the generations, and what they can do (backend.capabilities)
     reasoning: ReasoningFormat | None  # --reasoning-parser: reasoning into reasoning_content; None: all is content
     tool_calls: ToolCallFormat | None = None  # --tool-call-parser: call markup into tool_calls; None: tools refused
     reasoning_alias: bool = False
     default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
-    # The served tensorrt_llm model's guided_decoding_backend is xgrammar (read from --model-repository; without
-    # one the proxy cannot know, and refuses structured outputs rather than send guides that may be ignored).
-    guided_decoding: bool = False
-    # The engine returns context / generation logits (its manifest says it was built to gather them): prompt
-    # scoring (echo + logprobs) and top-k alternatives need them.
-    context_logits: bool = False
-    generation_logits: bool = False
-    # engine: Triton's tensorrtllm backend (a built engine); pytorch: TensorRT-LLM's TrtllmService, which returns
-    # top-k logprobs itself and no logits at all (no prompt scoring)
-    lane: Literal["engine", "pytorch"] = "engine"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.backend.capabilities
 
     @property
     def takes_tools(self) -> bool:
@@ -56,7 +50,7 @@ class ServedModel:
             "created": _STARTED,
             "owned_by": "trtllm-nix",
             "max_model_len": self.context_length,
-            "capabilities": {"guided_decoding": self.guided_decoding, "tools": self.takes_tools},
+            "capabilities": {"guided_decoding": bool(self.capabilities.guided), "tools": self.takes_tools},
         }
 
 

@@ -14,7 +14,8 @@ from trtllm_nix.proxy.api_errors import bad_request
 from trtllm_nix.proxy.protocol import INT32_MAX, ChatMessage
 from trtllm_nix.proxy.routes import get_state, require_api_key
 from trtllm_nix.proxy.serving.chat import check_template_kwargs, template_messages
-from trtllm_nix.proxy.serving.common import check_prompt_size, off_loop
+from trtllm_nix.proxy.serving.checks import check_prompt_size
+from trtllm_nix.proxy.serving.offload import off_loop
 from trtllm_nix.proxy.unicode_check import refuse_lone_surrogates
 
 router = APIRouter(dependencies=[Depends(require_api_key), Depends(refuse_lone_surrogates)])

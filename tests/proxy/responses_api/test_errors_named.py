@@ -40,3 +40,15 @@ def test_a_model_without_guided_decoding_names_text_format(assets: Assets, token
     error = response.json()["error"]
     assert error["param"] == "text.format"
     assert error["message"].startswith("text.format needs guided decoding")
+
+
+def test_an_answer_longer_than_the_room_names_max_output_tokens(assets: Assets, tokenizer: Tokenizer) -> None:
+    upstream = FakeUpstream(lambda _: pieces(tokenizer, ["x"]))
+    body = {"model": "qwen3", "input": "x", "max_output_tokens": 10**6}
+    with client_for(app_with(assets.tokenizer, upstream, max_model_len=4096)) as client:
+        response = client.post("/v1/responses", json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "max_output_tokens"
+    assert error["code"] == "context_length_exceeded"
+    assert upstream.requests == []

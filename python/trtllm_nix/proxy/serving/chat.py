@@ -5,13 +5,16 @@ latter), so they cannot disagree."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from fastapi.responses import Response
 
 from trtllm_nix.llm.events import Finish
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.llm.triton_client import UpstreamRequest
+from trtllm_nix.llm.sampling import Sampling
+from trtllm_nix.llm.upstream_types import UpstreamRequest
 from trtllm_nix.proxy.api_errors import bad_request
 from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
 from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat, ToolMode
@@ -19,16 +22,14 @@ from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningTe
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser, TextParser
 from trtllm_nix.proxy.protocol import ChatCompletionRequest, ChatMessage
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.choices import choice_seeds
-from trtllm_nix.proxy.serving.common import (
-    check_message_count,
-    check_prompt_size,
-    check_sampling,
-    off_loop,
-    structured_guide,
-    to_upstream,
-)
+from trtllm_nix.proxy.serving.checks import check_backend, check_message_count, check_prompt_size
+from trtllm_nix.proxy.serving.choices import complete_all, stream_all
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity, chat_logprob_entries
+from trtllm_nix.proxy.serving.guides import structured_guide
+from trtllm_nix.proxy.serving.offload import off_loop
+from trtllm_nix.proxy.serving.pipeline import generation, served_model
+from trtllm_nix.proxy.serving.upstream import choice_requests
+from trtllm_nix.proxy.state import Call
 
 LOG = logging.getLogger("trtllm_nix.proxy")
 
@@ -58,8 +59,44 @@ class ChatJob:
         return SpanParser(text)
 
 
-def chat_messages(body: ChatCompletionRequest) -> list[dict[str, Any]]:
-    return template_messages(body.messages)
+@dataclass(frozen=True)
+class ChatInput:
+    """A chat-shaped request as the preparation step takes it, whichever API it came in (chat completions, the
+    Responses API, the Messages API): typed values, never a re-validated chat request. The ``*_param`` fields name
+    the client's own fields in errors (``text.format`` for ``response_format`` on /v1/responses)."""
+
+    messages: list[dict[str, Any]]  # as the chat template expects them (template_messages)
+    sampling: Sampling  # guided is filled in here
+    stops: list[str] = field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    template_kwargs: dict[str, Any] = field(default_factory=dict)
+    structured: Mapping[str, Any] = field(default_factory=dict)  # the fields proxy.structured reads
+    min_p: float | None = None
+    priority: int | None = None
+    n: int = 1
+    top_logprobs: int = 0  # alternatives per token asked for (sent only with sampling.logprobs)
+    format_param: str = "response_format"
+    max_tokens_param: str = "max_tokens"
+
+
+def chat_input(body: ChatCompletionRequest, messages: list[dict[str, Any]]) -> ChatInput:
+    """``body`` (its ``messages`` already converted, off the loop) as the preparation step takes it."""
+    return ChatInput(
+        messages=messages,
+        sampling=body.sampling(body.max_completion_tokens or body.max_tokens, body.logprobs),
+        stops=body.stop_list(),
+        tools=body.tools,
+        tool_choice=body.tool_choice,
+        parallel_tool_calls=body.parallel_tool_calls,
+        template_kwargs=body.chat_template_kwargs or {},
+        structured=body.structured_body(),
+        min_p=body.min_p,
+        priority=body.priority,
+        n=body.n,
+        top_logprobs=body.top_logprobs or 0,
+    )
 
 
 RESERVED_TEMPLATE_KWARGS = frozenset({"messages", "tools", "add_generation_prompt"})
@@ -93,11 +130,12 @@ def template_messages(given: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return messages
 
 
-def tool_mode(body: ChatCompletionRequest, tool_calls: ToolCallFormat | None) -> ToolMode:
+def tool_mode(
+    tools: list[dict[str, Any]] | None, choice: str | dict[str, Any] | None, tool_calls: ToolCallFormat | None
+) -> ToolMode:
     """How tool calls in the answer are handled: parsed (auto), dropped with their markup (none), or not looked
     for (no tools). ``required`` and a named function are parsed as usual: guided decoding forces the call."""
-    choice = body.tool_choice
-    if not body.tools:
+    if not tools:
         if choice not in (None, "none", "auto"):
             raise bad_request("tool_choice needs tools", param="tool_choice")
         return "off"
@@ -117,19 +155,18 @@ def tool_mode(body: ChatCompletionRequest, tool_calls: ToolCallFormat | None) ->
     )
 
 
-async def render_prompt(model: ServedModel, body: ChatCompletionRequest) -> tuple[ToolMode, tuple[str, list[int], str]]:
+async def render_prompt(model: ServedModel, chat: ChatInput) -> tuple[ToolMode, tuple[str, list[int], str]]:
     """How tool calls are handled, and the prompt as the chat template renders it: its text, its token ids and the
     generation prompt (what the template added for the answer)."""
-    check_message_count(model, len(body.messages))
     template = model.template
     if template is None:
         raise bad_request("this model's tokenizer has no chat template; use /v1/completions")
-    kwargs = {**model.default_chat_template_kwargs, **(body.chat_template_kwargs or {})}
+    kwargs = {**model.default_chat_template_kwargs, **chat.template_kwargs}
     check_template_kwargs(kwargs)
-    tools = tool_mode(body, model.tool_calls)
-    messages = await off_loop(lambda: chat_messages(body))  # 0.1 s for 30k messages: not on the loop
+    tools = tool_mode(chat.tools, chat.tool_choice, model.tool_calls)
+    messages = chat.messages
     check_prompt_size(model, sum(len(m["content"] or "") for m in messages), "messages")
-    tool_list = body.tools if tools != "drop" else None
+    tool_list = chat.tools if tools != "drop" else None
 
     def render() -> tuple[str, list[int], str]:
         prompt = template.render(messages, tool_list, **kwargs)
@@ -144,51 +181,82 @@ async def render_prompt(model: ServedModel, body: ChatCompletionRequest) -> tupl
         raise bad_request(str(error), param="messages") from error
 
 
-async def prepare_chat(
-    model: ServedModel,
-    body: ChatCompletionRequest,
-    request_id: str,
-    log_prompts: bool = False,
-    format_param: str = "response_format",
+async def prepare_conversation(
+    model: ServedModel, chat: ChatInput, request_id: str, log_prompts: bool = False
 ) -> ChatJob:
-    """Every check that can fail before generation, so its failure is a status, not an error event.
-    ``format_param``: the name of ``response_format`` in the client's API (``text.format`` for /v1/responses)."""
-    if body.top_logprobs and not model.generation_logits:
-        raise bad_request(
-            "top_logprobs needs the generation logits of an engine built with gather_generation_logits; the served "
-            f"model {model.name!r} has none (the backend returns the chosen token's logprob only)",
-            param="top_logprobs",
-            code="unsupported_value",
-        )
-    check_sampling(model, body)
-    tools, (prompt, ids, generation_prompt) = await render_prompt(model, body)
+    """The preparation step of every chat-shaped request: every check that can fail before generation, so its
+    failure is a status, not an error event (the messages were counted before they were converted)."""
+    sampling = chat.sampling
+    check_backend(
+        model,
+        min_p=chat.min_p,
+        priority=chat.priority,
+        top_k=sampling.top_k,
+        n=chat.n,
+        logprobs=sampling.logprobs,
+        top_logprobs=chat.top_logprobs,
+    )
+    tools, (prompt, ids, generation_prompt) = await render_prompt(model, chat)
     if log_prompts:  # off by default: prompts are the users' data
         LOG.info("request %s: chat prompt (%d tokens): %r", request_id, len(ids), prompt)
     # Reasoning models: the answer after the think block is constrained, not the reasoning (proxy.structured); a
     # prompt that already closed the block (enable_thinking false) needs no think prefix in the grammar.
     think = model.reasoning
     guide_think = think if think is not None and not think.closed_by(generation_prompt) else None
-    guide = await structured_guide(model, body.structured_body(), guide_think, format_param)
-    sampling = replace(body.sampling(body.max_completion_tokens or body.max_tokens, body.logprobs), guided=guide)
-    top = body.top_logprobs or 0 if body.logprobs else 0
-    upstreams = [
-        replace(
-            to_upstream(model, ids, replace(sampling, seed=seed), "messages", request_id),
-            return_generation_logits=top > 0,
-            top_logprobs=top,
-        )
-        for seed in choice_seeds(body.seed, body.n)
-    ]
+    guide = await structured_guide(model, chat.structured, guide_think, chat.format_param)
+    sampling = replace(sampling, guided=guide)
+    top = chat.top_logprobs if sampling.logprobs else 0
+    upstreams = choice_requests(model, ids, sampling, chat.n, "messages", request_id, chat.max_tokens_param, top)
     return ChatJob(
         upstream=upstreams[0],
         more=tuple(upstreams[1:]),
-        stops=body.stop_list(),
+        stops=chat.stops,
         reasoning=think,
         thinking_open=think is not None and think.opened_by(generation_prompt),
         tools=tools,
         tool_calls=model.tool_calls,
-        single_call=body.parallel_tool_calls is False,
+        single_call=chat.parallel_tool_calls is False,
     )
+
+
+async def conversation_of(model: ServedModel, body: ChatCompletionRequest) -> ChatInput:
+    """A chat completion request as the preparation step takes it; its messages are counted before they are
+    converted (off the loop: 0.1 s for 30k messages)."""
+    check_message_count(model, len(body.messages))
+    return chat_input(body, await off_loop(lambda: template_messages(body.messages)))
+
+
+async def prepare_chat(
+    model: ServedModel, body: ChatCompletionRequest, request_id: str, log_prompts: bool = False
+) -> ChatJob:
+    return await prepare_conversation(model, await conversation_of(model, body), request_id, log_prompts)
+
+
+async def serve_chat(call: Call, body: ChatCompletionRequest) -> Response:
+    """``POST /v1/chat/completions``: admitted (``n`` generations), prepared, generated and rendered, streamed or
+    whole."""
+    state = call.state
+    model = served_model(call, body.model)
+    with state.lifecycle.admitted(body.n, "n", f"n is {body.n}") as ticket:  # before preparing: that is work
+        job = await prepare_chat(model, body, call.request_id, state.settings.log_prompts)
+        identity = ResponseIdentity("chat", model.name)
+        top = body.top_logprobs or 0
+        renderers = [
+            ChatRenderer(model.files, identity, body.logprobs, model.reasoning_alias, job.single_call, index, top)
+            for index in range(len(job.upstreams()))
+        ]
+
+        def events() -> list[AsyncIterator[OutputEvent]]:
+            return [generation(call, model, upstream, job.stops, job.parser()) for upstream in job.upstreams()]
+
+        if body.stream:
+            usage = bool(body.stream_options and body.stream_options.include_usage)
+            return state.lifecycle.respond_stream(
+                call.request_id, stream_all(renderers, events(), usage, body.n), ticket
+            )
+        return await state.lifecycle.respond_once(
+            call.request, call.request_id, lambda: complete_all(renderers, events(), body.n), ticket
+        )
 
 
 @dataclass(frozen=True)

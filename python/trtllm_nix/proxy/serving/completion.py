@@ -13,28 +13,30 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+from fastapi.responses import Response
+
 from trtllm_nix.llm.events import Finish, PromptScores
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.llm.triton_client import CONTEXT_LOGITS_BYTES, UpstreamRequest
+from trtllm_nix.llm.triton_client import CONTEXT_LOGITS_BYTES
+from trtllm_nix.llm.upstream_types import UpstreamRequest
 from trtllm_nix.proxy.api_errors import bad_request, upstream_failed
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser
 from trtllm_nix.proxy.protocol import CompletionRequest
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.choices import choice_seeds
-from trtllm_nix.proxy.serving.common import (
-    check_prompt_size,
-    check_sampling,
-    off_loop,
-    structured_guide,
-    to_upstream,
-)
+from trtllm_nix.proxy.serving.checks import check_backend, check_prompt_size
+from trtllm_nix.proxy.serving.choices import complete_all, stream_all
 from trtllm_nix.proxy.serving.encoding import (
     ResponseIdentity,
     text_logprobs,
     token_text,
     top_dict,
 )
+from trtllm_nix.proxy.serving.guides import structured_guide
+from trtllm_nix.proxy.serving.offload import off_loop
+from trtllm_nix.proxy.serving.pipeline import generation, served_model
+from trtllm_nix.proxy.serving.upstream import choice_requests
+from trtllm_nix.proxy.state import Call
 
 LOG = logging.getLogger("trtllm_nix.proxy")
 
@@ -102,30 +104,21 @@ async def _prompts(model: ServedModel, body: CompletionRequest) -> list[tuple[st
 
 
 def check_logprobs(model: ServedModel, body: CompletionRequest) -> None:
-    """What echo and logprobs need of the engine, refused by name where it lacks it."""
+    """What echo and logprobs need of the backend (its declared capabilities), refused by name where it lacks it."""
     if body.logprobs is None:
         return
-    if body.echo and not model.context_logits and model.lane == "pytorch":
+    capabilities = model.capabilities
+    if body.echo and not capabilities.prompt_scoring:
         raise bad_request(
-            f"echo with logprobs scores the prompt, which needs its logits; the served model {model.name!r} runs on "
-            "TensorRT-LLM's TrtllmService (the PyTorch lane), which returns no logits: serve it through the engine "
-            "lane with an engine built with --gather-context-logits, or omit echo or logprobs",
+            "echo with logprobs scores the prompt, which needs " + capabilities.why_not("prompt_scoring", model.name),
             param="echo",
             code="unsupported_value",
         )
-    if body.echo and not model.context_logits:
+    if body.logprobs > 0 and not capabilities.top_logprobs:
         raise bad_request(
-            f"echo with logprobs scores the prompt, which needs the context logits of an engine built with "
-            f"gather_context_logits; the served model {model.name!r} has none (build a variant with "
-            "`trtllm-nix engine build --gather-context-logits` and pass its repository as --model-repository)",
-            param="echo",
-            code="unsupported_value",
-        )
-    if body.logprobs > 0 and not model.generation_logits:
-        raise bad_request(
-            f"logprobs {body.logprobs} asks for alternatives, which need the generation logits of an engine built "
-            f"with gather_generation_logits; the served model {model.name!r} has none (send logprobs: 0, or build "
-            "with `trtllm-nix engine build --gather-generation-logits`)",
+            f"logprobs {body.logprobs} asks for alternatives, which need "
+            f"{capabilities.why_not('top_logprobs', model.name)} (send logprobs: 0, or build with "
+            "`trtllm-nix engine build --gather-generation-logits`)",
             param="logprobs",
             code="unsupported_value",
         )
@@ -142,14 +135,14 @@ async def prepare_completion(
 ) -> CompletionJob:
     if body.suffix:
         raise bad_request("suffix is not supported", param="suffix", code="unsupported_value")
-    check_sampling(model, body)
+    wants = body.logprobs is not None
+    check_backend(model, min_p=body.min_p, priority=body.priority, top_k=body.top_k, n=body.n, logprobs=wants)
     check_logprobs(model, body)
     prompts = await _prompts(model, body)
     if log_prompts:  # off by default: prompts are the users' data
         for text, ids in prompts:
             LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), text)
     guide = await structured_guide(model, body.structured_body(), reasoning=None)
-    wants = body.logprobs is not None
     if body.echo and wants:
         vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
         most = CONTEXT_LOGITS_BYTES // (4 * vocabulary)
@@ -163,19 +156,42 @@ async def prepare_completion(
                 code="context_length_exceeded",
             )
     base = replace(body.sampling(body.max_tokens, wants), guided=guide)
-    choices: list[CompletionChoice] = []
-    for text, ids in prompts:
-        for seed in choice_seeds(body.seed, body.n):
-            upstream = to_upstream(model, ids, replace(base, seed=seed), "prompt", request_id)
-            upstream = replace(
-                upstream,
-                return_context_logits=bool(body.echo and wants),
-                return_generation_logits=bool(wants and (body.logprobs or 0) > 0),
-                top_logprobs=body.logprobs or 0,
-                keep_end_token=bool(body.echo and wants),  # lm-eval slices [ctxlen:-1]: the end token stays
-            )
-            choices.append(CompletionChoice(upstream, text if body.echo else "", tuple(ids)))
+    score = bool(body.echo and wants)  # lm-eval slices [ctxlen:-1]: the end token that ended the answer stays
+    choices = [
+        CompletionChoice(upstream, text if body.echo else "", tuple(ids))
+        for text, ids in prompts
+        for upstream in choice_requests(
+            model, ids, base, body.n, "prompt", request_id, top_logprobs=body.logprobs or 0, score_prompt=score
+        )
+    ]
     return CompletionJob(choices, body.stop_list(), body.n)
+
+
+async def serve_completion(call: Call, body: CompletionRequest) -> Response:
+    """``POST /v1/completions``: admitted (prompts x ``n`` generations), prepared, generated and rendered."""
+    state = call.state
+    model = served_model(call, body.model)
+    prompts = prompt_count(body)
+    what = f"{prompts} prompts x n {body.n}" if prompts > 1 else f"n is {body.n}"
+    with state.lifecycle.admitted(prompts * body.n, "n" if body.n > 1 else "prompt", what) as ticket:
+        job = await prepare_completion(model, body, call.request_id, state.settings.log_prompts)
+        identity = ResponseIdentity("text", model.name)
+        renderers = [
+            TextRenderer(model.files, identity, body.logprobs, choice.echo, index, choice.prompt_ids)
+            for index, choice in enumerate(job.choices)
+        ]
+
+        def events() -> list[AsyncIterator[OutputEvent]]:
+            return [generation(call, model, choice.upstream, job.stops, job.parser()) for choice in job.choices]
+
+        if body.stream:
+            usage = bool(body.stream_options and body.stream_options.include_usage)
+            return state.lifecycle.respond_stream(
+                call.request_id, stream_all(renderers, events(), usage, job.n), ticket
+            )
+        return await state.lifecycle.respond_once(
+            call.request, call.request_id, lambda: complete_all(renderers, events(), job.n), ticket
+        )
 
 
 def echo_logprobs(files: ModelFiles, prompt_ids: tuple[int, ...], scores: PromptScores, top: int) -> dict[str, Any]:

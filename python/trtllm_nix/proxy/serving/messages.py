@@ -20,18 +20,21 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.messages_api.errors import error_event
-from trtllm_nix.proxy.messages_api.protocol import Conversation, MessagesRequest
-from trtllm_nix.proxy.messages_api.render import MessageMeta, StreamRenderer, render_message
+from trtllm_nix.proxy.messages_api.protocol import Conversation, MessagesRequest, parse_count_request, parse_request
+from trtllm_nix.proxy.messages_api.render import PING, MessageMeta, StreamRenderer, render_message
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
 from trtllm_nix.proxy.messages_api.translate import chat_body
 from trtllm_nix.proxy.output_events import OutputEvent
 from trtllm_nix.proxy.protocol import ChatCompletionRequest
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.chat import ChatJob, prepare_chat, render_prompt
+from trtllm_nix.proxy.serving.chat import ChatJob, conversation_of, prepare_chat, render_prompt
+from trtllm_nix.proxy.serving.pipeline import generation, json_body, served_model
+from trtllm_nix.proxy.state import Call
 
 _PARAMS = {"response_format": "output_config.format"}
 _TOO_LONG = re.compile(r"the prompt has (?P<tokens>\d+) tokens, which leaves no room in the (?P<context>\d+)-token")
@@ -81,10 +84,39 @@ async def prepare_messages(
 async def count_tokens(model: ServedModel, request: Conversation, signer: ThinkingSigner) -> dict[str, int]:
     """The tokens the prompt of ``request`` has, as ``usage.input_tokens`` would count them."""
     try:
-        _, (_, ids, _) = await render_prompt(model, chat_request(request, signer))
+        _, (_, ids, _) = await render_prompt(model, await conversation_of(model, chat_request(request, signer)))
     except APIError as error:
         raise in_messages_terms(error) from None
     return {"input_tokens": len(ids)}
+
+
+async def serve_messages(call: Call) -> Response:
+    """``POST /v1/messages``: the body parsed in the Messages API's words, prepared through the chat path, generated
+    and rendered as a ``Message`` or its SSE grammar (``ping`` keep-alives)."""
+    state = call.state
+    body = parse_request(await json_body(call))
+    model = served_model(call, body.model)
+    rid = call.request_id
+    with state.lifecycle.admitted() as ticket:  # before preparing, as chat: rendering and tokenizing are work
+        job = await prepare_messages(model, body, state.signer, rid, state.settings.log_prompts)
+        meta = MessageMeta(
+            model.name, len(job.upstream.input_ids), state.signer, body.thinking_display(), job.single_call
+        )
+        answer = MessagesJob(meta, lambda e: state.lifecycle.error(e, rid))
+        headers = {"request-id": rid}
+
+        def events() -> AsyncIterator[OutputEvent]:
+            return generation(call, model, job.upstream, job.stops, job.parser())
+
+        if body.stream:
+            return state.lifecycle.respond_stream(rid, answer.stream(events()), ticket, headers, keepalive=PING)
+        return await state.lifecycle.respond_once(call.request, rid, lambda: answer.complete(events()), ticket, headers)
+
+
+async def serve_count_tokens(call: Call) -> dict[str, int]:
+    """``POST /v1/messages/count_tokens``."""
+    body = parse_count_request(await json_body(call))
+    return await count_tokens(call.state.models.get(body.model), body, call.state.signer)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@ request and output parsers as ``/v1/chat/completions``), and its output events r
 or the Responses SSE event grammar. The lifecycle (admission, deadline, client leaving) is the chat one.
 
 Choices written down here:
-- ``text.format`` (json_object, json_schema with or without ``strict``) becomes the chat request's
-  ``response_format``; ``tool_choice`` (``required``, a named function) and ``parallel_tool_calls`` go over as the
-  chat API's. The chat path's structured-output machinery (``proxy.structured``) turns them into one guide for
-  TensorRT-LLM's guided decoding, streamed or not, or a 400; a 400 about ``response_format`` names ``text.format``.
+- The request goes to the chat path's preparation step (``serving.chat.prepare_conversation``) as typed values
+  (``ChatInput``), never as a re-validated chat request: ``text.format`` (json_object, json_schema with or without
+  ``strict``) is its ``response_format``; ``tool_choice`` (``required``, a named function) and
+  ``parallel_tool_calls`` go over as the chat API's. The chat path's structured-output machinery
+  (``proxy.structured``) turns them into one guide for TensorRT-LLM's guided decoding, streamed or not, or a 400;
+  its errors name ``text.format`` (and ``max_output_tokens``), chosen where they are made.
   Without guided decoding on the served model such a request is a 400, never an unconstrained answer.
 - ``parallel_tool_calls: false``: at most one ``function_call`` item (forced choices are held to one call by the
   grammar; with ``auto`` calls after the first are dropped, as on the chat route).
@@ -20,48 +22,103 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from fastapi.responses import Response
 
-from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.llm.sampling import Sampling
+from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.output_events import OutputEvent
-from trtllm_nix.proxy.protocol import ChatCompletionRequest
 from trtllm_nix.proxy.responses_api.options import ChatPlan
-from trtllm_nix.proxy.responses_api.protocol import ResponsesRequest
-from trtllm_nix.proxy.responses_api.render import ResponseMeta, StreamRenderer, render_response
-from trtllm_nix.proxy.responses_api.store import ResponseStore, remember
+from trtllm_nix.proxy.responses_api.protocol import SKIPPED_TOOLS_HEADER, ResponsesRequest, parse_request
+from trtllm_nix.proxy.responses_api.render import ResponseMeta, StreamRenderer, new_meta, render_response
+from trtllm_nix.proxy.responses_api.store import (
+    ResponseStore,
+    previous_conversation,
+    remember,
+    resolve_references,
+)
+from trtllm_nix.proxy.responses_api.translate import to_chat
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.chat import ChatJob, prepare_chat
-from trtllm_nix.proxy.serving.common import off_loop
+from trtllm_nix.proxy.serving.chat import ChatInput, ChatJob, prepare_conversation
+from trtllm_nix.proxy.serving.checks import check_message_count
+from trtllm_nix.proxy.serving.offload import off_loop
+from trtllm_nix.proxy.serving.pipeline import generation, json_body, served_model
+from trtllm_nix.proxy.state import Call
 
 
-def chat_request(request: ResponsesRequest, plan: ChatPlan) -> ChatCompletionRequest:
-    """The chat request that ``plan`` stands for, so the chat path's checks and template rendering apply as is."""
+def chat_input(request: ResponsesRequest, plan: ChatPlan) -> ChatInput:
+    """What ``plan`` asks of the chat path's preparation step, as typed values (the Responses request was validated
+    by its own protocol; nothing goes through the chat request's model again): errors name ``text.format`` and
+    ``max_output_tokens``, the client's own fields."""
     options = plan.options
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": plan.messages,
-        "tools": plan.tools,
-        "tool_choice": options.tool_choice if plan.tools else None,
-        "max_completion_tokens": options.max_output_tokens,
-        "temperature": options.temperature,
-        "top_p": options.top_p,
-        "chat_template_kwargs": options.chat_template_kwargs or None,
-        "response_format": options.response_format,
-        "parallel_tool_calls": options.parallel_tool_calls if plan.tools else None,
-        **options.extensions,
-    }
-    try:
-        return ChatCompletionRequest.model_validate(body)
-    except ValidationError as error:  # the translation produced something the chat path does not take
-        raise bad_request(f"input cannot be rendered as a chat: {error.errors()[0]['msg']}", param="input") from None
+    extensions = options.extensions
+    tools = plan.tools
+    structured: dict[str, Any] = {}
+    if options.response_format is not None:
+        structured["response_format"] = options.response_format
+    if tools:
+        structured.update(tools=tools, tool_choice=options.tool_choice, parallel_tool_calls=options.parallel_tool_calls)
+    sampling = Sampling(
+        max_tokens=options.max_output_tokens,
+        temperature=options.temperature,
+        top_p=options.top_p,
+        top_k=extensions.get("top_k"),
+        seed=extensions.get("seed"),
+        repetition_penalty=extensions.get("repetition_penalty"),
+        presence_penalty=extensions.get("presence_penalty"),
+        frequency_penalty=extensions.get("frequency_penalty"),
+    )
+    return ChatInput(
+        messages=plan.messages,
+        sampling=sampling,
+        tools=tools,
+        tool_choice=options.tool_choice if tools else None,
+        parallel_tool_calls=options.parallel_tool_calls if tools else None,
+        template_kwargs=options.chat_template_kwargs,
+        structured=structured,
+        min_p=extensions.get("min_p"),
+        priority=extensions.get("priority"),
+        format_param="text.format",
+        max_tokens_param="max_output_tokens",
+    )
 
 
 async def prepare_responses(
     model: ServedModel, request: ResponsesRequest, plan: ChatPlan, request_id: str, log_prompts: bool
 ) -> ChatJob:
-    """Every check that can fail before generation (a status, not a ``response.failed`` event); its errors name
-    ``text.format`` where the chat path's would name ``response_format``."""
-    return await prepare_chat(model, chat_request(request, plan), request_id, log_prompts, format_param="text.format")
+    """Every check that can fail before generation (a status, not a ``response.failed`` event): the chat path's
+    preparation step, given the request's own typed values."""
+    check_message_count(model, len(plan.messages))
+    return await prepare_conversation(model, chat_input(request, plan), request_id, log_prompts)
+
+
+async def serve_responses(call: Call) -> Response:
+    """``POST /v1/responses``: the body parsed in the Responses API's words, the stored turns it names looked up
+    (off the loop), translated, prepared by the chat path's step, generated and rendered as a ``Response``."""
+    state = call.state
+    body = parse_request(await json_body(call))
+    model = served_model(call, body.model)
+    rid = call.request_id
+    with state.lifecycle.admitted() as ticket:
+        body, previous = await off_loop(
+            lambda: (
+                resolve_references(state.responses, body),
+                previous_conversation(state.responses, body.previous_response_id),
+            )
+        )
+        plan = to_chat(body, previous)
+        job = await prepare_responses(model, body, plan, rid, state.settings.log_prompts)
+        answer = ResponsesJob(
+            new_meta(model.name, body), plan, state.responses, body.store, lambda e: state.lifecycle.error(e, rid)
+        )
+        skipped = body.skipped_tools()
+        headers = {SKIPPED_TOOLS_HEADER: ", ".join(skipped)} if skipped else None
+
+        def events() -> AsyncIterator[OutputEvent]:
+            return generation(call, model, job.upstream, job.stops, job.parser())
+
+        if body.stream:
+            return state.lifecycle.respond_stream(rid, answer.stream(events()), ticket, headers)
+        return await state.lifecycle.respond_once(call.request, rid, lambda: answer.complete(events()), ticket, headers)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""The upstream requests of one prepared request: its sampling mapped onto the backend's request (``llm.sampling``),
+one per choice (a seed each), with what the answer needs returned (logprobs, alternatives, the prompt's scores);
+a value the backend cannot take is a 400."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from trtllm_nix.llm.sampling import ContextTooLong, Sampling, upstream_request
+from trtllm_nix.llm.upstream_types import UpstreamRequest
+from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.served import ServedModel
+from trtllm_nix.proxy.serving.choices import choice_seeds
+
+
+def to_upstream(
+    model: ServedModel,
+    prompt_ids: list[int],
+    sampling: Sampling,
+    prompt_param: str,
+    request_id: str,
+    max_tokens_param: str = "max_tokens",
+) -> UpstreamRequest:
+    try:
+        return upstream_request(model.files, model.context_length, prompt_ids, sampling, prompt_param, request_id)
+    except ContextTooLong as error:
+        param = max_tokens_param if error.param == "max_tokens" else error.param
+        raise APIError(400, str(error), param=param, code="context_length_exceeded") from error
+    except ValueError as error:  # a value out of the range of its tensor
+        raise bad_request(str(error), code="invalid_value") from error
+
+
+def choice_requests(
+    model: ServedModel,
+    prompt_ids: list[int],
+    sampling: Sampling,
+    n: int,
+    prompt_param: str,
+    request_id: str,
+    max_tokens_param: str = "max_tokens",
+    top_logprobs: int = 0,
+    *,
+    score_prompt: bool = False,
+) -> list[UpstreamRequest]:
+    """One request per choice; ``top_logprobs`` alternatives per token, ``score_prompt``: the prompt's logprobs
+    (echo, with the end token that finished the answer kept, as lm-eval slices it)."""
+    return [
+        replace(
+            to_upstream(model, prompt_ids, replace(sampling, seed=seed), prompt_param, request_id, max_tokens_param),
+            return_generation_logits=top_logprobs > 0,
+            top_logprobs=top_logprobs,
+            return_context_logits=score_prompt,
+            keep_end_token=score_prompt,
+        )
+        for seed in choice_seeds(sampling.seed, n)
+    ]
