@@ -20,27 +20,30 @@ SMG := .venv-smg/bin/smg
 
 setup: $(INSTALLED) assets
 
-$(INSTALLED): python/pyproject.toml python/constraints.txt scripts/ensure-system-packages scripts/project-requirements
+$(INSTALLED): python/pyproject.toml testkit/pyproject.toml python/constraints.txt scripts/ensure-system-packages \
+		scripts/project-requirements
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade 'pip>=24'
 	# xgrammar (a dependency: structured outputs) without its own dependencies, which would pull a 286 MB GPU
-	# triton: everything else first, then xgrammar and the project itself with --no-deps.
-	$(BIN)/python scripts/project-requirements dev --without xgrammar > $(VENV)/requirements.txt
+	# triton: everything else first, then xgrammar, the product and its testkit (testkit/: the reference backend,
+	# the assets, the demo's body; never in the product) with --no-deps.
+	$(BIN)/python scripts/project-requirements --project trtllm-nix-testkit dev --without xgrammar \
+		> $(VENV)/requirements.txt
 	$(BIN)/python -m pip install -q -c python/constraints.txt -r $(VENV)/requirements.txt
 	$(BIN)/python -m pip install -q --no-deps "$$(grep '^xgrammar==' python/constraints.txt)"
-	$(BIN)/python -m pip install -q --no-deps -e python
+	$(BIN)/python -m pip install -q --no-deps -e python -e testkit
 	scripts/ensure-system-packages $(BIN)/python
 	@touch $@
 
 assets: $(INSTALLED)
-	@$(BIN)/trtllm-nix assets >/dev/null
+	@$(BIN)/trtllm-nix-testkit assets >/dev/null
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check --config $(CONFIG) python tests bench scripts
-	$(BIN)/ruff format --check --config $(CONFIG) python tests bench scripts
+	$(BIN)/ruff check --config $(CONFIG) python testkit tests bench scripts
+	$(BIN)/ruff format --check --config $(CONFIG) python testkit tests bench scripts
 
 typecheck: $(INSTALLED)
-	$(BIN)/mypy --config-file $(CONFIG) python/trtllm_nix
+	$(BIN)/mypy --config-file $(CONFIG) python/trtllm_nix testkit/trtllm_nix_testkit
 
 pytest: setup $(SMG)
 	TRTLLM_NIX_SMG=$(SMG) $(BIN)/pytest -c $(CONFIG) --rootdir . $(PYTEST_ARGS)
@@ -146,7 +149,7 @@ eval: setup
 # Re-pin every Python dependency from a fresh resolve (run by hand, commit the result).
 constraints:
 	rm -rf /tmp/trtllm-nix-pin && $(PYTHON) -m venv /tmp/trtllm-nix-pin
-	/tmp/trtllm-nix-pin/bin/pip install -q -e 'python[dev]'
+	/tmp/trtllm-nix-pin/bin/pip install -q -e python -e 'testkit[dev]'
 	/tmp/trtllm-nix-pin/bin/pip freeze --exclude-editable | grep -v '^trtllm-nix' > python/constraints.txt
 
 clean:

@@ -2,7 +2,8 @@
 # the derivation runs the tests that need no Triton), and, behind requiredSystemFeatures = [ "cuda" ], a GPU smoke
 # test that starts the TP1 server and the proxy and asks `trtllm-nix doctor --smoke` for one answer.
 # The test environment holds trtllm-nix as a Python module (withPackages drops applications) and what the listed
-# tests import (tests/nix/test_checks_env.py walks their imports and compares).
+# tests import (tests/nix/test_checks_env.py walks their imports and compares); not the testkit (testkit/, the
+# reference backend and the test assets), which the listed tests and the conftest.py files they load do not import.
 { pkgs, trtllm-nix, server, proxy }:
 let
   python = pkgs.python3.withPackages (ps: [
@@ -18,7 +19,7 @@ let
     "tests/engine/test_sizes_and_preflight.py"
     "tests/launch/test_plan.py"
     "tests/proxy/formats/test_qwen3.py"
-    "tests/reference/test_contract.py"
+    "tests/proxy/responses_api/test_protocol.py"
   ];
 in
 {

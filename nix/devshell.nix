@@ -1,5 +1,6 @@
-# nix develop: trtllm-nix's Python with its test tools, ruff, and bubblewrap (the runtime's entry). The runtime
-# itself (tens of GB) is not pulled in: build it with `nix build .#tritonserver-trtllm` and pass --runtime.
+# nix develop: trtllm-nix's Python with its test tools, ruff, and bubblewrap (the runtime's entry); the checkout's
+# testkit/ on PYTHONPATH beside python/ (its heavier dependencies, tritonserver and torch, are `make setup`'s). The
+# runtime itself (tens of GB) is not pulled in: build it with `nix build .#tritonserver-trtllm` and pass --runtime.
 { pkgs, trtllm-nix }:
 pkgs.mkShell {
   packages = [
@@ -8,6 +9,6 @@ pkgs.mkShell {
     pkgs.bubblewrap
   ];
   shellHook = ''
-    export PYTHONPATH=$PWD/python''${PYTHONPATH:+:$PYTHONPATH}
+    export PYTHONPATH=$PWD/python:$PWD/testkit''${PYTHONPATH:+:$PYTHONPATH}
   '';
 }

@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamChunk, UpstreamRequest
-from trtllm_nix.reference.stats import read_last_request, read_stats
-from trtllm_nix.triton.server import TritonServer
+
+if TYPE_CHECKING:  # the testkit, imported where used: the Nix checks' tests load this module without it
+    from trtllm_nix.triton.server import TritonServer
 
 
 @dataclass
@@ -19,9 +21,13 @@ class RunningTriton:
     stats_file: Path
 
     def stats(self) -> dict[str, int]:
+        from trtllm_nix.reference.stats import read_stats
+
         return read_stats(self.stats_file)
 
     def last_request(self) -> dict[str, object]:
+        from trtllm_nix.reference.stats import read_last_request
+
         return read_last_request(self.stats_file)
 
 

@@ -44,3 +44,23 @@ def test_taken_port_is_a_setup_error(tmp_path: Path) -> None:
         result.stderr.strip()
         == f"trtllm-nix demo: error: port {port} on 127.0.0.1 is taken; pass --port with a free one"
     )
+
+
+def test_the_demo_without_the_testkit_says_what_to_install() -> None:
+    """The product's one import of the testkit (``trtllm-nix demo``) is lazy; without it, one line."""
+    block = (
+        "import sys, importlib.abc\n"
+        "class NoTestkit(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'trtllm_nix_testkit':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoTestkit())\n"
+        "from trtllm_nix.cli import main\n"
+        "sys.exit(main(['demo', '--port', '0']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        "trtllm-nix demo: error: the demo runs the testkit's reference backend, which is not installed (No module "
+        "named 'trtllm_nix_testkit'): `make demo` in a trtllm-nix checkout installs it (testkit/)"
+    )

@@ -14,14 +14,20 @@ def _lines(*args: str) -> list[str]:
     return result.stdout.splitlines()
 
 
-def test_the_dev_set_expands_the_projects_own_extras_and_leaves_xgrammar_out() -> None:
-    lines = _lines("dev", "--without", "xgrammar")
+def test_the_testkits_dev_set_expands_the_products_extras_and_leaves_xgrammar_out() -> None:
+    lines = _lines("--project", "trtllm-nix-testkit", "dev", "--without", "xgrammar")
     names = [line.split("[")[0].split("=")[0].split(">")[0] for line in lines]
-    assert "torch" in names  # from trtllm-nix[reference], which dev names
-    assert "openai" in names
-    assert "fastapi" in names  # a plain dependency
-    assert not any(name in ("xgrammar", "trtllm-nix") for name in names)
+    assert "torch" in names  # a testkit dependency (the reference backend)
+    assert "openai" in names  # the testkit's dev extra
+    assert "fastapi" in names  # a product dependency, through trtllm-nix[postgresql,pytorch-lane]
+    assert {"psycopg", "smg-grpc-proto"} <= set(names)  # those two extras
+    assert not any(name in ("xgrammar", "trtllm-nix", "trtllm-nix-testkit") for name in names)
     assert len(names) == len(set(names))
+
+
+def test_the_products_requirements_carry_no_test_machinery() -> None:
+    names = {line.split("[")[0].split("=")[0].split(">")[0] for line in _lines("postgresql", "pytorch-lane")}
+    assert not names & {"torch", "nvidia-pytriton", "pytest", "transformers"}
 
 
 def test_without_extras_it_is_the_dependencies() -> None:

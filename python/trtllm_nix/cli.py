@@ -31,17 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy_command.register(commands)
     doctor.register(commands)
     catalog_lock.register(commands)
-    assets = commands.add_parser("assets", help="build the tiny Qwen3 model and the Qwen tokenizer (tests, demo)")
-    assets.set_defaults(handler=_assets)
     return parser
-
-
-def _assets(_: argparse.Namespace) -> int:
-    from trtllm_nix.assets.build import ensure_assets
-
-    built = ensure_assets()
-    print(f"tokenizer: {built.tokenizer}\ntiny model: {built.tiny_model}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

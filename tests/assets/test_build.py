@@ -63,7 +63,8 @@ def test_a_rebuild_under_filterwarnings_error_ignores_third_party_warnings(
 
 
 def test_a_missing_reference_package_is_one_line_naming_the_extra() -> None:
-    """D16: ``metadata.version("torch")`` raised PackageNotFoundError (a traceback) without the reference extra."""
-    with pytest.raises(UserError, match=r"need no-such-package-x: install trtllm-nix with its reference extra"):
+    """D16: ``metadata.version("torch")`` raised PackageNotFoundError (a traceback) without the testkit's
+    dependencies."""
+    with pytest.raises(UserError, match=r"need no-such-package-x: install the testkit with its dependencies"):
         installed_versions(("tokenizers", "no-such-package-x"))
     assert installed_versions(("tokenizers",))["tokenizers"]

@@ -87,6 +87,9 @@ def imported_distributions(test_files: list[str]) -> set[str]:
                 todo.append(local)
             elif top not in LOCAL and top not in sys.stdlib_module_names and top != "__future__":
                 third_party.add(top)
+    assert "trtllm_nix_testkit" not in third_party, (
+        "the Nix checks run without the testkit: import it inside the fixtures that use it, or leave the test out"
+    )
     missing = third_party - set(DISTRIBUTIONS)
     assert not missing, f"add the nixpkgs name of {missing} to DISTRIBUTIONS"
     return {DISTRIBUTIONS[top] for top in third_party} | {"trtllm-nix"}

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import openai
 import pytest
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyThread
 from trtllm_nix.proxy.settings import ProxySettings
 from trtllm_nix.triton.ports import free_ports
 
 from tests.helpers import RunningTriton
 
+if TYPE_CHECKING:  # the testkit, imported where used: the Nix checks' parser tests load this module without it
+    from trtllm_nix.assets.build import Assets
+    from trtllm_nix.proxy.background import ProxyThread
+
 
 def start_proxy(backend: RunningTriton, assets: Assets, **overrides: object) -> ProxyThread:
+    from trtllm_nix.proxy.background import ProxyThread
+
     fields: dict[str, object] = {
         "tokenizer": assets.tokenizer,
         "triton": backend.server.grpc_url,

@@ -1,5 +1,5 @@
-"""The trtllm-serve stand-in (``python -m trtllm_nix.reference.trtllm_serve MODEL --grpc ...``) as a process, with
-trtllm-serve's flag names: what the flake's stand-in root and a GPU-less deployment would run."""
+"""The trtllm-serve stand-in (``python -m trtllm_nix.reference.trtllm_serve MODEL --grpc ...``) as a process,
+with trtllm-serve's flag names: what the flake's stand-in root and a GPU-less deployment would run."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trtllm_nix_testkit
 from trtllm_nix.assets.build import Assets
 from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.server import Ports
@@ -35,6 +36,7 @@ def _lines_until(process: subprocess.Popen[str], marker: str, seen: list[str], t
 
 
 _READERS: list[threading.Thread] = []
+TESTKIT_SOURCES = Path(trtllm_nix_testkit.__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("world", [1, 2])
@@ -50,6 +52,7 @@ def test_serve_runtime_runs_tritonserver_inside_the_image(
     command = [
         sys.executable, "-m", "trtllm_nix.cli", "serve", "--runtime", str(standin_root), "--repo", str(repo),
         "--bind", str(assets.tokenizer.parent), "--bind", str(tmp_path), "--run-dir", str(tmp_path / "run"),
+        "--bind", str(TESTKIT_SOURCES),  # the reference model's model.py imports the testkit from there
         "--http-port", str(ports.http), "--grpc-port", str(ports.grpc), "--metrics-port", str(ports.metrics),
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

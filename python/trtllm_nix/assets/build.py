@@ -74,7 +74,7 @@ def default_cache_dir() -> Path:
 
 
 def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
-    """The versions of the packages the assets are built with; a missing one is the reference extra's."""
+    """The versions of the packages the assets are built with; a missing one is a testkit dependency."""
     missing = []
     versions = {}
     for name in names:
@@ -84,8 +84,8 @@ def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
             missing.append(name)
     if missing:
         raise UserError(
-            f"the demo and test assets need {', '.join(missing)}: install trtllm-nix with its reference extra "
-            "(pip install 'trtllm-nix[reference]', or `make setup`)"
+            f"the demo and test assets need {', '.join(missing)}: install the testkit with its dependencies "
+            "(`make setup`, or pip install -e testkit in a trtllm-nix checkout)"
         )
     return versions
 

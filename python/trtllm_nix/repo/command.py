@@ -48,13 +48,9 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="where to write the repository")
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out")
-    parser.add_argument("--backend", choices=("tensorrtllm", "reference"), default="tensorrtllm")
     parser.add_argument("--engine-path", help="engine path as the server will see it (default: --engine, absolute)")
     parser.add_argument("--max-batch-size", type=int, help="Triton max_batch_size (default: the engine's)")
     parser.add_argument("--preprocessing-instances", type=int, default=1)
-    parser.add_argument("--reference-mode", choices=("scripted", "hf"), default="scripted")
-    parser.add_argument("--reference-model", type=Path, help="HF model folder for --reference-mode hf")
-    parser.add_argument("--reference-stats-file", type=Path, help="JSON counters the reference backend writes")
     parser.add_argument(
         "--guided-decoding",
         action=argparse.BooleanOptionalAction,
@@ -100,7 +96,6 @@ def run(args: argparse.Namespace) -> int:
     from trtllm_nix.engine.engine_config import engine_tokenizer, read_engine
     from trtllm_nix.errors import UserError
     from trtllm_nix.repo.generate import RepositorySpec, write_repository
-    from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend
     from trtllm_nix.repo.tokenizer_info import guided_decoding_possible
 
     engine = read_engine(args.engine)
@@ -112,25 +107,13 @@ def run(args: argparse.Namespace) -> int:
                 "--tokenizer"
             )
     options = TensorrtLlmOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TensorrtLlmOptions)})
-    reference = None
-    if args.backend == "reference":
-        if args.reference_mode == "hf" and args.reference_model is None:
-            raise UserError("--reference-mode hf needs --reference-model (a Hugging Face model folder)")
-        reference = ReferenceBackend(
-            mode=args.reference_mode,
-            tokenizer_dir=str(args.tokenizer.resolve()),
-            model_dir=str(args.reference_model.resolve()) if args.reference_model else "",
-            stats_file=str(args.reference_stats_file.resolve()) if args.reference_stats_file else "",
-        )
     spec = RepositorySpec(
         engine=engine,
         engine_path=args.engine_path or str(args.engine.resolve()),
         tokenizer_path=args.tokenizer.resolve(),
-        backend=args.backend,
         options=options,
         max_batch_size=args.max_batch_size,
         preprocessing_instances=args.preprocessing_instances,
-        reference=reference,
         guided_decoding=guided_decoding_possible(args.tokenizer)
         if args.guided_decoding is None
         else args.guided_decoding,

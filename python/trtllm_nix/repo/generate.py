@@ -18,12 +18,7 @@ from trtllm_nix import __version__
 from trtllm_nix.engine.engine_config import EngineInfo
 from trtllm_nix.errors import UserError
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.repo.tensorrt_llm_model import (
-    ReferenceBackend,
-    TensorrtLlmOptions,
-    reference_model_py,
-    tensorrt_llm_config,
-)
+from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend, TensorrtLlmOptions, tensorrt_llm_config
 from trtllm_nix.repo.text_models import ensemble_config, model_py, postprocessing_config, preprocessing_config
 from trtllm_nix.repo.tokenizer_info import TOKENIZER_INFO_FILE, tokenizer_info_text
 from trtllm_nix.repo.writer import render_config
@@ -56,7 +51,7 @@ class RepositorySpec:
 def build_models(spec: RepositorySpec) -> dict[str, tuple[pb.ModelConfig, dict[str, str]]]:
     """Every model's config message and the files of its version folder, by model name."""
     if spec.backend == "reference" and spec.reference is None:
-        raise UserError("the reference backend needs a mode (--reference-mode) and, for hf, --reference-model")
+        raise UserError("the reference backend needs its settings (trtllm_nix_testkit.repository writes them)")
     batch = spec.triton_max_batch_size
     if batch < 1:
         raise UserError(f"--max-batch-size must be at least 1, got {batch}")
@@ -78,7 +73,7 @@ def build_models(spec: RepositorySpec) -> dict[str, tuple[pb.ModelConfig, dict[s
         generator.parameters["guided_decoding_backend"].string_value = "xgrammar"
         generator.parameters["xgrammar_tokenizer_info_path"].string_value = spec.xgrammar_tokenizer_info_path
     return {
-        "tensorrt_llm": (generator, {"model.py": reference_model_py()} if reference else {}),
+        "tensorrt_llm": (generator, {"model.py": reference.model_py} if reference else {}),
         "preprocessing": (
             preprocessing_config(batch, tokenizer, spec.preprocessing_instances),
             {"model.py": model_py("trtllm_nix.triton_models.preprocessing")},
@@ -147,7 +142,7 @@ def render_tree(spec: RepositorySpec) -> dict[str, str]:
         },
         "options": asdict(resolved_options(spec)),
         "limits": serving_limits(spec),
-        "reference": asdict(spec.reference) if spec.backend == "reference" and spec.reference else None,
+        "reference": spec.reference.manifest() if spec.backend == "reference" and spec.reference else None,
         "models": {name: {"config_sha256": digest} for name, digest in sorted(digests.items())},
     }
     tree[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"

@@ -1,13 +1,18 @@
-"""A complete repository whose ``tensorrt_llm`` is the CPU reference backend (demo, tests, benchmarks)."""
+"""A complete repository whose ``tensorrt_llm`` is the CPU reference backend (demo, tests, benchmarks): the
+product's generator (``trtllm_nix.repo``) with the testkit's model in place of the C++ backend."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
+
+import trtllm_nix_testkit
 
 from trtllm_nix.engine.engine_config import EngineInfo
 from trtllm_nix.repo.generate import RepositorySpec, write_repository
 from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend
+from trtllm_nix.repo.text_models import sources_prelude
 
 
 def reference_engine(
@@ -34,6 +39,19 @@ def reference_engine(
     )
 
 
+def reference_model_py() -> str:
+    """The reference ``tensorrt_llm`` model's ``1/model.py``: the stub (isolated mode, no PYTHONPATH) finds the
+    product's sources and the testkit's by the paths written here, then re-exports the testkit's model."""
+    testkit = json.dumps(str(Path(trtllm_nix_testkit.__file__).resolve().parent.parent))
+    return (
+        '"""The trtllm-nix reference backend, standing in for TensorRT-LLM (see trtllm_nix_testkit.reference)."""\n\n'
+        f"{sources_prelude()}"
+        f"if {testkit} not in sys.path:\n    sys.path.append({testkit})\n\n"
+        "from trtllm_nix_testkit.reference.triton_model import TritonPythonModel\n\n"
+        '__all__ = ["TritonPythonModel"]\n'
+    )
+
+
 def write_reference_repository(
     out: Path,
     mode: Literal["scripted", "hf"],
@@ -50,7 +68,11 @@ def write_reference_repository(
     model_dir = model_dir.resolve() if model_dir else None
     stats_file = stats_file.resolve() if stats_file else None
     reference = ReferenceBackend(
-        mode=mode, tokenizer_dir=str(tokenizer_dir), model_dir=str(model_dir or ""), stats_file=str(stats_file or "")
+        mode=mode,
+        tokenizer_dir=str(tokenizer_dir),
+        model_py=reference_model_py(),
+        model_dir=str(model_dir or ""),
+        stats_file=str(stats_file or ""),
     )
     spec = RepositorySpec(
         engine=reference_engine(max_batch_size, max_seq_len=max_seq_len, tp_size=tp_size, gather_logits=gather_logits),

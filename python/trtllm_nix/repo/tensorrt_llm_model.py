@@ -1,4 +1,4 @@
-"""The ``tensorrt_llm`` model's ``config.pbtxt``: the real C++ backend, or the CPU reference backend.
+"""The ``tensorrt_llm`` model's ``config.pbtxt``: the real C++ backend, or a Python stand-in (the testkit's).
 
 Every option a user would tune is a field with TensorRT-LLM's own default (model_instance_state.cc), so an
 unset field means exactly what it means upstream.
@@ -6,7 +6,7 @@ unset field means exactly what it means upstream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from tritonclient.grpc import model_config_pb2 as pb
@@ -71,14 +71,20 @@ class TensorrtLlmOptions:
 
 @dataclass(frozen=True)
 class ReferenceBackend:
-    """Run the CPU reference backend (Python) instead of the TensorRT-LLM C++ backend."""
+    """A Python model in place of the TensorRT-LLM C++ backend: the testkit's CPU reference backend
+    (``trtllm_nix_testkit.repository`` fills it in). ``model_py`` is its ``1/model.py``; the rest are parameters."""
 
     mode: Literal["scripted", "hf"]
     tokenizer_dir: str
+    model_py: str
     model_dir: str = ""
     stats_file: str = ""
     device: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+    def manifest(self) -> dict[str, object]:
+        """What the manifest records: the parameters, not the model file."""
+        return {name: value for name, value in asdict(self).items() if name != "model_py"}
 
 
 def tensorrt_llm_config(
@@ -139,17 +145,6 @@ def tensorrt_llm_config(
     for key in sorted(params):
         config.parameters[key].string_value = params[key]
     return config
-
-
-def reference_model_py() -> str:
-    from trtllm_nix.repo.text_models import sources_prelude
-
-    return (
-        '"""The trtllm-nix reference backend, standing in for TensorRT-LLM (see trtllm_nix.reference)."""\n\n'
-        f"{sources_prelude()}"
-        "from trtllm_nix.reference.triton_model import TritonPythonModel\n\n"
-        '__all__ = ["TritonPythonModel"]\n'
-    )
 
 
 def _flag(value: bool) -> str:

@@ -37,7 +37,8 @@ class TritonRuntime:
         spec = importlib.util.find_spec("pytriton")
         if spec is None or not spec.submodule_search_locations:
             raise SetupError(
-                "tritonserver not found: install the reference extras (pip install 'trtllm-nix[reference]')"
+                "tritonserver not found: put one on PATH, pass --tritonserver or --runtime, or install "
+                "nvidia-pytriton==0.7.0 (the wheel that bundles tritonserver 2.51; `make setup` does)"
             )
         package = Path(next(iter(spec.submodule_search_locations)))
         root = package / "tritonserver"

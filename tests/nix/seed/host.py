@@ -192,9 +192,11 @@ def compose_image(base: Path, dest: Path) -> None:
     backend = dest / "opt/tritonserver/backends/tensorrtllm"
     backend.mkdir(parents=True)
     shutil.copy(IMAGE_FILES / "tensorrtllm_backend.py", backend / "model.py")
-    # what the stand-in backend serves with: the reference generator, part of the image
-    reference = dest / "opt/standin/python/trtllm_nix"
-    shutil.copytree(REPO / "python" / "trtllm_nix", reference, ignore=shutil.ignore_patterns("__pycache__"))
+    # what the stand-in backend serves with: the testkit's reference generator (and the product it imports), part of
+    # the image
+    for source in (REPO / "python" / "trtllm_nix", REPO / "testkit" / "trtllm_nix_testkit"):
+        target = dest / "opt/standin/python" / source.name
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
     facts = "/opt/standin/upstream_facts.json"
     (dest / facts[1:]).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "python" / "trtllm_nix" / "upstream_facts.json", dest / facts[1:])
