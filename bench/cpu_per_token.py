@@ -32,11 +32,11 @@ import grpc
 import numpy as np
 from tokenizers import Tokenizer
 from tritonclient.grpc import service_pb2_grpc
-from trtllm_nix.assets.build import ensure_assets
 from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamRequest, build_infer_request, parse_response
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.runtime import TritonRuntime
-from trtllm_nix.triton.server import TritonServer
+from trtllm_nix_testkit.assets.build import ensure_assets
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import TritonServer
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_IDS = re.compile(rb'"output_ids":\[?(-?\d+(?:,-?\d+)*)')

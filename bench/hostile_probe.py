@@ -32,10 +32,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from proxy_process import start_proxy_process
-from trtllm_nix.assets.build import default_cache_dir, ensure_assets
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.runtime import TritonRuntime
-from trtllm_nix.triton.server import TritonServer
+from trtllm_nix_testkit.assets.build import default_cache_dir, ensure_assets
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import TritonServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKGROUND = "#reply: " + "tick " * 3000 + "#delay_ms:20"  # one token every 20 ms, for a minute

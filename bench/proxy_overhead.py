@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clients import Client, Sample, direct_grpc, proxy_chat, triton_generate_stream
 from proxy_process import start_proxy_process
 from stats import machine, summarize
-from trtllm_nix.assets.build import ensure_assets
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.triton_client import TritonUpstream
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.runtime import TritonRuntime
-from trtllm_nix.triton.server import TritonServer
+from trtllm_nix_testkit.assets.build import ensure_assets
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import TritonServer
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLY = "#reply: " + " ".join(f"word{i % 50}" for i in range(400))

@@ -31,11 +31,11 @@ from typing import Any
 import httpx
 from starlette.responses import Response
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import default_cache_dir, ensure_assets
 from trtllm_nix.llm.upstream_types import UpstreamChunk, UpstreamRequest
 from trtllm_nix.proxy import routes
 from trtllm_nix.proxy.app import create_app
 from trtllm_nix.proxy.settings import ProxySettings
+from trtllm_nix_testkit.assets.build import default_cache_dir, ensure_assets
 
 PACKAGE = "trtllm_nix"
 ROUTE = "/v1/chat/completions"

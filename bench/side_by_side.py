@@ -40,12 +40,12 @@ from frontends import (
 )
 from side_by_side_report import key_ratios, table
 from stats import machine, summarize
-from trtllm_nix.assets.build import ensure_assets
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.llm.triton_client import TritonUpstream
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.runtime import TritonRuntime
-from trtllm_nix.triton.server import TritonServer
+from trtllm_nix_testkit.assets.build import ensure_assets
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import TritonServer
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLY = "#reply: " + " ".join(f"word{i % 50}" for i in range(600))

@@ -6,7 +6,7 @@ model (OpenAIResponsesModel), litellm.responses, LangChain's ChatOpenAI(use_resp
 reasoning back as ``item_reference`` items).
 
 Runs against --base-url, or starts `trtllm-nix demo --backend scripted` itself. The scripted backend replays the text
-after the last ``#reply:`` in the prompt (python/trtllm_nix/reference/generators.py), so in scripted mode (the
+after the last ``#reply:`` in the prompt (testkit/trtllm_nix_testkit/reference/generators.py), so in scripted mode (the
 default; ``--no-scripted`` for a real model) every prompt and tool result ends with the answer the demo should give:
 a ``<tool_call>`` for the first turn of a tool round trip, the final text in the tool's output. Needs its own virtualenv
 (`make clients-responses` makes .venv-clients); not part of `make test`. Every check prints one line; the exit

@@ -16,7 +16,7 @@ from tests.helpers import RunningTriton
 from tests.postgres import PostgresServer
 
 if TYPE_CHECKING:  # the testkit is imported by the fixtures that use it: the Nix checks' tests run without it
-    from trtllm_nix.assets.build import Assets
+    from trtllm_nix_testkit.assets.build import Assets
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 @pytest.fixture(scope="session")
 def assets() -> Assets:
-    from trtllm_nix.assets.build import default_cache_dir, ensure_assets
+    from trtllm_nix_testkit.assets.build import default_cache_dir, ensure_assets
 
     configured = os.environ.get("TRTLLM_NIX_CACHE")
     return ensure_assets(default_cache_dir() if configured else REPO_ROOT / ".cache" / "trtllm-nix")
@@ -47,8 +47,8 @@ def runtime() -> TritonRuntime:
 
 
 def _start(tmp: Path, runtime: TritonRuntime, assets: Assets, mode: str) -> Iterator[RunningTriton]:
-    from trtllm_nix.repo.reference import write_reference_repository
-    from trtllm_nix.triton.server import TritonServer
+    from trtllm_nix_testkit.repository import write_reference_repository
+    from trtllm_nix_testkit.triton_server import TritonServer
 
     stats = tmp / "stats.json"
     repo = write_reference_repository(tmp / "repo", mode, assets.tokenizer, assets.tiny_model, stats)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from trtllm_nix.llm.triton_client import TritonUpstream, UpstreamChunk, UpstreamRequest
 
 if TYPE_CHECKING:  # the testkit, imported where used: the Nix checks' tests load this module without it
-    from trtllm_nix.triton.server import TritonServer
+    from trtllm_nix_testkit.triton_server import TritonServer
 
 
 @dataclass
@@ -21,12 +21,12 @@ class RunningTriton:
     stats_file: Path
 
     def stats(self) -> dict[str, int]:
-        from trtllm_nix.reference.stats import read_stats
+        from trtllm_nix_testkit.reference.stats import read_stats
 
         return read_stats(self.stats_file)
 
     def last_request(self) -> dict[str, object]:
-        from trtllm_nix.reference.stats import read_last_request
+        from trtllm_nix_testkit.reference.stats import read_last_request
 
         return read_last_request(self.stats_file)
 

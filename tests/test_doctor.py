@@ -6,11 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.doctor import diagnose
 from trtllm_nix.engine.engine_config import read_engine
 from trtllm_nix.gpus import Gpu, GpuInventory
 from trtllm_nix.repo.generate import RepositorySpec, write_repository
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.engine.test_check import _engine
 from tests.helpers import RunningTriton

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from transformers import AutoConfig
-from trtllm_nix.assets import modelopt_export, smollm2
-from trtllm_nix.assets.build import Assets, ensure_assets, ensure_real_models, installed_versions
 from trtllm_nix.errors import UserError
+from trtllm_nix_testkit.assets import modelopt_export, smollm2
+from trtllm_nix_testkit.assets.build import Assets, ensure_assets, ensure_real_models, installed_versions
 
 
 def _mtimes(assets: Assets) -> dict[str, int]:

@@ -7,7 +7,7 @@ import json
 import pytest
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 QWEN3_IDS = {
     "<|endoftext|>": 151643,

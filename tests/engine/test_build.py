@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.engine.build import BuildRequest, build_engine, parallel_conversions
 from trtllm_nix.engine.engine_config import read_engine
 from trtllm_nix.engine.seam import BuildLimits
 from trtllm_nix.engine.supervise import BuildFailed
 from trtllm_nix.errors import UserError
 from trtllm_nix.gpus import Gpu, GpuInventory
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.engine.checkpoints import make_checkpoint
 from tests.engine.conftest import calls

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.engine.build import BuildRequest, build_engine, without_store_hash
 from trtllm_nix.engine.preflight import BuildPlan, PreflightError, check_preflight
 from trtllm_nix.engine.seam import BuildLimits
 from trtllm_nix.gpus import Gpu, GpuInventory
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.engine.checkpoints import make_checkpoint
 

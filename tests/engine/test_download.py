@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.engine.download import BUILD_PATTERNS, TOKENIZER_PATTERNS, resolve_model
 from trtllm_nix.errors import UserError
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.engine.checkpoints import make_checkpoint
 from tests.engine.fake_hub import FakeHub, HubState, checkpoint_files

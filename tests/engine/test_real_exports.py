@@ -8,13 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.engine.build import BuildRequest, build_engine, checkpoint_dtype
 from trtllm_nix.engine.check import check_engine
 from trtllm_nix.engine.quant import QuantSpec, read_quant_spec
 from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes
 from trtllm_nix.engine.weights import check_consistent, summarize
 from trtllm_nix.errors import UserError
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.engine.conftest import calls
 from tests.engine.test_build import B200, LIMITS

@@ -22,12 +22,12 @@ from typing import IO, Any
 
 import httpx
 import pytest
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyProcess
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.ports import free_ports
 from trtllm_nix.triton.runtime import TritonRuntime
-from trtllm_nix.triton.server import TritonServer
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyProcess
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import TritonServer
 
 from tests.conftest import REPO_ROOT
 from tests.helpers import wait_until

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.processes import alive, descendants
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.repository import write_reference_repository
 
 from tests.helpers import wait_until
 

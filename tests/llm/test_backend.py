@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.backend import Capabilities, GenerationBackend
 from trtllm_nix.llm.events import Delta, Finish, GenerationEvent
 from trtllm_nix.llm.generation import TokenStreamBackend
 from trtllm_nix.llm.lanes import engine_lane, pytorch_lane
 from trtllm_nix.llm.model_files import ModelFiles
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.helpers import request
 from tests.proxy.fake_upstream import FakeUpstream, pieces

@@ -9,12 +9,12 @@ import tracemalloc
 
 import numpy as np
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.events import Delta, Finish, GenerationEvent
 from trtllm_nix.llm.generation import generate
 from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.llm.scoring import log_softmax
 from trtllm_nix.llm.triton_client import UpstreamChunk
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.helpers import request
 from tests.proxy.fake_upstream import FakeUpstream, pieces

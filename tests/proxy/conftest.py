@@ -13,12 +13,12 @@ from trtllm_nix.triton.ports import free_ports
 from tests.helpers import RunningTriton
 
 if TYPE_CHECKING:  # the testkit, imported where used: the Nix checks' parser tests load this module without it
-    from trtllm_nix.assets.build import Assets
-    from trtllm_nix.proxy.background import ProxyThread
+    from trtllm_nix_testkit.assets.build import Assets
+    from trtllm_nix_testkit.background import ProxyThread
 
 
 def start_proxy(backend: RunningTriton, assets: Assets, **overrides: object) -> ProxyThread:
-    from trtllm_nix.proxy.background import ProxyThread
+    from trtllm_nix_testkit.background import ProxyThread
 
     fields: dict[str, object] = {
         "tokenizer": assets.tokenizer,

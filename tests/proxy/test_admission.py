@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.triton_client import UpstreamChunk, UpstreamRequest
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import app_with, pieces
 

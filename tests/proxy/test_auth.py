@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from fastapi.routing import APIRoute
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.proxy import routes, tokenize
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces
 

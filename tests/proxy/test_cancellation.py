@@ -7,7 +7,7 @@ import json
 import socket
 
 import httpx
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.helpers import RunningTriton, wait_until
 from tests.proxy.sse import chat

@@ -8,10 +8,10 @@ from dataclasses import replace
 import numpy as np
 from fastapi import FastAPI
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.backend import Capabilities
 from trtllm_nix.llm.generation import TokenStreamBackend
 from trtllm_nix.llm.upstream_types import UpstreamChunk, UpstreamRequest
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, Script, app_with, client_for, pieces
 

@@ -8,8 +8,8 @@ import openai
 import torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
 
 UNICODE_REPLY = "Grüße aus 東京 🎉👨‍👩‍👧 — naïve café"
 

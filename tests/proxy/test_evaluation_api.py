@@ -14,8 +14,8 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.helpers import RunningTriton
 from tests.proxy.conftest import start_proxy

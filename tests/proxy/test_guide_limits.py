@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
 from trtllm_nix.proxy.guide_limits import MAX_GUIDE_CHARS, MAX_GUIDE_DEPTH, MAX_GUIDE_VALUES, guide_bound_exceeded
 from trtllm_nix.proxy.structured import StructuredOutputError, guided_decoding_for
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces, served_repository
 

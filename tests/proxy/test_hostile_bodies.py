@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.model_files import ChatTemplate
 from trtllm_nix.llm.triton_client import UpstreamTimeout, UpstreamUnavailable
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces, served_repository
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.triton_client import UpstreamRequest
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, Script, app_with, client_for, pieces
 

@@ -4,7 +4,7 @@ can route by load (docs/gateway.md)."""
 from __future__ import annotations
 
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces
 

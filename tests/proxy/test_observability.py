@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.proxy.sse import chat, post_sse
 

@@ -3,7 +3,7 @@ documented, and ``model`` is one of the served names."""
 
 from __future__ import annotations
 
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.proxy.sse import post_sse
 

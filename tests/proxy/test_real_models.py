@@ -13,15 +13,15 @@ from pathlib import Path
 
 import openai
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.cli import main
-from trtllm_nix.proxy.background import ProxyThread
 from trtllm_nix.proxy.settings import ProxySettings
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.smoke import WHAT_TO_CHECK, smoke
 from trtllm_nix.triton.ports import free_ports
 from trtllm_nix.triton.runtime import TritonRuntime
-from trtllm_nix.triton.server import TritonServer
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import TritonServer
 
 from tests.real_models import ANSWER_WORD, QUESTION
 

@@ -12,8 +12,8 @@ import httpx
 import openai
 import pytest
 from transformers import AutoTokenizer
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.helpers import RunningTriton
 from tests.proxy.conftest import start_proxy

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.errors import UserError
 from trtllm_nix.proxy.app import create_app
 from trtllm_nix.proxy.settings import ModelSpec, ProxySettings, parse_model_spec
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, client_for, pieces, served_repository
 

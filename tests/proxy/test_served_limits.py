@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.errors import UserError
-from trtllm_nix.proxy.background import ProxyThread
 from trtllm_nix.proxy.settings import ProxySettings
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces, served_repository
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.triton_client import UpstreamChunk, UpstreamRequest
-from trtllm_nix.proxy.background import ProxyThread
 from trtllm_nix.proxy.settings import ProxySettings
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.helpers import wait_until
 from tests.proxy.fake_upstream import FakeUpstream

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema_rs
 import openai
 import pytest
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.helpers import RunningTriton
 from tests.proxy.conftest import start_proxy

@@ -12,9 +12,9 @@ from types import ModuleType
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyProcess, ProxyThread
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyProcess, ProxyThread
 
 from tests.helpers import RunningTriton, wait_until
 from tests.proxy.sse import chat

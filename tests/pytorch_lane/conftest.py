@@ -7,13 +7,13 @@ from pathlib import Path
 
 import openai
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.upstream_address import UpstreamAddress
-from trtllm_nix.proxy.background import ProxyThread
 from trtllm_nix.proxy.settings import ProxySettings
-from trtllm_nix.reference.trtllm_server import ReferenceModel, TrtllmServiceThread
 from trtllm_nix.repo.tokenizer_info import TOKENIZER_INFO_FILE, tokenizer_info_text
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
+from trtllm_nix_testkit.reference.trtllm_server import ReferenceModel, TrtllmServiceThread
 
 CONTEXT = 16384
 

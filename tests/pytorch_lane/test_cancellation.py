@@ -8,8 +8,8 @@ import json
 import socket
 
 import httpx
-from trtllm_nix.proxy.background import ProxyThread
-from trtllm_nix.reference.trtllm_server import TrtllmServiceThread
+from trtllm_nix_testkit.background import ProxyThread
+from trtllm_nix_testkit.reference.trtllm_server import TrtllmServiceThread
 
 from tests.helpers import wait_until
 from tests.proxy.sse import chat

@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 from smg_grpc_proto import trtllm_service_pb2 as pb
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyThread
-from trtllm_nix.reference.trtllm_server import TrtllmServiceThread
-from trtllm_nix.reference.trtllm_service import ReferenceTrtllmServicer
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
+from trtllm_nix_testkit.reference.trtllm_server import TrtllmServiceThread
+from trtllm_nix_testkit.reference.trtllm_service import ReferenceTrtllmServicer
 
 from tests.proxy.sse import chat
 from tests.pytorch_lane.conftest import lane_proxy, reference_model

@@ -5,8 +5,8 @@ not ready."""
 from __future__ import annotations
 
 import httpx
-from trtllm_nix.proxy.background import ProxyThread
-from trtllm_nix.reference.trtllm_server import TrtllmServiceThread
+from trtllm_nix_testkit.background import ProxyThread
+from trtllm_nix_testkit.reference.trtllm_server import TrtllmServiceThread
 
 from tests.proxy.sse import chat, post_sse
 

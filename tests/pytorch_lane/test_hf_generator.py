@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.reference.trtllm_server import TrtllmServiceThread
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.reference.trtllm_server import TrtllmServiceThread
 
 from tests.pytorch_lane.conftest import lane_proxy, reference_model
 

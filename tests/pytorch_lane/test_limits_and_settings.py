@@ -6,13 +6,13 @@ import argparse
 
 import httpx
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.errors import UserError
 from trtllm_nix.llm.upstream_address import UpstreamAddress, parse_upstream
-from trtllm_nix.proxy.background import ProxyThread
 from trtllm_nix.proxy.settings import add_arguments, from_namespace
-from trtllm_nix.reference.trtllm_server import TrtllmServiceThread
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
+from trtllm_nix_testkit.reference.trtllm_server import TrtllmServiceThread
 
 from tests.proxy.sse import chat
 from tests.pytorch_lane.conftest import CONTEXT, lane_proxy

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.errors import UserError
 from trtllm_nix.llm.upstream_address import UpstreamAddress
 from trtllm_nix.proxy.settings import parse_model_spec
-from trtllm_nix.reference.trtllm_server import TrtllmServiceThread
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.reference.trtllm_server import TrtllmServiceThread
 
 from tests.proxy.sse import chat
 from tests.pytorch_lane.conftest import lane_proxy, reference_model

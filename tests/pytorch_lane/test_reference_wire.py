@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.llm.trtllm_grpc import build_generate_request
 from trtllm_nix.llm.upstream_types import UpstreamRequest
-from trtllm_nix.reference.trtllm_server import TrtllmServiceThread
+from trtllm_nix_testkit.reference.trtllm_server import TrtllmServiceThread
 
 from tests.pytorch_lane.conftest import CONTEXT
 

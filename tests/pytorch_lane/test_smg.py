@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.reference.trtllm_server import TrtllmServiceThread
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.reference.trtllm_server import TrtllmServiceThread
 
 from tests.helpers import wait_until
 from tests.proxy.sse import chat

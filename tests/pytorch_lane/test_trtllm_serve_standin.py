@@ -1,4 +1,4 @@
-"""The trtllm-serve stand-in (``python -m trtllm_nix.reference.trtllm_serve MODEL --grpc ...``) as a process,
+"""The trtllm-serve stand-in (``python -m trtllm_nix_testkit.reference.trtllm_serve MODEL --grpc ...``) as a process,
 with trtllm-serve's flag names: what the flake's stand-in root and a GPU-less deployment would run."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.trtllm_grpc_info import read_server_info
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.sse import chat
 from tests.pytorch_lane.conftest import lane_proxy
 
-MODULE = [sys.executable, "-m", "trtllm_nix.reference.trtllm_serve"]
+MODULE = [sys.executable, "-m", "trtllm_nix_testkit.reference.trtllm_serve"]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from trtllm_nix.llm.triton_client import word_list
-from trtllm_nix.reference.contract import BadRequest, Sampling, parse_request, parse_word_list
+from trtllm_nix_testkit.reference.contract import BadRequest, Sampling, parse_request, parse_word_list
 
 
 def _getter(**tensors: object):  # type: ignore[no-untyped-def]

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import torch
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.reference.checkpoint import load_causal_lm, modelopt_quant_algo
-from trtllm_nix.reference.dequantize import DequantizeError, dequantize_state_dict, nvfp4_weight, unpack_e2m1
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.reference.checkpoint import load_causal_lm, modelopt_quant_algo
+from trtllm_nix_testkit.reference.dequantize import DequantizeError, dequantize_state_dict, nvfp4_weight, unpack_e2m1
 
 from tests.real_models import ANSWER_WORD, LOGIT_PROMPTS, QUESTION
 

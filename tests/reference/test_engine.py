@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trtllm_nix.reference.contract import GenerationRequest, Sampling
-from trtllm_nix.reference.engine import InflightEngine
-from trtllm_nix.reference.generators import Step
-from trtllm_nix.reference.stats import StatsFile, read_stats
+from trtllm_nix_testkit.reference.contract import GenerationRequest, Sampling
+from trtllm_nix_testkit.reference.engine import InflightEngine
+from trtllm_nix_testkit.reference.generators import Step
+from trtllm_nix_testkit.reference.stats import StatsFile, read_stats
 
 
 class CountingGenerator:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.reference.contract import GenerationRequest, Sampling
-from trtllm_nix.reference.generators import ScriptedGenerator
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.reference.contract import GenerationRequest, Sampling
+from trtllm_nix_testkit.reference.generators import ScriptedGenerator
 
 
 def _request(context_logits: bool) -> GenerationRequest:

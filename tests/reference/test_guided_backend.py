@@ -16,12 +16,12 @@ import pytest
 import tritonclient.grpc.aio as grpcclient
 import xgrammar
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.proxy.structured import guided_decoding_for
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.runtime import TritonRuntime
-from trtllm_nix.triton.server import TritonServer
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import TritonServer
 
 from tests.helpers import RunningTriton
 

@@ -11,7 +11,7 @@ import torch
 import tritonclient.grpc.aio as grpcclient
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.helpers import RunningTriton, generate, request, tokens_of
 

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.runtime import TritonRuntime
-from trtllm_nix.triton.server import Ports, TritonServer
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import Ports, TritonServer
 
 from tests.helpers import RunningTriton
 from tests.proxy.conftest import scripted_proxy  # noqa: F401 - the shared proxy fixture, for these tests too

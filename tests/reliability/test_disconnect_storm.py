@@ -13,9 +13,9 @@ import random
 import re
 
 import httpx
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyProcess
 from trtllm_nix.triton.ports import free_ports
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyProcess
 
 from tests.helpers import wait_until
 from tests.proxy.sse import chat

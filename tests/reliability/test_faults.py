@@ -8,7 +8,7 @@ import threading
 import time
 
 import httpx
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.helpers import wait_until
 from tests.proxy.conftest import start_proxy

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.helpers import RunningTriton
 from tests.proxy.conftest import start_proxy

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.repo.engines import engine_config, make_engine
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.repo.reference import write_reference_repository
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.repository import write_reference_repository
 
 IMAGE_PACKAGES = ["numpy", "tokenizers", "jinja2", "markupsafe", "trtllm_nix"]
 PROBE = """

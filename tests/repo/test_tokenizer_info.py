@@ -9,9 +9,9 @@ import pytest
 import torch
 import xgrammar
 from transformers import AutoTokenizer
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.reference.guided import tokenizer_info_from_json
 from trtllm_nix.repo.tokenizer_info import tokenizer_info, tokenizer_info_text
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.reference.guided import tokenizer_info_from_json
 
 SCHEMA = {
     "type": "object",

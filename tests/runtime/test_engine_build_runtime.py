@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.engine.seam import SEAM_ENV
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.engine.checkpoints import make_checkpoint
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 import trtllm_nix_testkit
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.repo.reference import write_reference_repository
-from trtllm_nix.triton.server import Ports
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import Ports
 
 from tests.helpers import generate, request, tokens_of
 

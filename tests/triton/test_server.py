@@ -8,11 +8,11 @@ import socket
 from pathlib import Path
 
 import pytest
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.errors import ServerError, SetupError
-from trtllm_nix.repo.reference import write_reference_repository
 from trtllm_nix.triton.runtime import TritonRuntime
-from trtllm_nix.triton.server import Ports, TritonServer
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.repository import write_reference_repository
+from trtllm_nix_testkit.triton_server import Ports, TritonServer
 
 
 def _group_alive(pgid: int) -> bool:

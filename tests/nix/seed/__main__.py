@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trtllm_nix.assets.build import ensure_assets
+from trtllm_nix_testkit.assets.build import ensure_assets
 
 from tests.nix.seed.daemon import TRUSTED, UNTRUSTED, Daemon, running_daemon
 from tests.nix.seed.host import PIN, REPO, Host, forget, prefetch_weights, prefetch_wheel, prepare

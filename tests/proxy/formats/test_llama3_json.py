@@ -13,7 +13,6 @@ import xgrammar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.proxy.formats.llama3_json import Llama3Json, calls_in
 from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
@@ -22,6 +21,7 @@ from trtllm_nix.proxy.grammar import Tool
 from trtllm_nix.proxy.serving.chat import ChatRenderer, merge_deltas
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity
 from trtllm_nix.proxy.structured import guided_decoding_for
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces, served_repository
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
-from trtllm_nix.assets.build import Assets
 from trtllm_nix.errors import UserError
 from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.proxy.formats.hermes import Hermes
@@ -25,6 +24,7 @@ from trtllm_nix.proxy.formats.registry import (
 )
 from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat
 from trtllm_nix.proxy.settings import ProxySettings, add_arguments, from_namespace
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces
 

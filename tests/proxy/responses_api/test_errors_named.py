@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces, served_repository
 

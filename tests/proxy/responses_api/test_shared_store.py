@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from tokenizers import Tokenizer
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.postgres import PostgresServer
 from tests.proxy.fake_upstream import FakeUpstream, app_with, client_for, pieces

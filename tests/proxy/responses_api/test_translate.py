@@ -11,7 +11,7 @@ from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.responses_api.protocol import parse_request
 from trtllm_nix.proxy.responses_api.translate import thinking_switch, to_chat
 
-TEMPLATE = ChatTemplate(files("trtllm_nix.assets").joinpath("chat_template.jinja").read_text("utf-8"))
+TEMPLATE = ChatTemplate(files("trtllm_nix_testkit.assets").joinpath("chat_template.jinja").read_text("utf-8"))
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather of a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}  # fmt: skip
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from anthropic.types import RawMessageStreamEvent
 from pydantic import TypeAdapter
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.background import ProxyThread
 
 RECORDED = Path(__file__).resolve().parent.parent / "messages_api" / "claude_code"
 EVENT: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)

@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import jsonschema_rs
 import pytest
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.helpers import RunningTriton
 from tests.proxy.conftest import start_proxy

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from trtllm_nix.assets.build import Assets
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.assets.build import Assets
+from trtllm_nix_testkit.background import ProxyThread
 
 from tests.helpers import RunningTriton, wait_until
 from tests.proxy.conftest import start_proxy

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
-from trtllm_nix.proxy.background import ProxyThread
+from trtllm_nix_testkit.background import ProxyThread
 
 RECORDED = Path(__file__).resolve().parent.parent / "responses_api" / "codex"
 EVENT = TypeAdapter(ResponseStreamEvent)

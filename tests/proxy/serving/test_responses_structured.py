@@ -12,7 +12,7 @@ import jsonschema_rs
 import openai
 import pytest
 from pydantic import BaseModel, Field
-from trtllm_nix.assets.build import Assets
+from trtllm_nix_testkit.assets.build import Assets
 
 from tests.helpers import RunningTriton
 from tests.proxy.conftest import start_proxy

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, "/opt/standin/python")  # the reference generator, shipped in the stand-in image itself
-from trtllm_nix.reference.triton_model import TritonPythonModel as ReferenceModel
+from trtllm_nix_testkit.reference.triton_model import TritonPythonModel as ReferenceModel
 
 FACTS: dict[str, Any] = json.loads(Path(os.environ["TRTLLM_STANDIN_FACTS"]).read_text("utf-8"))["cpp_backend"]
 CHOICES = {

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Final
 
-from trtllm_nix.assets.qwen_tokenizer import GENERATION_CONFIG
+from trtllm_nix_testkit.assets.qwen_tokenizer import GENERATION_CONFIG
 
 SEED: Final = 20261127
 TINY_QWEN3: Final = {

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from trtllm_nix.reference.trtllm_server import ReferenceModel, serve
+from trtllm_nix_testkit.reference.trtllm_server import ReferenceModel, serve
 
 EXTRA_OPTIONS = {"guided_decoding_backend"}  # the keys of --extra_llm_api_options the stand-in reads
 

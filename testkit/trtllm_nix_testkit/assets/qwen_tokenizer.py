@@ -63,7 +63,7 @@ GENERATION_CONFIG: Final = {
 
 def chat_template() -> str:
     """The ChatML template with Qwen3's behaviour that ships with trtllm-nix."""
-    return resources.files("trtllm_nix.assets").joinpath("chat_template.jinja").read_text("utf-8")
+    return resources.files("trtllm_nix_testkit.assets").joinpath("chat_template.jinja").read_text("utf-8")
 
 
 def vocabulary_file() -> Path:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from trtllm_nix.reference.contract import GenerationRequest, Sampling
-from trtllm_nix.reference.guided import GrammarEngine, Guide, start_guide
+from trtllm_nix_testkit.reference.contract import GenerationRequest, Sampling
+from trtllm_nix_testkit.reference.guided import GrammarEngine, Guide, start_guide
 
 if TYPE_CHECKING:
     import torch
@@ -169,7 +169,7 @@ class HfGenerator:
     def __init__(self, model_dir: Path, device: str | None = None, grammar: GrammarEngine | None = None) -> None:
         import torch
 
-        from trtllm_nix.reference.checkpoint import load_causal_lm
+        from trtllm_nix_testkit.reference.checkpoint import load_causal_lm
 
         self._torch = torch
         self._grammar = grammar

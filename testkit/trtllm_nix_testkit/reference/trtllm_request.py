@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from smg_grpc_proto import trtllm_service_pb2 as pb
 from tokenizers import Tokenizer
 
-from trtllm_nix.reference.contract import GenerationRequest, GuidedRequest, Sampling
+from trtllm_nix_testkit.reference.contract import GenerationRequest, GuidedRequest, Sampling
 
 GUIDE_TYPES = {
     pb.GuidedDecodingParams.GUIDE_TYPE_JSON: "json",

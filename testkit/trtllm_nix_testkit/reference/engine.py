@@ -19,9 +19,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from trtllm_nix.reference.contract import GenerationRequest
-from trtllm_nix.reference.generators import Generator
-from trtllm_nix.reference.stats import StatsFile
+from trtllm_nix_testkit.reference.contract import GenerationRequest
+from trtllm_nix_testkit.reference.generators import Generator
+from trtllm_nix_testkit.reference.stats import StatsFile
 
 
 class ResponseSink(Protocol):

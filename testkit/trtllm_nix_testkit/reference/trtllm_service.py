@@ -21,11 +21,11 @@ import grpc
 import numpy as np
 from smg_grpc_proto import trtllm_service_pb2 as pb
 from smg_grpc_proto import trtllm_service_pb2_grpc as pb_grpc
-
 from trtllm_nix import __version__
 from trtllm_nix.llm.scoring import generated_alternatives
-from trtllm_nix.reference.engine import InflightEngine
-from trtllm_nix.reference.trtllm_request import InvalidRequest, ReadRequest, ServedModel, read_request
+
+from trtllm_nix_testkit.reference.engine import InflightEngine
+from trtllm_nix_testkit.reference.trtllm_request import InvalidRequest, ReadRequest, ServedModel, read_request
 
 NO_OPINION = -9999.0  # the scripted generator has no logits: alternatives it never considered (vLLM's -inf)
 

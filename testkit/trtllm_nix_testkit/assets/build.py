@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from trtllm_nix.assets import modelopt_export, qwen_tokenizer, smollm2, tiny_model
 from trtllm_nix.errors import UserError
 from trtllm_nix.staging import staged_folder
+
+from trtllm_nix_testkit.assets import modelopt_export, qwen_tokenizer, smollm2, tiny_model
 
 ASSETS_FORMAT = 1
 

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trtllm_nix.reference.contract import GuidedRequest
+from trtllm_nix_testkit.reference.contract import GuidedRequest
 
 if TYPE_CHECKING:
     import torch

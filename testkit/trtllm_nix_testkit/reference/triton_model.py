@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from trtllm_nix.reference.contract import BadRequest, parse_request
-from trtllm_nix.reference.engine import InflightEngine
-from trtllm_nix.reference.generators import Generator, HfGenerator, ScriptedGenerator
-from trtllm_nix.reference.guided import grammar_from_parameters
-from trtllm_nix.reference.stats import StatsFile
+from trtllm_nix_testkit.reference.contract import BadRequest, parse_request
+from trtllm_nix_testkit.reference.engine import InflightEngine
+from trtllm_nix_testkit.reference.generators import Generator, HfGenerator, ScriptedGenerator
+from trtllm_nix_testkit.reference.guided import grammar_from_parameters
+from trtllm_nix_testkit.reference.stats import StatsFile
 
 LOGPROB_OUTPUTS = frozenset({"cum_log_probs", "output_log_probs"})
 

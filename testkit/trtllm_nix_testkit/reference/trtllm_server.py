@@ -1,5 +1,5 @@
 """Run the reference ``TrtllmService``: in a thread of this process (tests, the demo), or until a signal
-(``serve``: the process of ``trtllm_nix.reference.trtllm_serve``, the stand-in for ``trtllm-serve --grpc``).
+(``serve``: the process of ``trtllm_nix_testkit.reference.trtllm_serve``, the stand-in for ``trtllm-serve --grpc``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 
 import grpc
 from smg_grpc_proto import trtllm_service_pb2_grpc as pb_grpc
-
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.reference.engine import InflightEngine
-from trtllm_nix.reference.generators import Generator, HfGenerator, ScriptedGenerator
-from trtllm_nix.reference.guided import GrammarEngine
-from trtllm_nix.reference.stats import StatsFile
-from trtllm_nix.reference.trtllm_request import ServedModel
-from trtllm_nix.reference.trtllm_service import ReferenceTrtllmServicer
+
+from trtllm_nix_testkit.reference.engine import InflightEngine
+from trtllm_nix_testkit.reference.generators import Generator, HfGenerator, ScriptedGenerator
+from trtllm_nix_testkit.reference.guided import GrammarEngine
+from trtllm_nix_testkit.reference.stats import StatsFile
+from trtllm_nix_testkit.reference.trtllm_request import ServedModel
+from trtllm_nix_testkit.reference.trtllm_service import ReferenceTrtllmServicer
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class TrtllmServiceThread:
 
 
 async def serve(model: ReferenceModel, host: str, port: int, parallel: tuple[int, int] = (1, 1)) -> None:
-    """Serve until SIGTERM or SIGINT (``trtllm_nix.reference.trtllm_serve``, the trtllm-serve stand-in)."""
+    """Serve until SIGTERM or SIGINT (``trtllm_nix_testkit.reference.trtllm_serve``, the trtllm-serve stand-in)."""
     servicer, engine, _ = build_servicer(model, parallel)
     server = grpc.aio.server()
     pb_grpc.add_TrtllmServiceServicer_to_server(servicer, server)

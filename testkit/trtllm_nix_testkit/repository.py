@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 from typing import Literal
 
-import trtllm_nix_testkit
-
 from trtllm_nix.engine.engine_config import EngineInfo
 from trtllm_nix.repo.generate import RepositorySpec, write_repository
 from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend
 from trtllm_nix.repo.text_models import sources_prelude
+
+import trtllm_nix_testkit
 
 
 def reference_engine(

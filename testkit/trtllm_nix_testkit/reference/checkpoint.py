@@ -2,7 +2,7 @@
 
 A plain folder goes through ``AutoModelForCausalLM``. A ModelOpt export (``quantization_config.quant_method ==
 "modelopt"`` in ``config.json``) is built from its config without the quantization section, and gets the
-dequantized weights (:mod:`trtllm_nix.reference.dequantize`): the reference runs in float what the GPU kernels
+dequantized weights (:mod:`trtllm_nix_testkit.reference.dequantize`): the reference runs in float what the GPU kernels
 compute in NVFP4 / FP8, so answers match up to the quantization error, not bit for bit.
 """
 
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trtllm_nix.reference.dequantize import dequantize_state_dict
+from trtllm_nix_testkit.reference.dequantize import dequantize_state_dict
 
 
 def modelopt_quant_algo(model_dir: Path) -> str | None:

@@ -9,7 +9,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-LOG = logging.getLogger("trtllm_nix.reference")
+LOG = logging.getLogger("trtllm_nix_testkit.reference")
 
 
 @dataclass

@@ -13,7 +13,6 @@ from typing import IO
 
 import httpx
 import uvicorn
-
 from trtllm_nix.errors import ServerError
 from trtllm_nix.llm.triton_client import TokenSource
 from trtllm_nix.proxy.app import create_app
