@@ -102,6 +102,23 @@ def kill_session(sid: int, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def terminate(process: subprocess.Popen[bytes], grace: float) -> bool:
+    """SIGTERM ``process`` if it still runs and wait up to ``grace`` s for it to exit; whether it has exited."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    return process.poll() is not None
+
+
+def end_session(process: subprocess.Popen[bytes]) -> None:
+    """End whatever still runs in the session ``process`` leads (``start_new_session=True``), and reap it."""
+    kill_session(process.pid)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
 def descendants(pid: int) -> list[int]:
     """Every live process below ``pid`` (children, grandchildren, ...), whatever its session."""
     children: dict[int, list[int]] = {}

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from safetensors.torch import save_file
-from trtllm_nix.engine.seam import MODEL_CLASSES, BenchBuild, BuildLimits, ConvertJob
+from trtllm_nix.engine.seam import MODEL_CLASSES, BenchBuild, BenchJob, BuildLimits, ConvertJob
 from trtllm_nix.engine.tensorrt_llm_seam import TensorrtLlm
 
 from tests.engine import fake_tools
@@ -68,17 +68,8 @@ class RecordingSeam:
         _record("build_command", args=real[1:])
         return [sys.executable, "-m", "tests.engine.fake_tools", "build", *real[1:]]
 
-    def bench_build(
-        self,
-        model: str,
-        model_dir: Path,
-        workspace: Path,
-        tp_size: int,
-        pp_size: int,
-        quant_algo: str | None,
-        limits: BuildLimits,
-    ) -> BenchBuild:
-        real = TensorrtLlm().bench_build(model, model_dir, workspace, tp_size, pp_size, quant_algo, limits)
+    def bench_build(self, job: BenchJob) -> BenchBuild:
+        real = TensorrtLlm().bench_build(job)
         assert real.command[0] == "trtllm-bench"
         _record("bench_build", args=real.command[1:])
         mode = os.environ.get("FAKE_BENCH_MODE", "ok")

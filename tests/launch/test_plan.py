@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from trtllm_nix.errors import UserError
 from trtllm_nix.gpus import Gpu, GpuInventory
-from trtllm_nix.launch.plan import LaunchRequest, plan_launch
+from trtllm_nix.launch.plan import LaunchRequest, default_run_dir, parse_gpus, plan_launch
 
 RUN = Path("/run/trtllm")
 
@@ -129,3 +130,27 @@ def test_multi_node_keeps_infiniband_on_pcie_nodes() -> None:
     assert "NCCL_IB_DISABLE" not in launch.command
     assert launch.environment["NCCL_P2P_LEVEL"] == "PHB"
     assert "InfiniBand" in launch.nccl_reason
+
+
+def test_the_ranks_get_the_chosen_nccl_settings_then_the_users() -> None:
+    user = {"PATH": "/bin", "NCCL_DEBUG": "INFO"}
+    launch = plan_launch(_request(2), user, _inventory(2, nvlink=False))
+    exported = [launch.command[i + 1] for i, arg in enumerate(launch.command) if arg == "-x"]
+    assert exported[exported.index("NCCL_IB_DISABLE") :] == [
+        "NCCL_IB_DISABLE",
+        "NCCL_P2P_LEVEL",
+        "NCCL_SHM_DISABLE",
+        "NCCL_DEBUG",
+    ]
+
+
+def test_gpus_and_the_run_folder_as_both_serve_commands_read_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert parse_gpus("2,0") == [2, 0]
+    assert parse_gpus(None) is None
+    with pytest.raises(UserError, match="--gpus must be comma-separated integers, got '0,x'"):
+        parse_gpus("0,x")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert default_run_dir(None, "trtllm-serve") == tmp_path.resolve() / f"trtllm-serve-{os.getpid()}"
+    assert default_run_dir(Path("relative"), "trtllm-serve") == Path("relative").resolve()

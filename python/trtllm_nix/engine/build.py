@@ -29,7 +29,7 @@ from trtllm_nix.engine.download import BUILD_PATTERNS, copy_tokenizer, resolve_m
 from trtllm_nix.engine.engine_config import complete_files
 from trtllm_nix.engine.preflight import BuildPlan, check_preflight
 from trtllm_nix.engine.quant import QuantSpec, read_quant_spec
-from trtllm_nix.engine.seam import MODEL_CLASSES, BuildLimits, ConvertJob, TensorrtLlmSeam, load_seam
+from trtllm_nix.engine.seam import MODEL_CLASSES, BenchJob, BuildLimits, ConvertJob, TensorrtLlmSeam, load_seam
 from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes
 from trtllm_nix.engine.supervise import BuildFailed, run_supervised
 from trtllm_nix.engine.weights import check_consistent, summarize
@@ -324,7 +324,7 @@ def _bench_strategy(
 ) -> dict[str, float]:
     workspace = staging / "workspace"
     name = Path(request.model).name if Path(request.model).is_dir() else request.model
-    bench = seam.bench_build(name, model_dir, workspace, request.tp, request.pp, quant.algo, request.limits)
+    bench = seam.bench_build(BenchJob(name, model_dir, workspace, request.tp, request.pp, quant.algo, request.limits))
     log = build_log(request)
     result = run_supervised(bench.command, log, lambda: bench.engine_dir, request.timeout, env=bench.environment)
     if complete_files(bench.engine_dir) is None:

@@ -63,6 +63,19 @@ class ConvertJob:
 
 
 @dataclass(frozen=True)
+class BenchJob:
+    """Build an engine with ``trtllm-bench build`` from a Hugging Face checkpoint, in ``workspace``."""
+
+    model: str
+    model_dir: Path
+    workspace: Path
+    tp_size: int
+    pp_size: int
+    quant_algo: str | None
+    limits: BuildLimits
+
+
+@dataclass(frozen=True)
 class BenchBuild:
     command: list[str]
     engine_dir: Path
@@ -78,16 +91,7 @@ class TensorrtLlmSeam(Protocol):
         self, checkpoint_dir: Path, engine_dir: Path, workers: int, limits: BuildLimits, quant_algo: str | None
     ) -> list[str]: ...
 
-    def bench_build(
-        self,
-        model: str,
-        model_dir: Path,
-        workspace: Path,
-        tp_size: int,
-        pp_size: int,
-        quant_algo: str | None,
-        limits: BuildLimits,
-    ) -> BenchBuild: ...
+    def bench_build(self, job: BenchJob) -> BenchBuild: ...
 
 
 def seam_spec() -> str:

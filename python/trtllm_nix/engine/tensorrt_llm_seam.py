@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trtllm_nix.engine.seam import BenchBuild, BuildLimits, ConvertJob
+from trtllm_nix.engine.seam import BenchBuild, BenchJob, BuildLimits, ConvertJob
 
 
 class TensorrtLlm:
@@ -81,29 +81,21 @@ class TensorrtLlm:
             command += ["--gemm_plugin", "auto"]
         return command
 
-    def bench_build(
-        self,
-        model: str,
-        model_dir: Path,
-        workspace: Path,
-        tp_size: int,
-        pp_size: int,
-        quant_algo: str | None,
-        limits: BuildLimits,
-    ) -> BenchBuild:
+    def bench_build(self, job: BenchJob) -> BenchBuild:
+        limits = job.limits
         command = [
             "trtllm-bench",
             "--model",
-            model,
+            job.model,
             "--model_path",
-            str(model_dir),
+            str(job.model_dir),
             "--workspace",
-            str(workspace),
+            str(job.workspace),
             "build",
             "--tp_size",
-            str(tp_size),
+            str(job.tp_size),
             "--pp_size",
-            str(pp_size),
+            str(job.pp_size),
             "--max_seq_len",
             str(limits.max_seq_len),
             "--max_batch_size",
@@ -111,6 +103,7 @@ class TensorrtLlm:
             "--max_num_tokens",
             str(limits.max_num_tokens),
         ]
-        if quant_algo:
-            command += ["--quantization", quant_algo]
-        return BenchBuild(command=command, engine_dir=workspace / model / f"tp_{tp_size}_pp_{pp_size}")
+        if job.quant_algo:
+            command += ["--quantization", job.quant_algo]
+        engine_dir = job.workspace / job.model / f"tp_{job.tp_size}_pp_{job.pp_size}"
+        return BenchBuild(command=command, engine_dir=engine_dir)

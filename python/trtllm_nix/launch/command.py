@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,20 +40,15 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trtllm_nix.errors import UserError
     from trtllm_nix.gpus import read_inventory
-    from trtllm_nix.launch.plan import LaunchRequest, plan_launch
+    from trtllm_nix.launch.plan import LaunchRequest, default_run_dir, parse_gpus, plan_launch
     from trtllm_nix.launch.runner import RunningServer
     from trtllm_nix.repo.generate import read_manifest
     from trtllm_nix.triton.runtime import TritonRuntime
 
     manifest = read_manifest(args.repo)
-    try:
-        gpus = [int(x) for x in args.gpus.split(",")] if args.gpus else None
-    except ValueError as error:
-        raise UserError(f"--gpus must be comma-separated integers, got {args.gpus!r}") from error
-    runtime_root = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
-    run_dir = (args.run_dir or runtime_root / f"trtllm-nix-{os.getpid()}").resolve()
+    gpus = parse_gpus(args.gpus)
+    run_dir = default_run_dir(args.run_dir, "trtllm-nix")
     binary = args.tritonserver or shutil.which("tritonserver")
     base_env = dict(os.environ)
     backend_dir = None

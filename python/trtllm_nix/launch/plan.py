@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,38 +106,70 @@ def nccl_settings(
 def plan_launch(request: LaunchRequest, base_env: dict[str, str], inventory: GpuInventory | None) -> Launch:
     gpus = chosen_gpus(request)
     nccl, reason = nccl_settings(inventory, gpus, multi_node=request.hostfile is not None)
-    runtime = request.run_dir / "tmp"
-    wanted = {
-        "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus)),
-        "TMPDIR": str(runtime),
-        "TMP": str(runtime),
-        "TEMP": str(runtime),
-        "OMPI_MCA_orte_tmpdir_base": str(runtime),
-        "TRTLLM_NIX_TRITON_GRPC_URL": f"{request.host}:{request.grpc_port}",
-        **nccl,
-    }
-    changes = {key: value for key, value in wanted.items() if key not in base_env}
-    environment = {**base_env, **changes}
+    grpc_url = {"TRTLLM_NIX_TRITON_GRPC_URL": f"{request.host}:{request.grpc_port}"}
+    environment, changes = run_environment(base_env, gpus, request.run_dir, {**grpc_url, **nccl})
     ranks = [_rank_command(request, rank) for rank in range(request.world_size)]
     if request.world_size == 1:
         return Launch(ranks[0], environment, changes, reason)
-    command = ["mpirun"]
-    if request.is_root:
-        command.append("--allow-run-as-root")
-    if request.hostfile is not None:
-        command += ["--hostfile", str(request.hostfile)]
-    elif request.world_size > (os.cpu_count() or 1):
-        command.append("--oversubscribe")
-    exported = [name for name in FORWARDED if name in environment] + sorted(k for k in nccl if k in environment)
-    exported += sorted(k for k in environment if k.startswith("NCCL_") and k not in exported)
-    for name in exported:
-        command += ["-x", name]
+    command = mpirun_options(environment, request.world_size, request.is_root, nccl, request.hostfile)
     wrapper = [*request.rank_python, str(request.run_dir), "--"]
     for rank, rank_command in enumerate(ranks):
         if rank:
             command.append(":")
         command += ["-n", "1", *wrapper, *rank_command]
     return Launch(command, environment, changes, reason)
+
+
+def run_environment(
+    base_env: dict[str, str], gpus: list[int], run_dir: Path, more: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The launch's environment and what it changes in ``base_env``: the chosen GPUs, the run folder's private
+    ``tmp`` for every temporary file (Open MPI's too), then ``more``; a variable the user already set wins."""
+    runtime = str(run_dir / "tmp")
+    wanted = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus)), "TMPDIR": runtime, "TMP": runtime, "TEMP": runtime}
+    wanted |= {"OMPI_MCA_orte_tmpdir_base": runtime, **more}
+    changes = {key: value for key, value in wanted.items() if key not in base_env}
+    return {**base_env, **changes}, changes
+
+
+def mpirun_options(
+    environment: dict[str, str], ranks: int, is_root: bool, nccl: dict[str, str], hostfile: Path | None = None
+) -> list[str]:
+    """``mpirun`` and its options, before the app contexts: root allowed when we are root, the hostfile (else
+    oversubscribed when the ranks outnumber the cores), and ``-x`` for each variable the ranks need
+    (``FORWARDED``, the ``nccl`` settings chosen, then any other ``NCCL_`` variable the user set)."""
+    command = ["mpirun"]
+    if is_root:
+        command.append("--allow-run-as-root")
+    if hostfile is not None:
+        command += ["--hostfile", str(hostfile)]
+    elif ranks > (os.cpu_count() or 1):
+        command.append("--oversubscribe")
+    exported = [name for name in FORWARDED if name in environment] + sorted(k for k in nccl if k in environment)
+    exported += sorted(k for k in environment if k.startswith("NCCL_") and k not in exported)
+    for name in exported:
+        command += ["-x", name]
+    return command
+
+
+def create_run_dir(run_dir: Path) -> None:
+    """The run folder (logs) and its private ``tmp`` (see ``run_environment``)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
+
+
+def default_run_dir(given: Path | None, name: str) -> Path:
+    """``--run-dir``, else a new folder ``NAME-PID`` in ``$XDG_RUNTIME_DIR`` (else the temporary folder)."""
+    runtime_root = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
+    return (given or runtime_root / f"{name}-{os.getpid()}").resolve()
+
+
+def parse_gpus(text: str | None) -> list[int] | None:
+    """``--gpus 0,1``: the indices given, or None for the default."""
+    try:
+        return [int(x) for x in text.split(",")] if text else None
+    except ValueError as error:
+        raise UserError(f"--gpus must be comma-separated integers, got {text!r}") from error
 
 
 def _rank_command(request: LaunchRequest, rank: int) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from trtllm_nix.errors import UserError
     from trtllm_nix.gpus import read_inventory
+    from trtllm_nix.launch.plan import default_run_dir, parse_gpus
     from trtllm_nix.launch.pytorch_plan import PytorchRequest, plan_pytorch
     from trtllm_nix.launch.pytorch_server import TrtllmServe
 
@@ -58,12 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"--model {args.model} holds no config.json: give the checkpoint folder (nix build .#...-weights)"
         )
-    try:
-        gpus = [int(x) for x in args.gpus.split(",")] if args.gpus else None
-    except ValueError as error:
-        raise UserError(f"--gpus must be comma-separated integers, got {args.gpus!r}") from error
-    runtime_root = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
-    run_dir = (args.run_dir or runtime_root / f"trtllm-serve-{os.getpid()}").resolve()
+    gpus = parse_gpus(args.gpus)
+    run_dir = default_run_dir(args.run_dir, "trtllm-serve")
     config = args.extra_llm_api_options.resolve() if args.extra_llm_api_options else None
     request = PytorchRequest(
         model=model,

@@ -20,13 +20,12 @@ and the disaggregation options; nothing here passes them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from trtllm_nix.errors import UserError
 from trtllm_nix.gpus import GpuInventory
-from trtllm_nix.launch.plan import FORWARDED, Launch, nccl_settings
+from trtllm_nix.launch.plan import Launch, mpirun_options, nccl_settings, run_environment
 
 WORKER_LAUNCHES = ("spawn", "mpirun")
 ROOT_MPI = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
@@ -71,28 +70,10 @@ def plan_pytorch(request: PytorchRequest, base_env: dict[str, str], inventory: G
             f"--gpus lists {','.join(map(str, gpus))}: TP {request.tp} needs exactly {request.tp} different GPU indices"
         )
     nccl, reason = nccl_settings(inventory, gpus)
-    runtime = request.run_dir / "tmp"
-    wanted = {
-        "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus)),
-        "TMPDIR": str(runtime),
-        "TMP": str(runtime),
-        "TEMP": str(runtime),
-        "OMPI_MCA_orte_tmpdir_base": str(runtime),
-        **(ROOT_MPI if request.is_root and request.workers == "spawn" and request.tp > 1 else {}),
-        **nccl,
-    }
-    changes = {key: value for key, value in wanted.items() if key not in base_env}
-    environment = {**base_env, **changes}
+    root_mpi = ROOT_MPI if request.is_root and request.workers == "spawn" and request.tp > 1 else {}
+    environment, changes = run_environment(base_env, gpus, request.run_dir, {**root_mpi, **nccl})
     command = serve_command(request)
     if request.workers == "spawn" or request.tp == 1:
         return Launch(command, environment, changes, reason)
-    mpirun = ["mpirun"]
-    if request.is_root:
-        mpirun.append("--allow-run-as-root")
-    if request.tp > (os.cpu_count() or 1):
-        mpirun.append("--oversubscribe")
-    exported = [name for name in FORWARDED if name in environment]
-    exported += sorted(k for k in environment if k.startswith("NCCL_") and k not in exported)
-    for name in exported:
-        mpirun += ["-x", name]
+    mpirun = mpirun_options(environment, request.tp, request.is_root, nccl)
     return Launch([*mpirun, "-n", str(request.tp), request.llmapi_launch, *command], environment, changes, reason)

@@ -13,7 +13,6 @@ still runs ``exit_timeout`` seconds later is ended with its whole session (the w
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import socket
 import subprocess
@@ -23,9 +22,9 @@ from pathlib import Path
 from types import FrameType
 
 from trtllm_nix.errors import ServerError
-from trtllm_nix.launch.plan import Launch
-from trtllm_nix.launch.tee import log_to_stdout, start_tee
-from trtllm_nix.processes import kill_session, spawn
+from trtllm_nix.launch.plan import Launch, create_run_dir
+from trtllm_nix.launch.tee import start_logged
+from trtllm_nix.processes import end_session, terminate
 
 SERVER_DIED = 10  # the exit code when trtllm-serve ends on its own while serving
 LOG_NAME = "trtllm-serve.log"
@@ -61,26 +60,11 @@ class TrtllmServe:
             raise ServerError(
                 f"port {self.port} on {self.host} is already in use: stop what serves there or pass --port"
             )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
-        echo = log_to_stdout(self.launch.environment)
-        with self.log.open("ab") as output:
-            try:
-                self.process = spawn(
-                    self.launch.command,
-                    env=self.launch.environment,
-                    stdout=subprocess.PIPE if echo else output,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            except FileNotFoundError as error:
-                raise ServerError(
-                    f"{self.launch.command[0]} not found: pass --runtime (the TensorRT-LLM release image, nix build "
-                    ".#tensorrt-llm-release) or --trtllm-serve"
-                ) from error
-        if echo and self.process.stdout is not None:
-            self.tee = start_tee(self.process.stdout, self.log.open("ab"), b"[trtllm-serve] ")
+        create_run_dir(self.run_dir)
+        missing = "pass --runtime (the TensorRT-LLM release image, nix build .#tensorrt-llm-release) or --trtllm-serve"
+        self.process, self.tee = start_logged(
+            self.launch.command, self.launch.environment, self.log, b"[trtllm-serve] ", missing
+        )
 
     def handle_signals(self) -> None:
         """SIGTERM and SIGINT ask for a stop from now on (before the start: a stop while the model loads, or right
@@ -129,23 +113,17 @@ class TrtllmServe:
         if process is None:
             return "trtllm-serve was not started"
         said = f"trtllm-serve exited with code {process.returncode}"
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)  # the entry passes it on to trtllm-serve (or mpirun)
-            try:
-                process.wait(timeout=self.exit_timeout)
+        if process.poll() is None:  # SIGTERM: the entry passes it on to trtllm-serve (or mpirun)
+            if terminate(process, self.exit_timeout):
                 said = f"trtllm-serve stopped (exit code {process.returncode})"
-            except subprocess.TimeoutExpired:
-                if port_open(self.host, self.port):
-                    said = f"trtllm-serve still served {self.exit_timeout:.0f} s after SIGTERM: ended it"
-                else:
-                    said = (
-                        f"trtllm-serve stopped serving but had not exited {self.exit_timeout:.0f} s later (its MPI "
-                        "shutdown): ended it and its workers"
-                    )
-        kill_session(process.pid)  # trtllm-serve, the workers MPI spawned, mpirun's ranks: all in its session
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5)
+            elif port_open(self.host, self.port):
+                said = f"trtllm-serve still served {self.exit_timeout:.0f} s after SIGTERM: ended it"
+            else:
+                said = (
+                    f"trtllm-serve stopped serving but had not exited {self.exit_timeout:.0f} s later (its MPI "
+                    "shutdown): ended it and its workers"
+                )
+        end_session(process)  # trtllm-serve, the workers MPI spawned, mpirun's ranks: all in its session
         if self.tee is not None:
             self.tee.join(timeout=5)
         return said

@@ -3,7 +3,6 @@ rank dies stop the rest and exit with a code that names it (10 + rank). A stop w
 
 from __future__ import annotations
 
-import contextlib
 import re
 import signal
 import subprocess
@@ -15,9 +14,9 @@ from pathlib import Path
 from types import FrameType
 
 from trtllm_nix.errors import ServerError
-from trtllm_nix.launch.plan import Launch
-from trtllm_nix.launch.tee import log_to_stdout, start_tee
-from trtllm_nix.processes import kill_session, spawn
+from trtllm_nix.launch.plan import Launch, create_run_dir
+from trtllm_nix.launch.tee import start_logged
+from trtllm_nix.processes import end_session, terminate
 
 RANK_EXIT_BASE = 10
 _MPIRUN_SIGNAL = re.compile(r"process rank (\d+) with PID \d+ on node \S+ exited on signal (\d+)")
@@ -36,31 +35,13 @@ class RunningServer:
         self.tee: threading.Thread | None = None
 
     def start(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
+        create_run_dir(self.run_dir)
         for stale in self.run_dir.glob("rank*.exit"):
             stale.unlink()
         log = self.run_dir / ("rank0.log" if self.world_size == 1 else "mpirun.log")
-        # TRTLLM_NIX_LOG_TO_STDOUT=1 (the NixOS units): the output also reaches the journal, not only the file
-        echo = log_to_stdout(self.launch.environment)
-        with log.open("ab") as output:
-            try:
-                self.process = spawn(
-                    self.launch.command,
-                    env=self.launch.environment,
-                    stdout=subprocess.PIPE if echo else output,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            except FileNotFoundError as error:
-                raise ServerError(
-                    f"{self.launch.command[0]} not found: install Open MPI (apt-get install "
-                    "openmpi-bin) or pass --tritonserver"
-                ) from error
-        if echo and self.process.stdout is not None:
-            prefix = b"[rank 0] " if self.world_size == 1 else b"[mpirun] "
-            self.tee = start_tee(self.process.stdout, log.open("ab"), prefix)
+        prefix = b"[rank 0] " if self.world_size == 1 else b"[mpirun] "
+        missing = "install Open MPI (apt-get install openmpi-bin) or pass --tritonserver"
+        self.process, self.tee = start_logged(self.launch.command, self.launch.environment, log, prefix, missing)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -146,14 +127,6 @@ class RunningServer:
                 signal.signal(sig, handler)
 
     def stop(self) -> None:
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)  # mpirun forwards it to every rank
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=self.exit_timeout + 15)
-        kill_session(process.pid)  # ranks and their stubs, whatever process group they are in
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5)
+        if self.process is not None:
+            terminate(self.process, self.exit_timeout + 15)  # mpirun forwards SIGTERM to every rank
+            end_session(self.process)  # ranks and their stubs, whatever process group they are in

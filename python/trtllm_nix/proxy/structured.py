@@ -165,7 +165,10 @@ def with_reasoning(guide: GuidedDecoding, reasoning: ReasoningFormat) -> GuidedD
 
 def check_guide(guide: GuidedDecoding, param: str) -> None:
     """Compile ``guide`` with xgrammar (a tiny byte vocabulary: the grammar, not the tokenizer, is checked), once
-    it is within the bounds of ``guide_limits``."""
+    it is within the bounds of ``guide_limits``. A check only: the compiled grammar is dropped, and the backend
+    compiles the guide again with the model's tokenizer. The testkit's reference backend does that compile its own
+    way (``trtllm_nix_testkit.reference.guided``, as TensorRT-LLM's ``GuidedDecoder``), not with this code, so the
+    tests hold the proxy's guides to an independent compiler (docs/architecture.md)."""
     if guide.guide_type == "json_schema":
         try:
             schema = json.loads(guide.guide)

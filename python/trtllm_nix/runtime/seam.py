@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from trtllm_nix.engine.seam import BenchBuild, BuildLimits, ConvertJob, TensorrtLlmSeam
+from trtllm_nix.engine.seam import BenchBuild, BenchJob, BuildLimits, ConvertJob, TensorrtLlmSeam
 from trtllm_nix.engine.supervise import BuildFailed
 from trtllm_nix.gpus import GpuInventory
 from trtllm_nix.runtime.entry import Sandbox
@@ -74,17 +74,8 @@ class RuntimeSeam:
         command = self.inner.build_command(checkpoint_dir, engine_dir, workers, limits, quant_algo)
         return entry_command(self.sandbox, command, {})
 
-    def bench_build(
-        self,
-        model: str,
-        model_dir: Path,
-        workspace: Path,
-        tp_size: int,
-        pp_size: int,
-        quant_algo: str | None,
-        limits: BuildLimits,
-    ) -> BenchBuild:
-        bench = self.inner.bench_build(model, model_dir, workspace, tp_size, pp_size, quant_algo, limits)
+    def bench_build(self, job: BenchJob) -> BenchBuild:
+        bench = self.inner.bench_build(job)
         return replace(bench, command=entry_command(self.sandbox, bench.command, bench.environment), environment={})
 
     def _run(self, command: list[str], what: str, echo: bool = True) -> subprocess.CompletedProcess[str]:

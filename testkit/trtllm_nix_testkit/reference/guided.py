@@ -7,6 +7,14 @@ compiler is built from the same ``xgrammar_tokenizer_info_path`` JSON (``encoded
 grammars; every step fills the next-token bitmask and the sampled token is accepted into the matcher.
 What it cannot show: the GPU bitmask kernel, the exact xgrammar build linked into a given TensorRT-LLM release (the
 Python package is pinned to the version TensorRT-LLM pins, see python/constraints.txt), and batching of masks.
+
+Not shared with the proxy's xgrammar code (``trtllm_nix.proxy.structured``, ``proxy.grammar``,
+``proxy.guide_compiler``), on purpose: the two have a few lines alike (a guide type to an xgrammar compile call) but
+stand for different sides. The proxy turns a client's fields into a guide and checks it within bounds and a deadline
+against a byte vocabulary, then drops the compiled grammar; it never sends ``json`` as such. This module is the
+backend the proxy's guides are tested against, built the way TensorRT-LLM builds its compiler and compiling every
+type TensorRT-LLM takes (``json`` as xgrammar's built-in JSON grammar). Sharing the proxy's code would make a
+mistake there on both sides of every test; this module follows TensorRT-LLM, not the proxy.
 """
 
 from __future__ import annotations
