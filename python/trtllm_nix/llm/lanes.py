@@ -54,6 +54,10 @@ def pytorch_lane(guided: bool) -> Capabilities:
                 "which returns no logits: serve it through the engine lane with an engine built with "
                 "--gather-context-logits, or omit echo or logprobs"
             ),
-            "guided_decoding": NO_GUIDED_DECODING,
+            "guided_decoding": (
+                "guided decoding, which the served model {model} does not have here: the server was not declared "
+                "to enforce guides; start trtllm-serve with `guided_decoding_backend: xgrammar` in its "
+                "--extra_llm_api_options file and add ?guided_decoding=xgrammar to the proxy's grpc-trtllm:// address"
+            ),
         },
     )
