@@ -39,6 +39,7 @@ class _Compiles:
         reasoning: ReasoningFormat | None = None,
         format_param: str = "response_format",
         tool_calls: ToolCallFormat | None = None,
+        schema_param: str = "parameters",
     ) -> GuidedDecoding | None:
         self.calls.append(body)
         self.threads.append(threading.current_thread().name)

@@ -11,11 +11,14 @@ from trtllm_nix.llm.upstream_types import UpstreamRequest
 
 
 class ContextTooLong(ValueError):
-    """The prompt (or the prompt plus max_tokens) does not fit the engine's context. ``param`` names the field."""
+    """The prompt (or the prompt plus max_tokens) does not fit the engine's context. ``param`` names the field;
+    ``prompt_tokens`` and ``context_length``: the sizes compared."""
 
-    def __init__(self, message: str, param: str) -> None:
+    def __init__(self, message: str, param: str, prompt_tokens: int, context_length: int) -> None:
         super().__init__(message)
         self.param = param
+        self.prompt_tokens = prompt_tokens
+        self.context_length = context_length
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,16 @@ def upstream_request(
         raise ContextTooLong(
             f"the prompt has {len(prompt_ids)} tokens, which leaves no room in the {context_length}-token context",
             prompt_param,
+            len(prompt_ids),
+            context_length,
         )
     if sampling.max_tokens is not None and sampling.max_tokens > room:
         raise ContextTooLong(
             f"max_tokens is {sampling.max_tokens} but the {len(prompt_ids)}-token prompt leaves room for {room} "
             f"in the {context_length}-token context",
             "max_tokens",
+            len(prompt_ids),
+            context_length,
         )
     defaults = files.sampling
     temperature = sampling.temperature if sampling.temperature is not None else defaults.temperature

@@ -37,6 +37,7 @@ class StructuredOutputError(ValueError):
 class Tool:
     name: str
     parameters: Mapping[str, Any]
+    schema_param: str = "parameters"  # what the client's API calls a tool's schema, for errors
 
 
 def call_json(tools: Sequence[Tool], arguments_key: str) -> str:
@@ -56,7 +57,7 @@ def call_json(tools: Sequence[Tool], arguments_key: str) -> str:
     schema = choices[0] if len(choices) == 1 else {"anyOf": choices}
     check_bounds(json.dumps(schema), schema, "tools")
     for tool in tools:
-        check_schema(tool.parameters, f"tools[{tool.name}].parameters")
+        check_schema(tool.parameters, f"tools[{tool.name}].{tool.schema_param}")
     try:
         grammar = xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False)
     except RuntimeError as error:

@@ -49,14 +49,15 @@ class GuideCompiler:
         reasoning: ReasoningFormat | None,
         format_param: str = "response_format",
         tool_calls: ToolCallFormat | None = None,
+        schema_param: str = "parameters",
     ) -> GuidedDecoding | None:
-        """``guided_decoding_for(body, reasoning, format_param, tool_calls)``, compiled off the loop within the
-        deadline, or from the cache; raises :class:`StructuredOutputError` (a 400 naming the field) or an
+        """``guided_decoding_for(body, reasoning, format_param, tool_calls, schema_param)``, compiled off the loop
+        within the deadline, or from the cache; raises :class:`StructuredOutputError` (a 400 naming the field) or an
         :class:`APIError` 503 when busy."""
         if not _compiles(body):  # nothing to compile: plain checks, at once
-            return guided_decoding_for(body, reasoning, format_param, tool_calls)
+            return guided_decoding_for(body, reasoning, format_param, tool_calls, schema_param)
         formats = [fmt.name if fmt is not None else None for fmt in (reasoning, tool_calls)]
-        key = _key(body, formats, format_param)
+        key = _key(body, formats, format_param, schema_param)
         if key is not None:
             hit, cached = self._cached(key)
             if hit:
@@ -66,7 +67,7 @@ class GuideCompiler:
         def work() -> Outcome:
             started.set()
             try:
-                return guided_decoding_for(body, reasoning, format_param, tool_calls)
+                return guided_decoding_for(body, reasoning, format_param, tool_calls, schema_param)
             except StructuredOutputError as error:  # kept without its traceback (its frames hold the request)
                 return StructuredOutputError(str(error), error.param)
 
@@ -123,9 +124,9 @@ def _compiles(body: Mapping[str, Any]) -> bool:
     return bool(others) or body.get("tool_choice") not in (None, "auto", "none")
 
 
-def _key(body: Mapping[str, Any], formats: list[str | None], format_param: str) -> str | None:
-    try:  # format_param too: a refusal names the field as the client's API calls it; the formats write the grammar
-        text = json.dumps([body, formats, format_param], sort_keys=True, ensure_ascii=False)
+def _key(body: Mapping[str, Any], formats: list[str | None], format_param: str, schema_param: str) -> str | None:
+    try:  # the params too: a refusal names the field as the client's API calls it; the formats write the grammar
+        text = json.dumps([body, formats, format_param, schema_param], sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return None
     return text if len(text) <= CACHE_KEY_CHARS else None

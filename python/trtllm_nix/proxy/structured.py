@@ -25,7 +25,7 @@ where JSON allows any, as vLLM's ``disable-any-whitespace`` but keeping ``{"a": 
 Reasoning models (``reasoning``: the served model's reasoning format): the answer is constrained, the reasoning is
 not. The guide becomes the format's EBNF grammar ``root ::= (think [ \\n\\t]{0,4})? answer`` where ``think`` is
 ``<think>``, any text without ``</think>``, then ``</think>`` (Qwen3's markers); ``answer`` is the requested
-grammar. Optional, so a turn whose prompt already closed the think block (``enable_thinking: false``) answers
+grammar. Optional, so a turn whose prompt already closed the think block (thinking switched off) answers
 directly. vLLM does the same with a reasoning parser that switches the grammar
 on after ``</think>``; TensorRT-LLM's C++ backend has no such switch, so it has to be in the grammar itself.
 """
@@ -81,17 +81,19 @@ def guided_decoding_for(
     reasoning: ReasoningFormat | None = None,
     format_param: str = "response_format",
     tool_calls: ToolCallFormat | None = None,
+    schema_param: str = "parameters",
 ) -> GuidedDecoding | None:
     """The one guide the request asks for (None: unconstrained), checked to compile; see the module docstring.
     ``reasoning``: the think block a guide allows first (None: none). ``format_param`` names ``response_format`` in
-    the client's API (see :func:`constraining_fields`). ``tool_calls``: the syntax a forced call is written in
-    (None: ``--tool-call-parser auto``'s, Hermes)."""
+    the client's API (see :func:`constraining_fields`), ``schema_param`` a tool's ``parameters`` (the Messages
+    API's ``input_schema``). ``tool_calls``: the syntax a forced call is written in (None: ``--tool-call-parser
+    auto``'s, Hermes)."""
     calls = tool_calls if tool_calls is not None else TOOL_CALL_FORMATS.create(AUTO_TOOL_CALLS)
     found = [
         (param, guide)
         for param, guide in (
             (format_param, _from_response_format(body.get("response_format"))),
-            ("tool_choice", _from_tool_choice(body, calls)),
+            ("tool_choice", _from_tool_choice(body, calls, schema_param)),
             *((name, _from_vllm_extra(name, body[name])) for name in VLLM_EXTRAS if body.get(name) is not None),
         )
         if guide is not None
@@ -141,7 +143,7 @@ def _bounded_whitespace(ebnf: str) -> str:
     return "".join(pieces)
 
 
-def tools_of(body: Mapping[str, Any]) -> list[Tool]:
+def tools_of(body: Mapping[str, Any], schema_param: str = "parameters") -> list[Tool]:
     tools = []
     for index, tool in enumerate(body.get("tools") or []):
         function = tool.get("function") if isinstance(tool, Mapping) else None
@@ -150,7 +152,7 @@ def tools_of(body: Mapping[str, Any]) -> list[Tool]:
         parameters = function.get("parameters") or {"type": "object", "properties": {}}
         if not isinstance(parameters, Mapping):
             raise StructuredOutputError(f"tools[{index}].function.parameters must be a JSON schema", "tools")
-        tools.append(Tool(function["name"], parameters))
+        tools.append(Tool(function["name"], parameters, schema_param))
     return tools
 
 
@@ -218,11 +220,11 @@ def _from_response_format(value: object) -> GuidedDecoding | None:
     )
 
 
-def _from_tool_choice(body: Mapping[str, Any], calls: ToolCallFormat) -> GuidedDecoding | None:
+def _from_tool_choice(body: Mapping[str, Any], calls: ToolCallFormat, schema_param: str) -> GuidedDecoding | None:
     choice = body.get("tool_choice")
     if choice is None or choice in ("auto", "none"):
         return None
-    tools = tools_of(body)
+    tools = tools_of(body, schema_param)
     at_most_one = body.get("parallel_tool_calls") is False
     if choice == "required":
         if not tools:

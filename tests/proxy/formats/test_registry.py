@@ -15,6 +15,7 @@ from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.proxy.formats.hermes import Hermes
 from trtllm_nix.proxy.formats.llama3_json import Llama3Json
 from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
+from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
 from trtllm_nix.proxy.formats.registry import (
     REASONING_FORMATS,
     TOOL_CALL_FORMATS,
@@ -74,6 +75,49 @@ def test_a_family_is_one_module_named_nowhere_else() -> None:
         if "llama3_json" in path.read_text("utf-8") or "Llama3Json" in path.read_text("utf-8")
     }
     assert naming == {"proxy/formats/llama3_json.py"}
+
+
+def test_the_thinking_switch_is_the_reasoning_formats_quirk() -> None:
+    """The Responses and Messages APIs ask for thinking on or off; the served model's reasoning format says how its
+    chat template is told (Qwen3: ``enable_thinking``), and a family without such a switch sends nothing. No module
+    of the product outside formats/ names Qwen3's switch (settings.py: an example in the help of
+    --default-chat-template-kwargs, the operator's own keyword arguments)."""
+    import trtllm_nix
+
+    assert Qwen3Reasoning().template_kwargs(False) == {"enable_thinking": False}
+    assert Qwen3Reasoning().template_kwargs(True) == {"enable_thinking": True}
+    assert Qwen3Reasoning().template_kwargs(None) == {}
+
+    class Switchless(ReasoningFormat):
+        OPEN, CLOSE = "<reasoning>", "</reasoning>"
+
+    assert Switchless().template_kwargs(False) == {}
+    package = Path(trtllm_nix.__file__).parent
+    naming = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if "enable_thinking" in path.read_text("utf-8")
+    }
+    assert naming == {"proxy/formats/qwen3.py", "proxy/settings.py"}
+
+
+@pytest.mark.parametrize("reasoning_parser", ["qwen3", "none"])
+def test_thinking_off_reaches_the_template_through_the_format(
+    assets: Assets, tokenizer: Tokenizer, reasoning_parser: str
+) -> None:
+    """Thinking off on the Messages and Responses APIs: Qwen3's format closes the think block in the prompt; without
+    a reasoning format nothing is sent, and the template thinks as it does by default."""
+    upstream = FakeUpstream(lambda _: pieces(tokenizer, ["done"]))
+    app = app_with(assets.tokenizer, upstream, reasoning_parser=reasoning_parser)
+    with client_for(app) as client:
+        asked = {"model": "qwen3", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+        assert client.post("/v1/messages", json={**asked, "thinking": {"type": "disabled"}}).status_code == 200
+        effort = {"model": "qwen3", "input": "hi", "reasoning": {"effort": "none"}}
+        assert client.post("/v1/responses", json=effort).status_code == 200
+        assert client.post("/v1/messages", json=asked).status_code == 200  # no thinking field: the default
+    closed = "<think>\n\n</think>\n\n"
+    prompts = [tokenizer.decode(request.input_ids, skip_special_tokens=False) for request in upstream.requests]
+    assert [prompt.endswith(closed) for prompt in prompts] == [reasoning_parser == "qwen3"] * 2 + [False]
 
 
 def test_auto_reasoning_is_the_format_whose_markers_are_tokens(assets: Assets) -> None:

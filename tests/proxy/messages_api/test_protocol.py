@@ -15,7 +15,8 @@ from trtllm_nix.proxy.messages_api.protocol import (
     parse_request,
 )
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
-from trtllm_nix.proxy.serving.messages import chat_request
+from trtllm_nix.proxy.messages_api.translate import to_chat
+from trtllm_nix.proxy.serving.messages import chat_input
 
 BASE: dict[str, Any] = {"model": "qwen3", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
 CACHE = {"type": "ephemeral"}
@@ -139,6 +140,7 @@ def test_an_image_inside_a_tool_result_is_refused() -> None:
         ({"tools": [{"name": "t"}]}, "tools.0.input_schema"),
         ({"temperature": 1.5}, "temperature"),
         ({"max_tokens": 0}, "max_tokens"),
+        ({"top_k": 2**31}, "top_k"),  # beyond its int32 tensor (was "messages cannot be rendered as a chat")
         ({"stop_sequences": [str(n) for n in range(17)]}, "stop_sequences"),
         ({"thinking": {"type": "sometimes"}}, "thinking"),
         ({"tool_choice": {"type": "tool"}}, "tool_choice.name"),
@@ -195,7 +197,8 @@ def test_any_json_is_translated_or_refused_never_a_crash(fields: dict[str, Any],
     for body in ({**BASE, **fields}, {**BASE, "messages": [{"role": role, "content": [fields]}]}):
         refused: APIError | None = None
         try:
-            chat_request(parse_request(body), ThinkingSigner(b"k"))  # and as the chat request it stands for
+            request = parse_request(body)
+            chat_input(request, to_chat(request, ThinkingSigner(b"k")))  # and as the chat input it stands for
         except APIError as error:
             refused = error
         assert refused is None or refused.status == 400

@@ -1,27 +1,38 @@
-"""A Messages request as the chat request it stands for."""
+"""A Messages request as the chat path takes it: its ``ChatPlan`` and the ``ChatInput`` of the preparation step."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from trtllm_nix.llm.sampling import Sampling
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.messages_api.protocol import parse_count_request, parse_request
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
-from trtllm_nix.proxy.messages_api.translate import chat_body
+from trtllm_nix.proxy.messages_api.translate import ChatPlan, to_chat
+from trtllm_nix.proxy.serving.chat import ChatInput
+from trtllm_nix.proxy.serving.messages import chat_input
 
 SIGNER = ThinkingSigner(b"test")
 TOOL = {"name": "Read", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}}
 
 
-def _chat(**fields: Any) -> dict[str, Any]:
-    body = {"model": "qwen3", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}], **fields}
-    return chat_body(parse_request(body), SIGNER)
+def _body(**fields: Any) -> dict[str, Any]:
+    return {"model": "qwen3", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}], **fields}
+
+
+def _chat(**fields: Any) -> ChatPlan:
+    return to_chat(parse_request(_body(**fields)), SIGNER)
+
+
+def _input(**fields: Any) -> ChatInput:
+    request = parse_request(_body(**fields))
+    return chat_input(request, to_chat(request, SIGNER))
 
 
 def test_a_tool_loop_with_signed_thinking_becomes_chat_turns() -> None:
     signature = SIGNER.sign("I should read it.")
-    body = _chat(
+    plan = _chat(
         system=[{"type": "text", "text": "Be brief."}],
         tools=[TOOL],
         messages=[
@@ -45,7 +56,7 @@ def test_a_tool_loop_with_signed_thinking_becomes_chat_turns() -> None:
             },
         ],
     )
-    assert body["messages"] == [
+    assert plan.messages == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Read a.txt"},
         {"role": "system", "content": "env: linux"},
@@ -61,8 +72,8 @@ def test_a_tool_loop_with_signed_thinking_becomes_chat_turns() -> None:
         {"role": "tool", "tool_call_id": "toolu_2", "content": "Error: gone"},
         {"role": "user", "content": "Go on."},
     ]
-    assert body["tools"] == [{"type": "function", "function": {"name": "Read", "parameters": TOOL["input_schema"]}}]
-    assert body["tool_choice"] == "auto"
+    assert plan.tools == [{"type": "function", "function": {"name": "Read", "parameters": TOOL["input_schema"]}}]
+    assert plan.tool_choice == "auto"
 
 
 @pytest.mark.parametrize(
@@ -76,9 +87,15 @@ def test_a_tool_loop_with_signed_thinking_becomes_chat_turns() -> None:
     ],
 )
 def test_tool_choice(choice: dict[str, Any], chat_choice: Any, parallel: bool | None) -> None:
-    body = _chat(tools=[TOOL], tool_choice=choice)
-    assert body["tool_choice"] == chat_choice
-    assert body.get("parallel_tool_calls") == parallel
+    plan = _chat(tools=[TOOL], tool_choice=choice)
+    assert plan.tool_choice == chat_choice
+    assert plan.parallel_tool_calls == parallel
+    structured = _input(tools=[TOOL], tool_choice=choice).structured  # what the guide is made of
+    assert structured == {
+        "tools": plan.tools,
+        "tool_choice": chat_choice,
+        **({"parallel_tool_calls": False} if parallel is False else {}),
+    }
 
 
 def test_tool_choice_needs_tools_it_names() -> None:
@@ -89,39 +106,44 @@ def test_tool_choice_needs_tools_it_names() -> None:
         with pytest.raises(APIError) as refused:
             _chat(**fields)
         assert refused.value.param == param
-    assert "tool_choice" not in _chat(tool_choice={"type": "none"})
+    assert _chat(tool_choice={"type": "none"}).tool_choice is None
 
 
 @pytest.mark.parametrize(
-    ("thinking", "kwargs"),
-    [
-        (None, None),
-        ({"type": "enabled", "budget_tokens": 2048}, {"enable_thinking": True}),
-        ({"type": "adaptive"}, {"enable_thinking": True}),
-        ({"type": "disabled"}, {"enable_thinking": False}),
-    ],
-)
-def test_thinking_is_qwen3s_switch(thinking: dict[str, Any] | None, kwargs: dict[str, Any] | None) -> None:
-    body = _chat(**({"thinking": thinking} if thinking else {}))
-    assert body.get("chat_template_kwargs") == kwargs
+    ("thinking", "switch"),
+    [(None, None), ({"type": "enabled", "budget_tokens": 2048}, True), ({"type": "adaptive"}, True),
+     ({"type": "disabled"}, False)],
+)  # fmt: skip
+def test_thinking_is_a_switch(thinking: dict[str, Any] | None, switch: bool | None) -> None:
+    """On or off; the served model's reasoning format writes it into the chat template's arguments."""
+    chat = _input(**({"thinking": thinking} if thinking else {}))
+    assert chat.thinking is switch
+    assert chat.template_kwargs == {}
 
 
 def test_sampling_stops_and_output_format() -> None:
     schema = {"type": "object"}
-    body = _chat(
-        temperature=0.5, top_p=0.9, top_k=20, stop_sequences=["END"], stream=True,
-        output_config={"format": {"type": "json_schema", "schema": schema}},
-    )  # fmt: skip
-    assert (body["temperature"], body["top_p"], body["top_k"], body["stop"], body["stream"]) == (
-        0.5, 0.9, 20, ["END"], True,
-    )  # fmt: skip
-    assert body["response_format"] == {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
-    assert "max_tokens" not in body  # clamped to the room the prompt leaves (serving.messages)
+    given = {"format": {"type": "json_schema", "schema": schema}}
+    chat = _input(temperature=0.5, top_p=0.9, top_k=20, stop_sequences=["END"], stream=True, output_config=given)
+    # no max_tokens: clamped to the room the prompt leaves (serving.messages)
+    assert chat.sampling == Sampling(temperature=0.5, top_p=0.9, top_k=20)
+    assert chat.stops == ["END"]
+    wanted = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    assert chat.structured == {"response_format": wanted}
+    assert (chat.format_param, chat.max_tokens_param) == ("output_config.format", "max_tokens")  # named in errors
+
+
+def test_errors_name_the_output_format_as_it_was_sent() -> None:
+    given = {"type": "json_schema", "schema": {"type": "object"}}
+    assert _input(output_format=given).format_param == "output_format"  # the structured-outputs beta's name
+    assert _input(output_config={"format": given}).format_param == "output_config.format"
 
 
 def test_count_tokens_has_no_sampling() -> None:
-    body = chat_body(parse_count_request({"model": "qwen3", "messages": [{"role": "user", "content": "x"}]}), SIGNER)
-    assert set(body) == {"model", "messages"}
+    request = parse_count_request({"model": "qwen3", "messages": [{"role": "user", "content": "x"}]})
+    chat = chat_input(request, to_chat(request, SIGNER))
+    assert (chat.sampling, chat.stops, chat.structured) == (Sampling(), [], {})
+    assert chat.messages == [{"role": "user", "content": "x"}]
 
 
 @pytest.mark.parametrize(

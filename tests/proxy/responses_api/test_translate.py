@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from trtllm_nix.llm.model_files import ChatTemplate
 from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
 from trtllm_nix.proxy.responses_api.protocol import parse_request
 from trtllm_nix.proxy.responses_api.translate import thinking_switch, to_chat
 
@@ -104,12 +105,13 @@ def test_an_empty_input_is_refused() -> None:
 def test_reasoning_effort_is_qwen3s_thinking_switch(effort: Any, switch: bool | None) -> None:
     assert thinking_switch(effort) is switch
     result = plan(input="x", reasoning={"effort": effort} if effort else None)
-    assert result.options.chat_template_kwargs == ({} if switch is None else {"enable_thinking": switch})
+    assert result.options.thinking is switch  # the served model's reasoning format writes the template's switch
 
 
 def test_thinking_off_renders_the_closed_think_block() -> None:
     result = plan(input="x", reasoning={"effort": "none"})
-    prompt = TEMPLATE.render(result.messages, result.tools, **result.options.chat_template_kwargs)
+    kwargs = Qwen3Reasoning().template_kwargs(result.options.thinking)
+    prompt = TEMPLATE.render(result.messages, result.tools, **kwargs)
     assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
 

@@ -2,15 +2,16 @@
 
 A :class:`ReasoningFormat` subclass names its markers; the base class does the rest the same way for every family
 whose reasoning is ``OPEN … CLOSE`` before the answer: the streaming splitter (:class:`ThinkSplitter`), whether the
-generation prompt already opened (or closed) the block, and the optional think block a guide allows before the
-constrained answer. A family registers its subclass with ``@REASONING_FORMATS.register(name)``
-(``formats.registry``); ``--reasoning-parser`` chooses it by that name.
+generation prompt already opened (or closed) the block, the optional think block a guide allows before the
+constrained answer, and the chat template's thinking switch (``template_kwargs``: none by default). A family
+registers its subclass with ``@REASONING_FORMATS.register(name)`` (``formats.registry``); ``--reasoning-parser``
+chooses it by that name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from trtllm_nix.proxy.formats.text import Section, take_safe
 from trtllm_nix.proxy.grammar import ebnf_escape, rename_root, text_without
@@ -23,6 +24,11 @@ class ReasoningFormat:
     OPEN: ClassVar[str]
     CLOSE: ClassVar[str]
     GAP: ClassVar[int] = 4  # whitespace characters a guide allows between CLOSE and the answer
+
+    def template_kwargs(self, thinking: bool | None) -> dict[str, Any]:
+        """The chat template's keyword arguments that switch thinking on (True) or off (False); None: the
+        template's default. A family whose template has no such switch sends nothing (this default)."""
+        return {}
 
     def detected(self, token_id: Callable[[str], int | None]) -> bool:
         """``--reasoning-parser auto`` picks the first format whose markers are tokens of the tokenizer."""

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.protocol import INT32_MAX
 
 IGNORED_ON_PURPOSE: dict[str, str] = {
     "cache_control": "prompt caching needs no marks here: TensorRT-LLM reuses KV blocks by content; usage reports "
@@ -206,6 +207,11 @@ class Conversation(_Strict):
         given = self.output_config.format if self.output_config and self.output_config.format else self.output_format
         return given.schema_ if given else None
 
+    def output_param(self) -> str:
+        """The field the output format came in, as errors name it."""
+        given = self.output_config is not None and self.output_config.format is not None
+        return "output_config.format" if given or self.output_format is None else "output_format"
+
     def system_text(self) -> str:
         if self.system is None:
             return ""
@@ -224,7 +230,7 @@ class MessagesRequest(Conversation):
     stop_sequences: list[str] | None = Field(default=None, max_length=16)
     temperature: float | None = Field(default=None, ge=0.0, le=1.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    top_k: int | None = Field(default=None, ge=0)
+    top_k: int | None = Field(default=None, ge=0, le=INT32_MAX)  # sent in an int32 tensor
     metadata: Metadata | None = None  # ignored on purpose
     service_tier: str | None = None  # ignored on purpose
     inference_geo: str | None = None  # ignored on purpose

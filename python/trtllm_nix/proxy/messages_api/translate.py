@@ -1,6 +1,7 @@
-"""A Messages request in the chat path's terms: the body of a chat completion request (OpenAI chat messages as the
-model's chat template renders them, chat ``tools``, ``tool_choice``, ``chat_template_kwargs``), so the chat path's
-checks, template, guided decoding and output parsers apply as they are.
+"""A Messages request in the chat path's terms (``ChatPlan``): OpenAI chat messages as the model's chat template
+renders them, chat ``tools``, ``tool_choice`` and the thinking switch, as typed values the preparation step takes
+(``serving.messages`` makes them a ``ChatInput``; nothing is validated again as a chat request). Errors name the
+Messages API's fields, where they are made.
 
 - ``system`` (a string or text blocks) is the first system message; a ``role: "system"`` turn inside ``messages``
   stays a system message where it is (Qwen3's template renders it in place).
@@ -11,20 +12,22 @@ checks, template, guided decoding and output parsers apply as they are.
 - ``tool_choice``: ``auto`` -> ``auto``, ``any`` -> ``required``, ``tool`` -> the named function (both forced by
   the chat path's guided decoding: a 400 on a model without it), ``none`` -> ``none``;
   ``disable_parallel_tool_use`` -> ``parallel_tool_calls: false``.
-- ``thinking``: ``enabled`` and ``adaptive`` -> ``enable_thinking: true``, ``disabled`` -> false, absent -> the
-  server's default (Qwen3's template thinks unless told not to).
+- ``thinking``: ``enabled`` and ``adaptive`` -> on, ``disabled`` -> off, absent -> the server's default (the served
+  model's reasoning format writes the switch into the chat template's arguments: Qwen3's thinks unless told not to).
+- ``output_config.format`` (or ``output_format``, the beta's name) -> a ``json_schema`` response format; its errors
+  name the field the client sent.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.messages_api.protocol import (
     Conversation,
     Message,
-    MessagesRequest,
     TextBlock,
     ThinkingBlock,
     ThinkingDisabled,
@@ -37,38 +40,47 @@ from trtllm_nix.proxy.messages_api.protocol import (
 from trtllm_nix.proxy.messages_api.signing import BadSignature, ThinkingSigner
 
 
-def chat_body(request: Conversation, signer: ThinkingSigner) -> dict[str, Any]:
-    """The chat completion request body that ``request`` stands for (``max_tokens`` left to the caller, which
-    clamps it to the room the prompt leaves)."""
+@dataclass(frozen=True)
+class ChatPlan:
+    """What a Messages request asks of the chat path, apart from its sampling (``max_tokens`` is clamped by the
+    caller to the room the prompt leaves)."""
+
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None  # False: at most one call (disable_parallel_tool_use)
+    thinking: bool | None = None  # None: the server's default
+    response_format: dict[str, Any] | None = None
+    format_param: str = "output_config.format"  # the client's name of the output format, for errors
+
+
+def to_chat(request: Conversation, signer: ThinkingSigner) -> ChatPlan:
+    """The chat-path form of ``request``."""
     system = request.system_text()
     messages = [{"role": "system", "content": system}] if system else []
     for index, message in enumerate(request.messages):
         messages.extend(chat_messages(message, index, signer))
     tools = [chat_tool(tool.name, tool.description, tool.input_schema, tool.strict) for tool in request.tools]
-    body: dict[str, Any] = {"model": request.model, "messages": messages}
+    choice: str | dict[str, Any] | None = None
+    parallel: bool | None = None
     if tools:
-        body["tools"] = tools
-        body["tool_choice"], parallel = tool_choice(request, {tool.name for tool in request.tools})
-        if parallel is False:
-            body["parallel_tool_calls"] = False
+        choice, parallel = tool_choice(request, {tool.name for tool in request.tools})
     elif request.tool_choice is not None and not isinstance(request.tool_choice, ToolChoiceNone):
         raise bad_request(f"tool_choice {request.tool_choice.type!r} needs tools", param="tool_choice")
-    if request.thinking is not None:
-        body["chat_template_kwargs"] = {"enable_thinking": not isinstance(request.thinking, ThinkingDisabled)}
+    thinking = None if request.thinking is None else not isinstance(request.thinking, ThinkingDisabled)
     schema = request.output_schema()
+    response_format = None
     if schema is not None:
-        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
-    if isinstance(request, MessagesRequest):
-        body.update(
-            {
-                "stream": request.stream,
-                "stop": request.stop_sequences or None,
-                "temperature": request.temperature,
-                "top_p": request.top_p,
-                "top_k": request.top_k,
-            }
-        )
-    return body
+        response_format = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    return ChatPlan(
+        messages=messages,
+        tools=tools or None,
+        tool_choice=choice,
+        parallel_tool_calls=False if parallel is False else None,
+        thinking=thinking,
+        response_format=response_format,
+        format_param=request.output_param(),
+    )
 
 
 def chat_messages(message: Message, index: int, signer: ThinkingSigner) -> list[dict[str, Any]]:

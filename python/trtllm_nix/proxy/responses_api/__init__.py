@@ -15,7 +15,8 @@ scripted generation in place of the model):
 2. ``request = store.resolve_references(responses_store, request)`` (400 for an unknown item id), then
    ``plan = translate.to_chat(request, store.previous_conversation(responses_store, request.previous_response_id))``
    (404 in OpenAI's shape for an unknown id).
-3. Render ``plan.messages`` with ``plan.tools`` and ``plan.options.chat_template_kwargs`` through the chat template
+3. Render ``plan.messages`` with ``plan.tools`` and ``plan.options.thinking`` (the served model's reasoning format's
+   switch, ``formats.reasoning.template_kwargs``) through the chat template
    and run one generation with ``plan.options`` (limits, sampling, ``response_format``, ``tool_choice``,
    ``parallel_tool_calls``) through the chat path's parsers, which yield ``OutputEvent`` values ending in ``Finish``.
 4. ``meta = render.new_meta(served_model_name, request)``; not streamed: ``render.render_response(events, meta)``;

@@ -12,9 +12,9 @@ ChatToolChoice = Literal["auto", "none", "required"] | dict[str, Any]  # the cha
 class GenerationOptions:
     """``None`` means "the server's default" (the model's generation_config, the room left in the context).
 
-    ``chat_template_kwargs`` holds ``enable_thinking`` when ``reasoning.effort`` was given (see
-    ``translate.thinking_switch``). ``reasoning_summary``: the client asked for a reasoning summary
-    (``reasoning.summary``); the renderer then also sends the reasoning as a summary part.
+    ``thinking``: on or off when ``reasoning.effort`` was given (see ``translate.thinking_switch``; the served
+    model's reasoning format writes it into the chat template's arguments). ``reasoning_summary``: the client asked
+    for a reasoning summary (``reasoning.summary``); the renderer then also sends the reasoning as a summary part.
     """
 
     max_output_tokens: int | None = None
@@ -24,7 +24,7 @@ class GenerationOptions:
     response_format: dict[str, Any] | None = None  # text.format in the chat API's terms
     tool_choice: ChatToolChoice = "auto"
     parallel_tool_calls: bool = True
-    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+    thinking: bool | None = None
     reasoning_summary: bool = False
     stream: bool = False
 

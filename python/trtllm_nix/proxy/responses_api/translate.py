@@ -44,7 +44,6 @@ def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = N
     system = [{"role": "system", "content": request.instructions}] if request.instructions else []
     tools = chat_tools(request) or None
     effort = request.reasoning.effort if request.reasoning else None
-    switch = thinking_switch(effort)
     options = GenerationOptions(
         max_output_tokens=request.max_output_tokens,
         temperature=request.temperature,
@@ -53,7 +52,7 @@ def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = N
         response_format=response_format(request.text),
         tool_choice=chat_tool_choice(request),
         parallel_tool_calls=request.parallel_tool_calls,
-        chat_template_kwargs={} if switch is None else {"enable_thinking": switch},
+        thinking=thinking_switch(effort),
         reasoning_summary=bool(request.reasoning and request.reasoning.wants_summary()),
         stream=request.stream,
     )
@@ -141,9 +140,10 @@ def chat_tool_choice(request: ResponsesRequest) -> ChatToolChoice:
 
 
 def thinking_switch(effort: ReasoningEffort | None) -> bool | None:
-    """Qwen3 has one switch, the chat template's ``enable_thinking``, not a budget: ``none`` and ``minimal`` turn
-    thinking off, ``low``/``medium``/``high``/``xhigh`` turn it on (all think as long as the model wants; cap it
-    with ``max_output_tokens``), and no effort keeps the server's default."""
+    """Thinking is a switch (the served model's reasoning format writes it into the chat template's arguments), not
+    a budget: ``none`` and ``minimal`` turn thinking off, ``low``/``medium``/``high``/``xhigh`` turn it on (all
+    think as long as the model wants; cap it with ``max_output_tokens``), and no effort keeps the server's
+    default."""
     if effort is None:
         return None
     return effort not in ("none", "minimal")

@@ -63,7 +63,8 @@ class ChatJob:
 class ChatInput:
     """A chat-shaped request as the preparation step takes it, whichever API it came in (chat completions, the
     Responses API, the Messages API): typed values, never a re-validated chat request. The ``*_param`` fields name
-    the client's own fields in errors (``text.format`` for ``response_format`` on /v1/responses)."""
+    the client's own fields in errors (``text.format`` for ``response_format`` on /v1/responses, ``input_schema`` for a
+    tool's ``parameters`` on /v1/messages)."""
 
     messages: list[dict[str, Any]]  # as the chat template expects them (template_messages)
     sampling: Sampling  # guided is filled in here
@@ -71,7 +72,8 @@ class ChatInput:
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
-    template_kwargs: dict[str, Any] = field(default_factory=dict)
+    template_kwargs: dict[str, Any] = field(default_factory=dict)  # the client's chat_template_kwargs
+    thinking: bool | None = None  # thinking asked on or off (None: the default), the reasoning format's switch
     structured: Mapping[str, Any] = field(default_factory=dict)  # the fields proxy.structured reads
     min_p: float | None = None
     priority: int | None = None
@@ -79,6 +81,7 @@ class ChatInput:
     top_logprobs: int = 0  # alternatives per token asked for (sent only with sampling.logprobs)
     format_param: str = "response_format"
     max_tokens_param: str = "max_tokens"
+    schema_param: str = "parameters"  # a tool's schema (the Messages API's input_schema)
 
 
 def chat_input(body: ChatCompletionRequest, messages: list[dict[str, Any]]) -> ChatInput:
@@ -161,7 +164,8 @@ async def render_prompt(model: ServedModel, chat: ChatInput) -> tuple[ToolMode, 
     template = model.template
     if template is None:
         raise bad_request("this model's tokenizer has no chat template; use /v1/completions")
-    kwargs = {**model.default_chat_template_kwargs, **chat.template_kwargs}
+    switch = model.reasoning.template_kwargs(chat.thinking) if model.reasoning is not None else {}
+    kwargs = {**model.default_chat_template_kwargs, **switch, **chat.template_kwargs}
     check_template_kwargs(kwargs)
     tools = tool_mode(chat.tools, chat.tool_choice, model.tool_calls)
     messages = chat.messages
@@ -200,10 +204,10 @@ async def prepare_conversation(
     if log_prompts:  # off by default: prompts are the users' data
         LOG.info("request %s: chat prompt (%d tokens): %r", request_id, len(ids), prompt)
     # Reasoning models: the answer after the think block is constrained, not the reasoning (proxy.structured); a
-    # prompt that already closed the block (enable_thinking false) needs no think prefix in the grammar.
+    # prompt that already closed the block (thinking switched off) needs no think prefix in the grammar.
     think = model.reasoning
     guide_think = think if think is not None and not think.closed_by(generation_prompt) else None
-    guide = await structured_guide(model, chat.structured, guide_think, chat.format_param)
+    guide = await structured_guide(model, chat.structured, guide_think, chat.format_param, chat.schema_param)
     sampling = replace(sampling, guided=guide)
     top = chat.top_logprobs if sampling.logprobs else 0
     upstreams = choice_requests(model, ids, sampling, chat.n, "messages", request_id, chat.max_tokens_param, top)

@@ -20,6 +20,7 @@ async def structured_guide(
     body: Mapping[str, Any],
     reasoning: ReasoningFormat | None,
     format_param: str = "response_format",
+    schema_param: str = "parameters",
 ) -> GuidedDecoding | None:
     """A 400 naming the field when the guide cannot be honoured exactly, or when the backend does not do guided
     decoding (never a silent fallback: trtllm-serve 1.2.1 drops response_format without a backend, we refuse). The
@@ -35,7 +36,7 @@ async def structured_guide(
             code="unsupported_value",
         )
     try:
-        guide = await COMPILER.guide_for(body, reasoning, format_param, model.tool_calls)
+        guide = await COMPILER.guide_for(body, reasoning, format_param, model.tool_calls, schema_param)
     except StructuredOutputError as error:
         raise bad_request(str(error), param=error.param) from error
     except ImportError as error:

@@ -8,65 +8,79 @@ Choices written down here:
   16384-token engine); a prompt that leaves no room is a 400 ``prompt is too long: N tokens > M maximum``,
   Anthropic's words (Claude Code compacts its conversation on them; M: the most prompt tokens that leave room for
   one answer token).
-- The chat path's words for its fields are the Messages API's in errors (``response_format`` ->
-  ``output_config.format``).
+- The request goes to the chat path's preparation step (``serving.chat.prepare_conversation``) as typed values
+  (``ChatInput``), never as a re-validated chat request: errors name the Messages API's fields where they are made
+  (``output_config.format`` or ``output_format``, a tool's ``input_schema``, ``max_tokens``, ``messages.N.content``,
+  ``tool_choice``). Anthropic's envelope has no ``param``: a message that does not name its field gets it in front.
 - A failure after the stream started ends it with an ``error`` event in Anthropic's envelope, then nothing more.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.llm.sampling import Sampling
+from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.messages_api.errors import error_event
 from trtllm_nix.proxy.messages_api.protocol import Conversation, MessagesRequest, parse_count_request, parse_request
 from trtllm_nix.proxy.messages_api.render import PING, MessageMeta, StreamRenderer, render_message
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
-from trtllm_nix.proxy.messages_api.translate import chat_body
+from trtllm_nix.proxy.messages_api.translate import ChatPlan, to_chat
 from trtllm_nix.proxy.output_events import OutputEvent
-from trtllm_nix.proxy.protocol import ChatCompletionRequest
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.chat import ChatJob, conversation_of, prepare_chat, render_prompt
+from trtllm_nix.proxy.serving.chat import ChatInput, ChatJob, prepare_conversation, render_prompt
+from trtllm_nix.proxy.serving.checks import check_message_count
 from trtllm_nix.proxy.serving.pipeline import generation, json_body, served_model
+from trtllm_nix.proxy.serving.upstream import PromptTooLong
 from trtllm_nix.proxy.state import Call
 
-_PARAMS = {"response_format": "output_config.format"}
-_TOO_LONG = re.compile(r"the prompt has (?P<tokens>\d+) tokens, which leaves no room in the (?P<context>\d+)-token")
+
+def chat_input(request: Conversation, plan: ChatPlan) -> ChatInput:
+    """What ``plan`` asks of the chat path's preparation step, as typed values (the Messages request was validated
+    by its own protocol): no ``max_tokens`` (all the room the prompt leaves; the caller clamps it), errors name the
+    output format as the client sent it. A count_tokens request has no sampling."""
+    structured: dict[str, Any] = {}
+    if plan.response_format is not None:
+        structured["response_format"] = plan.response_format
+    if plan.tools:
+        structured.update(tools=plan.tools, tool_choice=plan.tool_choice)
+        if plan.parallel_tool_calls is not None:
+            structured["parallel_tool_calls"] = plan.parallel_tool_calls
+    sampling, stops = Sampling(), []
+    if isinstance(request, MessagesRequest):
+        sampling = Sampling(temperature=request.temperature, top_p=request.top_p, top_k=request.top_k)
+        stops = list(request.stop_sequences or [])
+    return ChatInput(
+        messages=plan.messages,
+        sampling=sampling,
+        stops=stops,
+        tools=plan.tools,
+        tool_choice=plan.tool_choice,
+        parallel_tool_calls=plan.parallel_tool_calls,
+        thinking=plan.thinking,
+        structured=structured,
+        format_param=plan.format_param,
+        schema_param="input_schema",
+    )
 
 
-def chat_request(request: Conversation, signer: ThinkingSigner) -> ChatCompletionRequest:
-    try:
-        return ChatCompletionRequest.model_validate(chat_body(request, signer))
-    except ValidationError as error:  # the translation produced something the chat path does not take
-        raise bad_request(
-            f"messages cannot be rendered as a chat: {error.errors()[0]['msg']}", param="messages"
-        ) from None
-
-
-def in_messages_terms(error: APIError) -> APIError:
-    """``error`` from the chat path, with the Messages API's names for the fields (in its message: Anthropic's
-    envelope has no ``param``) and Anthropic's words for a prompt that does not fit."""
-    message, param = error.message, error.param
-    for chat_name, name in _PARAMS.items():
-        if param is not None and param.startswith(chat_name):
-            param = name + param.removeprefix(chat_name).removeprefix(".json_schema")
-        message = message.replace(chat_name, name)
-    if param is not None and param not in message:  # Anthropic's envelope has no param: the message names it
-        message = f"{param}: {message}"
-    if error.code == "context_length_exceeded":
-        counted = _TOO_LONG.search(error.message)
-        if counted:  # Anthropic's exact words: Claude Code reads them to compact its conversation
-            tokens, context = int(counted["tokens"]), int(counted["context"])
-            message = f"prompt is too long: {tokens} tokens > {context - 1} maximum ({error.message})"
-        else:
-            message = f"prompt is too long: {message}"
-    return APIError(error.status, message, error.type, param, error.code, error.headers)
+def in_anthropic_words(error: APIError) -> APIError:
+    """A refusal of the preparation step as Anthropic words it: its field in the message (the envelope has no
+    ``param``), and ``prompt is too long`` for a prompt that does not fit (Claude Code reads these words to compact
+    its conversation; M is the most prompt tokens that leave room for one answer token)."""
+    message = error.message
+    if error.param is not None and error.param not in message:
+        message = f"{error.param}: {message}"
+    if isinstance(error, PromptTooLong):
+        tokens, maximum = error.prompt_tokens, error.context_length - 1
+        message = f"prompt is too long: {tokens} tokens > {maximum} maximum ({error.message})"
+    elif error.code == "context_length_exceeded":
+        message = f"prompt is too long: {message}"
+    return APIError(error.status, message, error.type, error.param, error.code, error.headers)
 
 
 async def prepare_messages(
@@ -74,9 +88,11 @@ async def prepare_messages(
 ) -> ChatJob:
     """Every check that can fail before generation (a status, not an ``error`` event); ``max_tokens`` clamped."""
     try:
-        job = await prepare_chat(model, chat_request(request, signer), request_id, log_prompts)
+        plan = to_chat(request, signer)
+        check_message_count(model, len(plan.messages))
+        job = await prepare_conversation(model, chat_input(request, plan), request_id, log_prompts)
     except APIError as error:
-        raise in_messages_terms(error) from None
+        raise in_anthropic_words(error) from None
     room = job.upstream.max_new_tokens  # no max given to the chat path: all the room the prompt leaves
     return replace(job, upstream=replace(job.upstream, max_new_tokens=min(request.max_tokens, room)))
 
@@ -84,9 +100,11 @@ async def prepare_messages(
 async def count_tokens(model: ServedModel, request: Conversation, signer: ThinkingSigner) -> dict[str, int]:
     """The tokens the prompt of ``request`` has, as ``usage.input_tokens`` would count them."""
     try:
-        _, (_, ids, _) = await render_prompt(model, await conversation_of(model, chat_request(request, signer)))
+        plan = to_chat(request, signer)
+        check_message_count(model, len(plan.messages))
+        _, (_, ids, _) = await render_prompt(model, chat_input(request, plan))
     except APIError as error:
-        raise in_messages_terms(error) from None
+        raise in_anthropic_words(error) from None
     return {"input_tokens": len(ids)}
 
 

@@ -73,7 +73,7 @@ def chat_input(request: ResponsesRequest, plan: ChatPlan) -> ChatInput:
         tools=tools,
         tool_choice=options.tool_choice if tools else None,
         parallel_tool_calls=options.parallel_tool_calls if tools else None,
-        template_kwargs=options.chat_template_kwargs,
+        thinking=options.thinking,
         structured=structured,
         min_p=extensions.get("min_p"),
         priority=extensions.get("priority"),

@@ -13,6 +13,16 @@ from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.serving.choices import choice_seeds
 
 
+class PromptTooLong(APIError):
+    """A prompt that leaves no room for one answer token (a 400 ``context_length_exceeded``), with the sizes an API
+    may word itself (the Messages API's ``prompt is too long: N tokens > M maximum``)."""
+
+    def __init__(self, error: ContextTooLong) -> None:
+        super().__init__(400, str(error), param=error.param, code="context_length_exceeded")
+        self.prompt_tokens = error.prompt_tokens
+        self.context_length = error.context_length
+
+
 def to_upstream(
     model: ServedModel,
     prompt_ids: list[int],
@@ -24,6 +34,8 @@ def to_upstream(
     try:
         return upstream_request(model.files, model.context_length, prompt_ids, sampling, prompt_param, request_id)
     except ContextTooLong as error:
+        if error.param == prompt_param:
+            raise PromptTooLong(error) from error
         param = max_tokens_param if error.param == "max_tokens" else error.param
         raise APIError(400, str(error), param=param, code="context_length_exceeded") from error
     except ValueError as error:  # a value out of the range of its tensor
