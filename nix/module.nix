@@ -48,6 +48,15 @@ let
         example = lib.literalExpression ''trtllm-nix.lib.weights "qwen3-32b"'';
         description = "kind pytorch: the checkpoint folder trtllm-serve loads (config.json, weights, tokenizer).";
       };
+      guidedDecoding = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          kind pytorch: trtllm-serve enforces structured outputs and forced tool calls with xgrammar (its
+          `guided_decoding_backend`, as the engine lane's repositories have it); a proxy in front of the instance
+          sends guides to it. false: such requests are refused by the proxy, saying why.
+        '';
+      };
       maxSeqLen = mkOption {
         type = types.nullOr types.ints.positive;
         default = null;
@@ -112,7 +121,7 @@ let
     (lib.getExe trtllm-nix) "serve-pytorch" "--model" "${inst.checkpoint}" "--tp" (toString inst.worldSize)
     "--gpus" (lib.concatMapStringsSep "," toString inst.gpus)
     "--host" inst.host "--port" (toString inst.grpcPort) "--runtime" "${inst.runtime}"
-    "--run-dir" "/run/${unit name}"
+    "--run-dir" "/run/${unit name}" "--guided-decoding" (if inst.guidedDecoding then "xgrammar" else "none")
   ] ++ lib.optionals (inst.maxSeqLen != null) [ "--max-seq-len" (toString inst.maxSeqLen) ] else [
     (lib.getExe trtllm-nix) "serve" "--repo" "${inst.repository}"
     "--gpus" (lib.concatMapStringsSep "," toString inst.gpus)
@@ -199,7 +208,7 @@ let
     "--tokenizer" (if proxy.tokenizer != null then "${proxy.tokenizer}" else "${upstream.checkpoint}")
     "--model-name" proxy.modelName
     "--host" proxy.host "--port" (toString proxy.port)
-    "--upstream" "grpc-trtllm://${upstreamAddress}"
+    "--upstream" "grpc-trtllm://${upstreamAddress}${lib.optionalString upstream.guidedDecoding "?guided_decoding=xgrammar"}"
   ] else [
     "--model-repository" "${upstream.repository}"
     "--tokenizer" (if proxy.tokenizer != null then "${proxy.tokenizer}" else "${upstream.repository.engine}/tokenizer")

@@ -123,9 +123,10 @@ rec {
 
   # The proxy in front of the PyTorch lane: the tokenizer is the served checkpoint's own files and the limits come
   # from the server (GetModelInfo's max_seq_len at start), so it cannot disagree with it. A user's --upstream
-  # replaces the default (the proxy's --upstream takes the last one given).
+  # replaces the default (the proxy's --upstream takes the last one given). `guidedDecoding`: the servers run with
+  # guided decoding (serve-pytorch's default, as mkTrtllmServe starts them), so the proxy sends guides to them.
   mkPytorchProxy = { name, model, checkpoint ? weights model
-                   , upstreams ? [ "127.0.0.1:${toString catalog.ports.trtllm_serve_grpc}" ] }:
+                   , upstreams ? [ "127.0.0.1:${toString catalog.ports.trtllm_serve_grpc}" ], guidedDecoding ? true }:
     pkgs.writeShellApplication {
       inherit name;
       runtimeInputs = [ trtllm-nix ];
@@ -133,7 +134,8 @@ rec {
       text = ''
         exec trtllm-nix proxy --tokenizer ${checkpoint} --model-name ${lib.escapeShellArg (entryOf model).served_name} \
           --port ${toString catalog.ports.proxy} \
-          --upstream ${lib.escapeShellArg "grpc-trtllm://${lib.concatStringsSep "," upstreams}"} "$@"
+          --upstream ${lib.escapeShellArg ("grpc-trtllm://${lib.concatStringsSep "," upstreams}"
+            + lib.optionalString guidedDecoding "?guided_decoding=xgrammar")} "$@"
       '';
     };
 

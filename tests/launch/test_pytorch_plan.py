@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from trtllm_nix.errors import UserError
 from trtllm_nix.gpus import Gpu, GpuInventory
-from trtllm_nix.launch.pytorch_plan import PytorchRequest, plan_pytorch
+from trtllm_nix.launch.pytorch_plan import PytorchRequest, llm_api_options, plan_pytorch
 
 RUN = Path("/run/trtllm-serve")
 MODEL = Path("/models/qwen3")
@@ -85,3 +85,13 @@ def test_the_users_environment_and_arguments_win() -> None:
 def test_bad_requests_say_what_to_fix(fields: dict[str, object], said: str) -> None:
     with pytest.raises(UserError, match=said.replace("(", r"\(")):
         plan_pytorch(_request(**fields), {}, None)  # type: ignore[arg-type]
+
+
+def test_guided_decoding_is_added_to_the_users_options_unless_they_set_it() -> None:
+    assert llm_api_options("xgrammar", None) == "guided_decoding_backend: xgrammar\n"
+    assert llm_api_options("xgrammar", "kv_cache_config:\n  free_gpu_memory_fraction: 0.8") == (
+        "kv_cache_config:\n  free_gpu_memory_fraction: 0.8\nguided_decoding_backend: xgrammar\n"
+    )
+    assert llm_api_options("xgrammar", "guided_decoding_backend: llguidance\n") is None  # their file decides
+    assert llm_api_options("none", "max_batch_size: 8\n") is None
+    assert llm_api_options("none", None) is None

@@ -111,8 +111,12 @@ def test_the_command_a_user_types(tmp_path: Path) -> None:
             process.kill()
     seen = json.loads(record.read_text())
     assert seen["argv"][:6] == [str(model), "--grpc", "--backend", "pytorch", "--host", "127.0.0.1"]
-    assert seen["argv"][-2:] == ["--tp_size", "2"]
+    assert seen["argv"][-4:-2] == ["--tp_size", "2"]
     assert seen["CUDA_VISIBLE_DEVICES"] == "0,1"
+    # guided decoding on by default, as the engine lane's repositories have it: the server enforces guides
+    options = tmp_path / "run" / "llm-api-options.yaml"
+    assert seen["argv"][-2:] == ["--extra_llm_api_options", str(options)]
+    assert options.read_text() == "guided_decoding_backend: xgrammar\n"
 
 
 def test_a_stop_while_the_model_loads_is_a_clean_stop(tmp_path: Path) -> None:
@@ -150,4 +154,18 @@ def test_a_folder_without_config_is_refused_in_one_line(tmp_path: Path) -> None:
     assert result.stderr == (
         f"trtllm-nix serve-pytorch: error: --model {tmp_path} holds no config.json: give the checkpoint folder "
         "(nix build .#...-weights)\n"
+    )
+
+
+def test_an_unreadable_options_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    missing = tmp_path / "options.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "trtllm_nix.cli", "serve-pytorch", "--model", str(tmp_path),
+         "--extra-llm-api-options", str(missing), "--run-dir", str(tmp_path / "run")],
+        env={**os.environ, "PYTHONPATH": str(REPO / "python")}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"trtllm-nix serve-pytorch: error: --extra-llm-api-options {missing}: No such file or directory\n"
     )

@@ -45,7 +45,9 @@ def test_openai_qwen3_pytorch_points_the_proxy_at_trtllm_serve(tmp_path: Path, p
     argv = run_wrapper("openai-qwen3-pytorch", [], tmp_path, pinned_root)
     weights = outputs(f"{package('qwen3-32b-weights')}.outPath", pinned_root)
     assert argv[0] == "proxy"
-    assert argv[argv.index("--upstream") + 1] == f"grpc-trtllm://127.0.0.1:{CATALOG['ports']['trtllm_serve_grpc']}"
+    port = CATALOG["ports"]["trtllm_serve_grpc"]
+    # trtllm-serve-qwen3 starts with guided decoding (serve-pytorch's default), so the proxy enforces guides there
+    assert argv[argv.index("--upstream") + 1] == f"grpc-trtllm://127.0.0.1:{port}?guided_decoding=xgrammar"
     assert argv[argv.index("--tokenizer") + 1] == weights, "the served checkpoint's own tokenizer"
     assert argv[argv.index("--model-name") + 1] == "qwen3"
     assert argv[argv.index("--port") + 1] == str(CATALOG["ports"]["proxy"]), "the same port as openai-qwen3"

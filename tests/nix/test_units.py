@@ -138,13 +138,14 @@ def test_a_pytorch_instance_runs_trtllm_serve_and_the_proxy_points_at_it() -> No
     command = str(torch["ExecStart"])
     assert command.startswith('"/nix/store/stub-trtllm-nix/bin/trtllm-nix" "serve-pytorch" ')
     for part in ('"--model" "/nix/store/qwen3-32b-weights"', '"--tp" "2"', '"--gpus" "0,1"', '"--port" "50051"',
-                 '"--runtime" "/nix/store/stub-tensorrt-llm-release"', '"--max-seq-len" "24576"'):  # fmt: skip
+                 '"--runtime" "/nix/store/stub-tensorrt-llm-release"', '"--max-seq-len" "24576"',
+                 '"--guided-decoding" "xgrammar"'):  # fmt: skip
         assert part in command, part
     assert "/dev/tcp/127.0.0.1/50051" in str(torch["ExecStartPost"])
     assert torch["DeviceAllow"] == ["char-nvidiactl", "char-nvidia-caps", "char-nvidia-frontend", "char-nvidia-uvm"]
     assert firewall == [50051]
     proxy = str(units["trtllm-proxy"]["ExecStart"])
-    assert '"--upstream" "grpc-trtllm://127.0.0.1:50051"' in proxy
+    assert '"--upstream" "grpc-trtllm://127.0.0.1:50051?guided_decoding=xgrammar"' in proxy
     assert '"--tokenizer" "/nix/store/qwen3-32b-weights"' in proxy
     assert "--model-repository" not in proxy
     assert "--triton" not in proxy

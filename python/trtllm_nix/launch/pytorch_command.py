@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trtllm_nix.catalog import ports
-from trtllm_nix.launch.pytorch_plan import WORKER_LAUNCHES
+from trtllm_nix.launch.pytorch_plan import GUIDED_DECODING, WORKER_LAUNCHES
 
 
 def register(commands: Any) -> None:
@@ -25,7 +25,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=ports()["trtllm_serve_grpc"], help="gRPC port")
     parser.add_argument("--max-seq-len", type=int, help="trtllm-serve --max_seq_len (default: the model's)")
-    parser.add_argument("--extra-llm-api-options", type=Path, help="YAML for trtllm-serve (e.g. guided decoding)")
+    parser.add_argument("--extra-llm-api-options", type=Path, help="YAML for trtllm-serve's LLM API options")
+    parser.add_argument(
+        "--guided-decoding",
+        choices=GUIDED_DECODING,
+        default="xgrammar",
+        help="trtllm-serve's guided decoding backend (default xgrammar, added to the options file unless it sets "
+        "guided_decoding_backend itself); the proxy then takes grpc-trtllm://...?guided_decoding=xgrammar",
+    )
     parser.add_argument(
         "--workers",
         choices=WORKER_LAUNCHES,
@@ -50,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from trtllm_nix.errors import UserError
     from trtllm_nix.gpus import read_inventory
     from trtllm_nix.launch.plan import default_run_dir, parse_gpus
-    from trtllm_nix.launch.pytorch_plan import PytorchRequest, plan_pytorch
+    from trtllm_nix.launch.pytorch_plan import OPTIONS_FILE, PytorchRequest, llm_api_options, plan_pytorch
     from trtllm_nix.launch.pytorch_server import TrtllmServe
 
     model = args.model.resolve()
@@ -61,6 +68,15 @@ def run(args: argparse.Namespace) -> int:
     gpus = parse_gpus(args.gpus)
     run_dir = default_run_dir(args.run_dir, "trtllm-serve")
     config = args.extra_llm_api_options.resolve() if args.extra_llm_api_options else None
+    try:
+        given = config.read_text("utf-8") if config is not None else None
+    except OSError as error:
+        raise UserError(f"--extra-llm-api-options {args.extra_llm_api_options}: {error.strerror}") from error
+    options = llm_api_options(args.guided_decoding, given)
+    if options is not None:  # written into the run folder, which the runtime binds
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = run_dir / OPTIONS_FILE
+        config.write_text(options, "utf-8")
     request = PytorchRequest(
         model=model,
         tp=args.tp,

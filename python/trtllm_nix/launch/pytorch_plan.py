@@ -28,6 +28,9 @@ from trtllm_nix.gpus import GpuInventory
 from trtllm_nix.launch.plan import Launch, mpirun_options, nccl_settings, run_environment
 
 WORKER_LAUNCHES = ("spawn", "mpirun")
+GUIDED_DECODING = ("xgrammar", "none")
+GUIDED_KEY = "guided_decoding_backend"  # TensorRT-LLM's LLM API argument, read from --extra_llm_api_options
+OPTIONS_FILE = "llm-api-options.yaml"
 ROOT_MPI = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 
 
@@ -77,3 +80,17 @@ def plan_pytorch(request: PytorchRequest, base_env: dict[str, str], inventory: G
         return Launch(command, environment, changes, reason)
     mpirun = mpirun_options(environment, request.tp, request.is_root, nccl)
     return Launch([*mpirun, "-n", str(request.tp), request.llmapi_launch, *command], environment, changes, reason)
+
+
+def llm_api_options(guided: str, given: str | None) -> str | None:
+    """The ``--extra_llm_api_options`` text to write for trtllm-serve, or None to pass the user's file (or none) as
+    it is. Guided decoding is on by default, as the engine lane's repositories have it (structured outputs and forced
+    tool calls are enforced by the server): ``guided_decoding_backend: xgrammar`` is added to the user's options
+    unless they set the key themselves (their file decides then). YAML is not parsed here: a line appended to a
+    block mapping, which is what trtllm-serve's options file is."""
+    if guided == "none" or (given is not None and GUIDED_KEY in given):
+        return None
+    head = given or ""
+    if head and not head.endswith("\n"):
+        head += "\n"
+    return f"{head}{GUIDED_KEY}: {guided}\n"

@@ -96,7 +96,9 @@ def seed(work: Path, out: Transcript, daemon: Daemon, flake: Path) -> None:
     out.say("# The PyTorch lane: trtllm-serve --grpc from the same weights, no engine; the proxy pointed at it.")
     out.start("nix run .#trtllm-serve-qwen3", "ready:")
     out.start("nix run .#openai-qwen3-pytorch", "Uvicorn running")
-    check(out.run("curl -s localhost:9000/v1/models"), '"max_model_len":16384')  # GetModelInfo, not a repository
+    models = out.run("curl -s localhost:9000/v1/models")
+    check(models, '"max_model_len":16384')  # GetModelInfo, not a repository
+    check(models, '"guided_decoding":true')  # trtllm-serve read serve-pytorch's options file; the proxy knows it
     check(out.run(CHAT), '"content":"Hello 世界 🎉"')
     check(out.run(STREAM), "data: [DONE]")
     out.stop_all()

@@ -188,7 +188,9 @@ def compose_image(base: Path, dest: Path) -> None:
     # and trtllm-llmapi-launch, with the reference server's gRPC modules (this interpreter's: both are CPython 3.11)
     for tool in ("trtllm-serve", "trtllm-llmapi-launch"):
         shutil.copy(IMAGE_FILES / tool, dest / "usr/local/bin" / tool)
-    copy_dependency_closure(["smg-grpc-proto"], site)
+    # PyYAML: trtllm-serve reads --extra_llm_api_options with it (a TensorRT-LLM requirement), and serve-pytorch
+    # passes one (guided_decoding_backend: xgrammar)
+    copy_dependency_closure(["smg-grpc-proto", "PyYAML"], site)
     backend = dest / "opt/tritonserver/backends/tensorrtllm"
     backend.mkdir(parents=True)
     shutil.copy(IMAGE_FILES / "tensorrtllm_backend.py", backend / "model.py")
