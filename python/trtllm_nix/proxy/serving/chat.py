@@ -23,11 +23,10 @@ from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser, TextParser
 from trtllm_nix.proxy.protocol import ChatCompletionRequest, ChatMessage
 from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.serving.checks import check_backend, check_message_count, check_prompt_size
-from trtllm_nix.proxy.serving.choices import complete_all, stream_all
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity, chat_logprob_entries
 from trtllm_nix.proxy.serving.guides import structured_guide
 from trtllm_nix.proxy.serving.offload import off_loop
-from trtllm_nix.proxy.serving.pipeline import generation, served_model
+from trtllm_nix.proxy.serving.pipeline import generation, respond_choices, served_model
 from trtllm_nix.proxy.serving.upstream import choice_requests
 from trtllm_nix.proxy.state import Call
 
@@ -253,14 +252,8 @@ async def serve_chat(call: Call, body: ChatCompletionRequest) -> Response:
         def events() -> list[AsyncIterator[OutputEvent]]:
             return [generation(call, model, upstream, job.stops, job.parser()) for upstream in job.upstreams()]
 
-        if body.stream:
-            usage = bool(body.stream_options and body.stream_options.include_usage)
-            return state.lifecycle.respond_stream(
-                call.request_id, stream_all(renderers, events(), usage, body.n), ticket
-            )
-        return await state.lifecycle.respond_once(
-            call.request, call.request_id, lambda: complete_all(renderers, events(), body.n), ticket
-        )
+        usage = bool(body.stream_options and body.stream_options.include_usage)
+        return await respond_choices(call, ticket, renderers, events, body.stream, usage, body.n)
 
 
 @dataclass(frozen=True)

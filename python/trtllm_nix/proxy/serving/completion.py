@@ -25,7 +25,6 @@ from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser
 from trtllm_nix.proxy.protocol import CompletionRequest
 from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.serving.checks import check_backend, check_prompt_size
-from trtllm_nix.proxy.serving.choices import complete_all, stream_all
 from trtllm_nix.proxy.serving.encoding import (
     ResponseIdentity,
     text_logprobs,
@@ -34,7 +33,7 @@ from trtllm_nix.proxy.serving.encoding import (
 )
 from trtllm_nix.proxy.serving.guides import structured_guide
 from trtllm_nix.proxy.serving.offload import off_loop
-from trtllm_nix.proxy.serving.pipeline import generation, served_model
+from trtllm_nix.proxy.serving.pipeline import generation, respond_choices, served_model
 from trtllm_nix.proxy.serving.upstream import choice_requests
 from trtllm_nix.proxy.state import Call
 
@@ -184,14 +183,8 @@ async def serve_completion(call: Call, body: CompletionRequest) -> Response:
         def events() -> list[AsyncIterator[OutputEvent]]:
             return [generation(call, model, choice.upstream, job.stops, job.parser()) for choice in job.choices]
 
-        if body.stream:
-            usage = bool(body.stream_options and body.stream_options.include_usage)
-            return state.lifecycle.respond_stream(
-                call.request_id, stream_all(renderers, events(), usage, job.n), ticket
-            )
-        return await state.lifecycle.respond_once(
-            call.request, call.request_id, lambda: complete_all(renderers, events(), job.n), ticket
-        )
+        usage = bool(body.stream_options and body.stream_options.include_usage)
+        return await respond_choices(call, ticket, renderers, events, body.stream, usage, job.n)
 
 
 def echo_logprobs(files: ModelFiles, prompt_ids: tuple[int, ...], scores: PromptScores, top: int) -> dict[str, Any]:
