@@ -32,6 +32,10 @@ def test_the_context_is_the_served_engines(assets: Assets, tokenizer: Tokenizer,
         assert refused.status_code == 400
         assert refused.json()["error"]["code"] == "context_length_exceeded"
         assert refused.json()["error"]["param"] == "prompt"
+        # token ids are counted as tokens (it said "the prompt has 32769 characters" of a prompt sent as ids)
+        assert refused.json()["error"]["message"] == (
+            "the prompt has 2048 tokens, which leaves no room in the 2048-token context"
+        )
         client.post("/v1/completions", json={"model": "qwen3", "prompt": "hello"})
     assert upstream.requests[0].max_new_tokens == 2048 - 1
 

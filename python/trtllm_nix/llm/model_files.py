@@ -147,6 +147,28 @@ class ChatTemplate:
             raise ValueError(f"the chat template rejected the messages: {type(error).__name__}: {error}") from error
 
 
+@dataclass(frozen=True)
+class RenderedPrompt:
+    text: str
+    ids: list[int]
+    generation: str  # what the template added for the answer ("" when not asked for)
+
+
+def render_chat(
+    template: ChatTemplate,
+    files: ModelFiles,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+    kwargs: dict[str, Any],
+    generation: bool,
+) -> RenderedPrompt:
+    """The prompt of a chat: rendered, tokenized, and (``generation``) what the template added for the answer. A
+    template that rejects the messages raises ``ValueError``; run it off the event loop."""
+    text = template.render(messages, tools, **kwargs)
+    added = template.generation_prompt(messages, tools, text, **kwargs) if generation else ""
+    return RenderedPrompt(text, files.encode(text), added)
+
+
 def _tojson(
     value: Any,
     ensure_ascii: bool = False,

@@ -144,9 +144,9 @@ def create_app(settings: ProxySettings, upstream: TokenSource | Mapping[str, Tok
                 pool = UpstreamPool.triton(urls, spec.triton_model, timeout=settings.request_timeout)
             pool.start()
             pools.append(pool)
-            model.backend = TokenStreamBackend(pool, model.files, model.capabilities)
+            model.backend = TokenStreamBackend(pool, model.files, model.backend.capabilities)
         app.state.loop = asyncio.get_running_loop()
-        if any(model.capabilities.guided for model in models):
+        if any(model.backend.capabilities.guided for model in models):
             await COMPILER.warm()  # before the first request, not during it (guide_compiler)
         metrics.workers_ready.set(1)
         try:

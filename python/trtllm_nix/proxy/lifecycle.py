@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
+from trtllm_nix.llm.backend import GenerationBackend
 from trtllm_nix.llm.events import Delta, Finish, GenerationEvent
 from trtllm_nix.llm.triton_client import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from trtllm_nix.proxy.admission import Admission, Ticket
@@ -61,9 +62,16 @@ class Lifecycle:
         return internal_error(request_id)
 
     @contextlib.contextmanager
-    def admitted(self, generations: int = 1, param: str = "n", what: str = "") -> Iterator[Ticket]:
-        """Admit a request before it is prepared; the ticket goes back if preparing fails, else the answer
-        (``respond_once``/``respond_stream``) gives it back when it ends."""
+    def admitted(
+        self, backend: GenerationBackend, generations: int = 1, param: str = "n", what: str = ""
+    ) -> Iterator[Ticket]:
+        """Admit a request before it is prepared: a 503 at once when none of the model's upstreams is ready (what
+        /health/ready says; a request sent to a Triton that is down or hung would wait its whole deadline, and a
+        stream would start 200), a 429 when ``generations`` more would pass the in-flight limit. The ticket goes
+        back if preparing fails, else the answer (``respond_once``/``respond_stream``) gives it back when it ends."""
+        if not backend.any_ready():
+            self.metrics.upstream_errors.labels(kind="unavailable").inc()
+            raise unavailable("the model server is not ready; try again later")
         ticket = self.admission.admit(generations, param, what)
         try:
             yield ticket

@@ -3,6 +3,7 @@ Everything under ``/v1`` needs the API key (a router dependency, so a new route 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,6 @@ from trtllm_nix.proxy.protocol import ChatCompletionRequest, CompletionRequest
 from trtllm_nix.proxy.responses_api.store import delete_response, get_response
 from trtllm_nix.proxy.serving.chat import serve_chat
 from trtllm_nix.proxy.serving.completion import serve_completion
-from trtllm_nix.proxy.serving.offload import off_loop
 from trtllm_nix.proxy.serving.responses import serve_responses
 from trtllm_nix.proxy.state import AppState, Call, get_state
 from trtllm_nix.proxy.unicode_check import refuse_lone_surrogates
@@ -51,13 +51,13 @@ async def responses(request: Request) -> Response:
 @v1.get("/responses/{response_id}")
 async def fetch_response(response_id: str, request: Request) -> JSONResponse:
     store = get_state(request).responses
-    return JSONResponse(await off_loop(lambda: get_response(store, response_id)))
+    return JSONResponse(await asyncio.to_thread(get_response, store, response_id))
 
 
 @v1.delete("/responses/{response_id}")
 async def remove_response(response_id: str, request: Request) -> JSONResponse:
     store = get_state(request).responses
-    return JSONResponse(await off_loop(lambda: delete_response(store, response_id)))
+    return JSONResponse(await asyncio.to_thread(delete_response, store, response_id))
 
 
 LOAD_SECTIONS = ("core", "disagg", "queues", "memory")  # what SMG's load monitor may ask for

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from trtllm_nix.llm.backend import Capabilities, GenerationBackend
+from trtllm_nix.llm.backend import GenerationBackend
 from trtllm_nix.llm.model_files import ChatTemplate, ModelFiles
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
@@ -29,19 +29,9 @@ class ServedModel:
     default_chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def capabilities(self) -> Capabilities:
-        return self.backend.capabilities
-
-    @property
     def takes_tools(self) -> bool:
         """Tools reach the model: its chat template describes them and a parser reads its calls back."""
         return self.tool_calls is not None and self.template is not None and self.template.describes_tools
-
-    @property
-    def max_prompt_chars(self) -> int:
-        """Longer prompt text cannot fit the context (no tokenizer packs 16 characters into a token): refused
-        before the tokenizer spends seconds on it."""
-        return 16 * self.context_length
 
     def card(self) -> dict[str, object]:
         return {
@@ -50,7 +40,7 @@ class ServedModel:
             "created": _STARTED,
             "owned_by": "trtllm-nix",
             "max_model_len": self.context_length,
-            "capabilities": {"guided_decoding": bool(self.capabilities.guided), "tools": self.takes_tools},
+            "capabilities": {"guided_decoding": bool(self.backend.capabilities.guided), "tools": self.takes_tools},
         }
 
 

@@ -4,6 +4,7 @@ tokens with them): ``{model, prompt | messages, add_special_tokens}`` -> ``{coun
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,9 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from trtllm_nix.proxy.api_errors import bad_request
 from trtllm_nix.proxy.protocol import INT32_MAX, ChatMessage
 from trtllm_nix.proxy.routes import get_state, require_api_key
-from trtllm_nix.proxy.serving.chat import check_template_kwargs, template_messages
-from trtllm_nix.proxy.serving.checks import check_prompt_size
-from trtllm_nix.proxy.serving.offload import off_loop
+from trtllm_nix.proxy.serving.chat import template_messages
+from trtllm_nix.proxy.serving.checks import check_prompt_size, check_template_kwargs
 from trtllm_nix.proxy.unicode_check import refuse_lone_surrogates
 
 router = APIRouter(dependencies=[Depends(require_api_key), Depends(refuse_lone_surrogates)])
@@ -66,7 +66,7 @@ async def tokenize(body: TokenizeRequest, request: Request) -> JSONResponse:
         text = body.prompt or ""
         special = body.add_special_tokens is not False
     check_prompt_size(model, len(text), "prompt" if body.prompt is not None else "messages")
-    encoding = await off_loop(lambda: files.tokenizer.encode(text, add_special_tokens=special))
+    encoding = await asyncio.to_thread(files.tokenizer.encode, text, add_special_tokens=special)
     tokens = list(encoding.ids)
     return JSONResponse({"count": len(tokens), "max_model_len": model.context_length, "tokens": tokens})
 

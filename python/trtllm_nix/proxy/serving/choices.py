@@ -8,14 +8,17 @@ work with both (and give a choice per sampling seed, reproducible when the clien
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from fastapi.responses import Response
+
 from trtllm_nix.llm.events import Finish
+from trtllm_nix.proxy.admission import Ticket
 from trtllm_nix.proxy.output_events import OutputEvent
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity, summed_usage
 from trtllm_nix.proxy.sse import DONE, QUEUE_EVENTS
+from trtllm_nix.proxy.state import Call
 
 T = TypeVar("T")
 _END = object()
@@ -30,16 +33,6 @@ class ChoiceRenderer(Protocol):
     def stream(self, events: AsyncIterator[OutputEvent]) -> AsyncIterator[bytes]: ...
 
     async def choice(self, events: AsyncIterator[OutputEvent]) -> dict[str, Any]: ...
-
-
-def choice_seeds(seed: int | None, n: int) -> list[int | None]:
-    """One seed per choice: the client's for the first and counting up from it for the others, else random ones
-    (the backends default every request to seed 0, so n samples would all be the same)."""
-    if n == 1:
-        return [seed]
-    if seed is None:
-        return [random.getrandbits(63) for _ in range(n)]
-    return [(seed + j) % 2**64 for j in range(n)]
 
 
 async def all_of(works: list[Awaitable[T]]) -> list[T]:
@@ -91,18 +84,20 @@ async def interleaved(streams: list[AsyncIterator[bytes]]) -> AsyncIterator[byte
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def complete_all(
-    renderers: Sequence[ChoiceRenderer], events: list[AsyncIterator[OutputEvent]], n: int
-) -> dict[str, Any]:
-    choices = await all_of([renderer.choice(stream) for renderer, stream in zip(renderers, events, strict=True)])
+Generations = Callable[[], list[AsyncIterator[OutputEvent]]]  # starts each choice's generation, when called
+
+
+async def complete_all(renderers: Sequence[ChoiceRenderer], events: Generations, n: int) -> dict[str, Any]:
+    pairs = zip(renderers, events(), strict=True)
+    choices = await all_of([renderer.choice(stream) for renderer, stream in pairs])
     finishes = [renderer.finish for renderer in renderers if renderer.finish is not None]
     return renderers[0].identity.envelope(choices, summed_usage(finishes, n))
 
 
 async def stream_all(
-    renderers: Sequence[ChoiceRenderer], events: list[AsyncIterator[OutputEvent]], include_usage: bool, n: int
+    renderers: Sequence[ChoiceRenderer], events: Generations, include_usage: bool, n: int
 ) -> AsyncIterator[bytes]:
-    streams = [renderer.stream(stream) for renderer, stream in zip(renderers, events, strict=True)]
+    streams = [renderer.stream(stream) for renderer, stream in zip(renderers, events(), strict=True)]
     merged = interleaved(streams)
     try:
         async for chunk in merged:
@@ -113,3 +108,22 @@ async def stream_all(
         finishes = [renderer.finish for renderer in renderers if renderer.finish is not None]
         yield renderers[0].identity.usage_chunk(summed_usage(finishes, n))
     yield DONE
+
+
+async def respond_choices(
+    call: Call,
+    ticket: Ticket,
+    renderers: Sequence[ChoiceRenderer],
+    events: Generations,
+    stream: bool,
+    include_usage: bool,
+    n: int,
+) -> Response:
+    """The answer of an endpoint whose choices render side by side (chat, completions): streamed (interleaved,
+    usage when asked, ``[DONE]``) or whole; ``events`` starts the generations once the answer starts."""
+    lifecycle = call.state.lifecycle
+    if stream:
+        return lifecycle.respond_stream(call.request_id, stream_all(renderers, events, include_usage, n), ticket)
+    return await lifecycle.respond_once(
+        call.request, call.request_id, lambda: complete_all(renderers, events, n), ticket
+    )

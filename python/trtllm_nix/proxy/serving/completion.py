@@ -7,10 +7,10 @@ lm-eval's loglikelihood tasks send), and ``logprobs: k`` above 0 gives alternati
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 from fastapi.responses import Response
@@ -25,6 +25,7 @@ from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser
 from trtllm_nix.proxy.protocol import CompletionRequest
 from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.serving.checks import check_backend, check_prompt_size
+from trtllm_nix.proxy.serving.choices import respond_choices
 from trtllm_nix.proxy.serving.encoding import (
     ResponseIdentity,
     text_logprobs,
@@ -32,8 +33,7 @@ from trtllm_nix.proxy.serving.encoding import (
     top_dict,
 )
 from trtllm_nix.proxy.serving.guides import structured_guide
-from trtllm_nix.proxy.serving.offload import off_loop
-from trtllm_nix.proxy.serving.pipeline import generation, respond_choices, served_model
+from trtllm_nix.proxy.serving.pipeline import generation
 from trtllm_nix.proxy.serving.upstream import choice_requests
 from trtllm_nix.proxy.state import Call
 
@@ -64,7 +64,11 @@ def _token_ids(model: ServedModel, ids: list[int]) -> list[int]:
     if any(token < 0 or token >= vocabulary for token in ids):
         raise bad_request(f"prompt token ids must be in [0, {vocabulary})", param="prompt")
     if len(ids) >= model.context_length:
-        check_prompt_size(model, model.max_prompt_chars + 1, "prompt")
+        raise bad_request(
+            f"the prompt has {len(ids)} tokens, which leaves no room in the {model.context_length}-token context",
+            param="prompt",
+            code="context_length_exceeded",
+        )
     return ids
 
 
@@ -98,7 +102,7 @@ async def _prompts(model: ServedModel, body: CompletionRequest) -> list[tuple[st
         if not item:
             raise bad_request("prompt must not be empty", param="prompt")
         check_prompt_size(model, len(item), "prompt")
-        out.append((item, await off_loop(partial(files.encode, item))))
+        out.append((item, await asyncio.to_thread(files.encode, item)))
     return out
 
 
@@ -106,7 +110,7 @@ def check_logprobs(model: ServedModel, body: CompletionRequest) -> None:
     """What echo and logprobs need of the backend (its declared capabilities), refused by name where it lacks it."""
     if body.logprobs is None:
         return
-    capabilities = model.capabilities
+    capabilities = model.backend.capabilities
     if body.echo and not capabilities.prompt_scoring:
         raise bad_request(
             "echo with logprobs scores the prompt, which needs " + capabilities.why_not("prompt_scoring", model.name),
@@ -141,7 +145,7 @@ async def prepare_completion(
     if log_prompts:  # off by default: prompts are the users' data
         for text, ids in prompts:
             LOG.info("request %s: completion prompt (%d tokens): %r", request_id, len(ids), text)
-    guide = await structured_guide(model, body.structured_body(), reasoning=None)
+    guide = await structured_guide(model, body.structured_body(), None)
     if body.echo and wants:
         vocabulary = model.files.tokenizer.get_vocab_size(with_added_tokens=True)
         most = CONTEXT_LOGITS_BYTES // (4 * vocabulary)
@@ -169,10 +173,10 @@ async def prepare_completion(
 async def serve_completion(call: Call, body: CompletionRequest) -> Response:
     """``POST /v1/completions``: admitted (prompts x ``n`` generations), prepared, generated and rendered."""
     state = call.state
-    model = served_model(call, body.model)
+    model = state.models.get(body.model)
     prompts = prompt_count(body)
     what = f"{prompts} prompts x n {body.n}" if prompts > 1 else f"n is {body.n}"
-    with state.lifecycle.admitted(prompts * body.n, "n" if body.n > 1 else "prompt", what) as ticket:
+    with state.lifecycle.admitted(model.backend, prompts * body.n, "n" if body.n > 1 else "prompt", what) as ticket:
         job = await prepare_completion(model, body, call.request_id, state.settings.log_prompts)
         identity = ResponseIdentity("text", model.name)
         renderers = [

@@ -9,7 +9,6 @@ from typing import Any
 
 from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.proxy.api_errors import APIError, bad_request
-from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
 from trtllm_nix.proxy.guide_compiler import COMPILER
 from trtllm_nix.proxy.served import ServedModel
 from trtllm_nix.proxy.structured import StructuredOutputError, constraining_fields
@@ -18,25 +17,30 @@ from trtllm_nix.proxy.structured import StructuredOutputError, constraining_fiel
 async def structured_guide(
     model: ServedModel,
     body: Mapping[str, Any],
-    reasoning: ReasoningFormat | None,
+    generation_prompt: str | None,
     format_param: str = "response_format",
     schema_param: str = "parameters",
 ) -> GuidedDecoding | None:
     """A 400 naming the field when the guide cannot be honoured exactly, or when the backend does not do guided
     decoding (never a silent fallback: trtllm-serve 1.2.1 drops response_format without a backend, we refuse). The
-    capability is checked first, so a model without guided decoding compiles nothing."""
+    capability is checked first, so a model without guided decoding compiles nothing. ``generation_prompt``: what
+    the chat template added for the answer (None: a completion, no chat): on a reasoning model the guide allows a
+    think block first unless that prompt already closed it (thinking switched off)."""
     asked = constraining_fields(body, format_param)
     if not asked:
         return None
-    capabilities = model.capabilities
+    capabilities = model.backend.capabilities
     if not capabilities.guided:
         raise bad_request(
             f"{asked[0]} needs {capabilities.why_not('guided_decoding', model.name)}",
             param=asked[0],
             code="unsupported_value",
         )
+    think = model.reasoning if generation_prompt is not None else None
+    if think is not None and think.closed_by(generation_prompt or ""):
+        think = None
     try:
-        guide = await COMPILER.guide_for(body, reasoning, format_param, model.tool_calls, schema_param)
+        guide = await COMPILER.guide_for(body, think, format_param, model.tool_calls, schema_param)
     except StructuredOutputError as error:
         raise bad_request(str(error), param=error.param) from error
     except ImportError as error:

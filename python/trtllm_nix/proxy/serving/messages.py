@@ -8,7 +8,7 @@ Choices written down here:
   16384-token engine); a prompt that leaves no room is a 400 ``prompt is too long: N tokens > M maximum``,
   Anthropic's words (Claude Code compacts its conversation on them; M: the most prompt tokens that leave room for
   one answer token).
-- The request goes to the chat path's preparation step (``serving.chat.prepare_conversation``) as typed values
+- The request goes to the chat path's preparation step (``serving.conversation``) as typed values
   (``ChatInput``), never as a re-validated chat request: errors name the Messages API's fields where they are made
   (``output_config.format`` or ``output_format``, a tool's ``input_schema``, ``max_tokens``, ``messages.N.content``,
   ``tool_choice``). Anthropic's envelope has no ``param``: a message that does not name its field gets it in front.
@@ -32,9 +32,8 @@ from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
 from trtllm_nix.proxy.messages_api.translate import ChatPlan, to_chat
 from trtllm_nix.proxy.output_events import OutputEvent
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.chat import ChatInput, ChatJob, prepare_conversation, render_prompt
-from trtllm_nix.proxy.serving.checks import check_message_count
-from trtllm_nix.proxy.serving.pipeline import generation, json_body, served_model
+from trtllm_nix.proxy.serving.conversation import ChatInput, ChatJob, prepare_conversation, render
+from trtllm_nix.proxy.serving.pipeline import generation, json_body
 from trtllm_nix.proxy.serving.upstream import PromptTooLong
 from trtllm_nix.proxy.state import Call
 
@@ -89,7 +88,6 @@ async def prepare_messages(
     """Every check that can fail before generation (a status, not an ``error`` event); ``max_tokens`` clamped."""
     try:
         plan = to_chat(request, signer)
-        check_message_count(model, len(plan.messages))
         job = await prepare_conversation(model, chat_input(request, plan), request_id, log_prompts)
     except APIError as error:
         raise in_anthropic_words(error) from None
@@ -100,12 +98,10 @@ async def prepare_messages(
 async def count_tokens(model: ServedModel, request: Conversation, signer: ThinkingSigner) -> dict[str, int]:
     """The tokens the prompt of ``request`` has, as ``usage.input_tokens`` would count them."""
     try:
-        plan = to_chat(request, signer)
-        check_message_count(model, len(plan.messages))
-        _, (_, ids, _) = await render_prompt(model, chat_input(request, plan))
+        rendered = await render(model, chat_input(request, to_chat(request, signer)))
     except APIError as error:
         raise in_anthropic_words(error) from None
-    return {"input_tokens": len(ids)}
+    return {"input_tokens": len(rendered.prompt.ids)}
 
 
 async def serve_messages(call: Call) -> Response:
@@ -113,9 +109,9 @@ async def serve_messages(call: Call) -> Response:
     and rendered as a ``Message`` or its SSE grammar (``ping`` keep-alives)."""
     state = call.state
     body = parse_request(await json_body(call))
-    model = served_model(call, body.model)
+    model = state.models.get(body.model)
     rid = call.request_id
-    with state.lifecycle.admitted() as ticket:  # before preparing, as chat: rendering and tokenizing are work
+    with state.lifecycle.admitted(model.backend) as ticket:  # before preparing, as chat: rendering is work
         job = await prepare_messages(model, body, state.signer, rid, state.settings.log_prompts)
         meta = MessageMeta(
             model.name, len(job.upstream.input_ids), state.signer, body.thinking_display(), job.single_call

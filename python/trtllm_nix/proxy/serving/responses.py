@@ -3,7 +3,7 @@ request and output parsers as ``/v1/chat/completions``), and its output events r
 or the Responses SSE event grammar. The lifecycle (admission, deadline, client leaving) is the chat one.
 
 Choices written down here:
-- The request goes to the chat path's preparation step (``serving.chat.prepare_conversation``) as typed values
+- The request goes to the chat path's preparation step (``serving.conversation``) as typed values
   (``ChatInput``), never as a re-validated chat request: ``text.format`` (json_object, json_schema with or without
   ``strict``) is its ``response_format``; ``tool_choice`` (``required``, a named function) and
   ``parallel_tool_calls`` go over as the chat API's. The chat path's structured-output machinery
@@ -18,6 +18,7 @@ Choices written down here:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +39,8 @@ from trtllm_nix.proxy.responses_api.store import (
 )
 from trtllm_nix.proxy.responses_api.translate import to_chat
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.chat import ChatInput, ChatJob, prepare_conversation
-from trtllm_nix.proxy.serving.checks import check_message_count
-from trtllm_nix.proxy.serving.offload import off_loop
-from trtllm_nix.proxy.serving.pipeline import generation, json_body, served_model
+from trtllm_nix.proxy.serving.conversation import ChatInput, ChatJob, prepare_conversation
+from trtllm_nix.proxy.serving.pipeline import generation, json_body
 from trtllm_nix.proxy.state import Call
 
 
@@ -87,7 +86,6 @@ async def prepare_responses(
 ) -> ChatJob:
     """Every check that can fail before generation (a status, not a ``response.failed`` event): the chat path's
     preparation step, given the request's own typed values."""
-    check_message_count(model, len(plan.messages))
     return await prepare_conversation(model, chat_input(request, plan), request_id, log_prompts)
 
 
@@ -96,10 +94,10 @@ async def serve_responses(call: Call) -> Response:
     (off the loop), translated, prepared by the chat path's step, generated and rendered as a ``Response``."""
     state = call.state
     body = parse_request(await json_body(call))
-    model = served_model(call, body.model)
+    model = state.models.get(body.model)
     rid = call.request_id
-    with state.lifecycle.admitted() as ticket:
-        body, previous = await off_loop(
+    with state.lifecycle.admitted(model.backend) as ticket:
+        body, previous = await asyncio.to_thread(
             lambda: (
                 resolve_references(state.responses, body),
                 previous_conversation(state.responses, body.previous_response_id),
@@ -155,4 +153,4 @@ class ResponsesJob:
             await self._remember(renderer.final)
 
     async def _remember(self, final: dict[str, Any]) -> None:
-        await off_loop(lambda: remember(self.store, self.store_requested, self.plan.conversation, final))
+        await asyncio.to_thread(remember, self.store, self.store_requested, self.plan.conversation, final)

@@ -4,13 +4,13 @@ a value the backend cannot take is a 400."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 from trtllm_nix.llm.sampling import ContextTooLong, Sampling, upstream_request
 from trtllm_nix.llm.upstream_types import UpstreamRequest
 from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.choices import choice_seeds
 
 
 class PromptTooLong(APIError):
@@ -21,6 +21,16 @@ class PromptTooLong(APIError):
         super().__init__(400, str(error), param=error.param, code="context_length_exceeded")
         self.prompt_tokens = error.prompt_tokens
         self.context_length = error.context_length
+
+
+def choice_seeds(seed: int | None, n: int) -> list[int | None]:
+    """One seed per choice: the client's for the first and counting up from it for the others, else random ones
+    (the backends default every request to seed 0, so n samples would all be the same)."""
+    if n == 1:
+        return [seed]
+    if seed is None:
+        return [random.getrandbits(63) for _ in range(n)]
+    return [(seed + j) % 2**64 for j in range(n)]
 
 
 def to_upstream(
