@@ -29,12 +29,6 @@ class BuildFailed(UserError):
 @dataclass(frozen=True)
 class Outcome:
     returncode: int | None  # None: we ended it after the engine was complete
-    seconds: float
-
-
-def engine_files(folder: Path) -> dict[str, int] | None:
-    """Sizes of config.json and every rank file, once the config names the world size; else None."""
-    return complete_files(folder)
 
 
 def run_supervised(
@@ -70,13 +64,13 @@ def run_supervised(
         while True:
             code = process.poll()
             if code is not None:
-                return Outcome(code, time.monotonic() - started)
+                return Outcome(code)
             if not wait_for_exit:
-                files = engine_files(engine_dir())
+                files = complete_files(engine_dir())
                 now = time.monotonic()
                 if files is not None and files == last:
                     if now - stable_since >= settle:
-                        return Outcome(None, now - started)
+                        return Outcome(None)
                 else:
                     last, stable_since = files, now
             if time.monotonic() - started > timeout:
