@@ -56,8 +56,6 @@ class BuildRequest:
     skip_preflight: bool = False
     force: bool = False
     timeout: float = 4 * 3600.0
-    parallel_conversions: int | None = None
-    cache_dir: Path | None = None
     # Where the staging folder and the build log go (default: beside --out, or $TMPDIR when --out is in the Nix
     # store, which only the final engine may enter). A failed build keeps both there.
     work_dir: Path | None = None
@@ -76,7 +74,7 @@ def build_engine(
     _validate(request)
     timings: dict[str, float] = {}
     started = time.monotonic()
-    model_dir = resolve_model(request.model, request.revision, BUILD_PATTERNS, request.cache_dir)
+    model_dir = resolve_model(request.model, request.revision, BUILD_PATTERNS)
     timings["download_s"] = time.monotonic() - started
     hf_config = _read_hf_config(model_dir)
     architecture = (hf_config.get("architectures") or ["?"])[0]
@@ -283,7 +281,7 @@ def _checkpoint_strategy(
         )
         for rank in range(world)
     ]
-    parallel = request.parallel_conversions or parallel_conversions(world, summarize(model_dir).total_bytes)
+    parallel = parallel_conversions(world, summarize(model_dir).total_bytes)
     started = time.monotonic()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:

@@ -36,12 +36,11 @@ def run_supervised(
     log: Path,
     engine_dir: Callable[[], Path],
     timeout: float,
-    settle: float = 1.0,
-    poll: float = 0.2,
     env: dict[str, str] | None = None,
     wait_for_exit: bool = False,
 ) -> Outcome:
-    """Run ``command`` until it exits or (unless ``wait_for_exit``) its engine is complete and settled."""
+    """Run ``command`` until it exits or (unless ``wait_for_exit``) its engine is complete and its sizes have held
+    still for a second."""
     started = time.monotonic()
     try:
         process = subprocess.Popen(
@@ -69,13 +68,13 @@ def run_supervised(
                 files = complete_files(engine_dir())
                 now = time.monotonic()
                 if files is not None and files == last:
-                    if now - stable_since >= settle:
+                    if now - stable_since >= 1.0:
                         return Outcome(None)
                 else:
                     last, stable_since = files, now
             if time.monotonic() - started > timeout:
                 raise BuildFailed(f"{Path(command[0]).name} wrote no complete engine in {timeout:.0f} s (log: {log})")
-            time.sleep(poll)
+            time.sleep(0.2)
     finally:
         _end_group(process)
         tee.join(timeout=30)
