@@ -7,7 +7,8 @@ from pathlib import Path
 
 from trtllm_nix.catalog import catalog
 from trtllm_nix.engine import tensorrt_llm_seam
-from trtllm_nix.upstream import facts
+
+from tests.upstream import facts
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

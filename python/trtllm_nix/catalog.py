@@ -63,18 +63,6 @@ def variant(reference: str) -> Variant:
     )
 
 
-def engine_name(model: str, variant_name: str, gpu_arch: str | None = None) -> str:
-    """The engine derivation's name, as nix/catalog.nix computes it; the architecture is the one the derivation asks
-    the build for (``--gpu-arch``), by default the catalog entry's."""
-    entry = catalog()["models"][model]
-    values = entry["variants"][variant_name]
-    pp = "" if values["pp"] == 1 else f"-pp{values['pp']}"
-    return (
-        f"{model}-{entry['quant'].lower()}-tp{values['tp']}{pp}-{gpu_arch or entry['gpu_arch']}"
-        f"-trtllm{catalog()['runtime']['tensorrt_llm']}"
-    )
-
-
 def runtime_gpu_archs() -> tuple[str, ...]:
     """The GPU architectures the pinned TensorRT-LLM line supports (catalog.json runtime.gpu_archs, with source)."""
     return tuple(catalog()["runtime"]["gpu_archs"])

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trtllm_nix.engine.download import COMMIT
 from trtllm_nix.errors import UserError
 from trtllm_nix.nar import nar_hash_sri
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 CHECKOUT_CATALOG = Path("python/trtllm_nix/catalog.json")
 
 
@@ -90,7 +89,7 @@ def resolve_revision(hf_id: str, revision: str) -> str:
     except (HfHubHTTPError, OSError) as error:
         raise UserError(f"resolving {hf_id}@{revision} failed: {str(error).splitlines()[0]}") from error
     commit = meta.commit_hash
-    if commit is None or not _COMMIT.match(commit):
+    if commit is None or not COMMIT.match(commit):
         raise UserError(f"the Hub did not say which commit {hf_id}@{revision} is")
     return commit
 

@@ -7,10 +7,9 @@ from typing import Any
 
 from trtllm_nix.errors import SetupError
 
-DEMO_MODEL = "qwen3"
 # --model: the real SmolLM2-135M-Instruct (bf16, default), its ModelOpt NVFP4 export, or the tiny random Qwen3.
 MODELS = ("smollm2", "smollm2-nvfp4", "qwen3-tiny")
-SERVED_NAMES = {"smollm2": "smollm2", "smollm2-nvfp4": "smollm2-nvfp4", "qwen3-tiny": DEMO_MODEL}
+SERVED_NAMES = {"smollm2": "smollm2", "smollm2-nvfp4": "smollm2-nvfp4", "qwen3-tiny": "qwen3"}
 QUESTION = "What is the capital of France?"
 
 

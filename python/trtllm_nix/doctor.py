@@ -78,8 +78,7 @@ def diagnose(
 
 
 def _repo(repo: Path) -> tuple[list[Finding], dict[str, Any] | None]:
-    from trtllm_nix.repo.generate import read_manifest
-    from trtllm_nix.repo.writer import parse_config
+    from trtllm_nix.repo.generate import parse_config, read_manifest
 
     try:
         manifest = read_manifest(repo)
@@ -90,7 +89,7 @@ def _repo(repo: Path) -> tuple[list[Finding], dict[str, Any] | None]:
         path = repo / model / "config.pbtxt"
         try:
             config = parse_config(path.read_text("utf-8"))
-        except (OSError, Exception) as error:  # text_format raises its own ParseError
+        except Exception as error:  # OSError, or text_format's own ParseError
             out.append(Finding(f"{model} config", False, f"{path}: {error}", "regenerate the repository"))
             continue
         if model == "tensorrt_llm":

@@ -12,9 +12,6 @@ class UserError(Exception):
         super().__init__(message)
         self.message = message
 
-    def __str__(self) -> str:
-        return self.message
-
 
 class SetupError(UserError):
     """Something this machine lacks (a binary, a package, a free port)."""

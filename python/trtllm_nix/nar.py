@@ -59,12 +59,8 @@ def _node(sink: _Sink, path: Path) -> None:
     _string(sink, b")")
 
 
-def nar_sha256(path: Path) -> bytes:
+def nar_hash_sri(path: Path) -> str:
     digest = hashlib.sha256()
     _string(digest, b"nix-archive-1")
     _node(digest, path)
-    return digest.digest()
-
-
-def nar_hash_sri(path: Path) -> str:
-    return "sha256-" + base64.b64encode(nar_sha256(path)).decode("ascii")
+    return "sha256-" + base64.b64encode(digest.digest()).decode("ascii")

@@ -20,16 +20,19 @@ PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, session, ...); None: no such pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
 def _processes() -> Iterator[tuple[int, list[str]]]:
-    """(pid, the fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, session, ...)."""
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        yield int(entry.name), stat[stat.rindex(")") + 2 :].split()
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            yield int(entry.name), fields
 
 
 def die_with_parent() -> None:
@@ -85,15 +88,11 @@ def spawn(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
     return _SPAWNER.run(lambda: subprocess.Popen(command, preexec_fn=arm, **options))
 
 
-def session_members(sid: int) -> list[int]:
-    return [pid for pid, fields in _processes() if int(fields[3]) == sid]
-
-
 def kill_session(sid: int, timeout: float = 10.0) -> None:
     """SIGKILL every process in session ``sid`` until none is left (or ``timeout``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        members = session_members(sid)
+        members = [pid for pid, fields in _processes() if int(fields[3]) == sid]
         if not members:
             return
         for pid in members:
@@ -133,12 +132,5 @@ def descendants(pid: int) -> list[int]:
 
 
 def alive(pids: list[int]) -> list[int]:
-    return [pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
-
-
-def _state(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "Z"
-    return stat[stat.rindex(")") + 2 :].split()[0]
+    """The pids that still run (neither gone nor zombies)."""
+    return [pid for pid in pids if (fields := _stat(pid)) is not None and "Z" not in fields[0]]

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -17,11 +18,23 @@ from types import TracebackType
 from trtllm_nix.errors import ServerError, SetupError
 from trtllm_nix.processes import spawn
 from trtllm_nix.triton.ports import free_ports, port_is_free
-from trtllm_nix.triton.runtime import TritonRuntime, libpython_missing
+from trtllm_nix.triton.runtime import PYTHON_VERSION, TritonRuntime
 
 GRPC_URL_ENV = "TRTLLM_NIX_TRITON_GRPC_URL"
 _LOAD_FAILURE = re.compile(r"failed to load '([^']+)'[^:]*:\s*(.*)")
 _MODEL_NOT_READY = re.compile(r"\|\s*(\S+)\s*\|\s*\d+\s*\|\s*UNAVAILABLE: (.*?)\s*\|")
+
+
+def libpython_missing() -> str | None:
+    """The name of this interpreter's shared libpython when the stub could not load it, else None."""
+    name = sysconfig.get_config_var("INSTSONAME") or f"libpython{PYTHON_VERSION}.so.1.0"
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if libdir and (Path(libdir) / str(name)).exists():
+        return None
+    for directory in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/lib"):
+        if (Path(directory) / str(name)).exists():
+            return None
+    return str(name)
 
 
 @dataclass(frozen=True)

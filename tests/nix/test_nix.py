@@ -11,13 +11,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trtllm_nix.catalog import catalog, engine_name, ports, variant
+from trtllm_nix.catalog import catalog, ports, variant
 
 REPO = Path(__file__).resolve().parents[2]
 NIX_FILES = sorted(
     str(p.relative_to(REPO)) for p in REPO.rglob("*.nix") if ".venv" not in p.parts and ".cache" not in p.parts
 )
 HELPERS = ["lower", "engineName", "engineNameFor", "variantSuffix"]
+
+
+def engine_name(model: str, variant_name: str, gpu_arch: str | None = None) -> str:
+    """The engine derivation's name, as nix/catalog.nix should compute it; the architecture is the one the derivation
+    asks the build for (``--gpu-arch``), by default the catalog entry's."""
+    entry = catalog()["models"][model]
+    values = entry["variants"][variant_name]
+    pp = "" if values["pp"] == 1 else f"-pp{values['pp']}"
+    return (
+        f"{model}-{entry['quant'].lower()}-tp{values['tp']}{pp}-{gpu_arch or entry['gpu_arch']}"
+        f"-trtllm{catalog()['runtime']['tensorrt_llm']}"
+    )
 
 
 def nix_eval(expression: str) -> Any:

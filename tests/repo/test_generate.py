@@ -9,9 +9,16 @@ from pathlib import Path
 import pytest
 import trtllm_nix
 from trtllm_nix.engine.engine_config import read_engine
-from trtllm_nix.repo.generate import RepositorySpec, build_models, read_manifest, render_tree, write_repository
+from trtllm_nix.repo.generate import (
+    RepositorySpec,
+    build_models,
+    parse_config,
+    read_manifest,
+    render_config,
+    render_tree,
+    write_repository,
+)
 from trtllm_nix.repo.tensorrt_llm_model import TensorrtLlmOptions
-from trtllm_nix.repo.writer import parse_config, render_config
 from trtllm_nix_testkit.assets.build import Assets
 
 from tests.repo.engines import engine_config, make_engine

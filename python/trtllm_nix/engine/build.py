@@ -19,14 +19,15 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from trtllm_nix import __version__
 from trtllm_nix.catalog import runtime_gpu_archs
-from trtllm_nix.engine.check import BUILD_INFO, TOKENIZER_DIR, check_engine
+from trtllm_nix.engine.check import BUILD_INFO, check_engine
 from trtllm_nix.engine.download import BUILD_PATTERNS, copy_tokenizer, resolve_model
-from trtllm_nix.engine.engine_config import complete_files
+from trtllm_nix.engine.engine_config import TOKENIZER_DIR, complete_files
 from trtllm_nix.engine.preflight import BuildPlan, check_preflight
 from trtllm_nix.engine.quant import QuantSpec, read_quant_spec
 from trtllm_nix.engine.seam import MODEL_CLASSES, BenchJob, BuildLimits, ConvertJob, TensorrtLlmSeam, load_seam
@@ -55,8 +56,6 @@ class BuildRequest:
     skip_preflight: bool = False
     force: bool = False
     timeout: float = 4 * 3600.0
-    parallel_conversions: int | None = None
-    cache_dir: Path | None = None
     # Where the staging folder and the build log go (default: beside --out, or $TMPDIR when --out is in the Nix
     # store, which only the final engine may enter). A failed build keeps both there.
     work_dir: Path | None = None
@@ -75,7 +74,7 @@ def build_engine(
     _validate(request)
     timings: dict[str, float] = {}
     started = time.monotonic()
-    model_dir = resolve_model(request.model, request.revision, BUILD_PATTERNS, request.cache_dir)
+    model_dir = resolve_model(request.model, request.revision, BUILD_PATTERNS)
     timings["download_s"] = time.monotonic() - started
     hf_config = _read_hf_config(model_dir)
     architecture = (hf_config.get("architectures") or ["?"])[0]
@@ -102,17 +101,15 @@ def build_engine(
     if request.runtime is not None:
         from trtllm_nix.runtime.seam import runtime_seam
 
-        entered = runtime_seam(request.runtime, seam, (model_dir.resolve(), work))
-        seam = entered
+        seam = entered = runtime_seam(request.runtime, seam, (model_dir.resolve(), work))
         if inventory is None and not request.skip_preflight:
             inventory = entered.inventory()  # the image's NVML, with the driver the entry binds (see seam_worker)
     if inventory is None:
         inventory = GpuInventory(gpus=()) if request.skip_preflight else read_inventory()
-    gpus = inventory
     if request.skip_preflight:
         print("warning: --skip-preflight: the engine will only run on a GPU of the architecture it is built on")
     else:
-        for line in check_preflight(gpus, plan):
+        for line in check_preflight(inventory, plan):
             print(f"preflight: {line}")
     staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.building-", dir=work))
     done = False
@@ -127,7 +124,7 @@ def build_engine(
         timings["build_s"] = time.monotonic() - phase
         copy_tokenizer(model_dir, engine / TOKENIZER_DIR)
         timings["total_s"] = time.monotonic() - started
-        _write_build_info(engine, request, quant, seam, gpus, timings, architecture)
+        _write_build_info(engine, request, quant, seam, inventory, timings, architecture)
         failed = [f for f in check_engine(engine) if not f.ok]
         if failed:
             raise BuildFailed("the built engine failed its checks: " + "; ".join(f.line() for f in failed))
@@ -193,15 +190,14 @@ def refuse_for_bench(quant: QuantSpec) -> None:
     NotImplementedError. Those shapes need ``--strategy checkpoint`` (an explicit QuantConfig per rank).
     Facts: upstream_facts.json ``trtllm_bench``.
     """
-    from trtllm_nix.upstream import bench_quantizations
-
     if quant.algo is not None and quant.source != "hf_quant_config.json":
         raise UserError(
             f"--strategy bench: trtllm-bench 1.1 reads only the nested hf_quant_config.json "
             f'({{"quantization": {{...}}}}); this checkpoint\'s quantization is in {quant.source}. Use '
             "--strategy checkpoint (the default), which passes an explicit QuantConfig"
         )
-    choices = bench_quantizations()
+    facts = json.loads(resources.files("trtllm_nix").joinpath("upstream_facts.json").read_text("utf-8"))
+    choices = facts["trtllm_bench"]["build_flags"]["--quantization"]["choices"]
     if quant.algo is not None and quant.algo not in choices:
         raise UserError(
             f"--strategy bench: trtllm-bench 1.1 --quantization accepts {', '.join(choices)}, not {quant.algo}; "
@@ -285,12 +281,11 @@ def _checkpoint_strategy(
         )
         for rank in range(world)
     ]
-    parallel = request.parallel_conversions or parallel_conversions(world, summarize(model_dir).total_bytes)
+    parallel = parallel_conversions(world, summarize(model_dir).total_bytes)
     started = time.monotonic()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        for _ in pool.map(_convert, [(seam, job) for job in jobs]):
-            pass
+        list(pool.map(_convert, [(seam, job) for job in jobs]))
     convert_s = time.monotonic() - started
     command = seam.build_command(
         checkpoint, staging / "engine", min(world, os.cpu_count() or 1), request.limits, quant.algo

@@ -15,7 +15,6 @@ from trtllm_nix.engine.sizes import TOLERANCE, Architecture, expected_rank_bytes
 from trtllm_nix.errors import UserError
 
 BUILD_INFO = "build-info.json"
-__all__ = ["BUILD_INFO", "TOKENIZER_DIR", "Finding", "check_engine", "require_ok"]
 
 
 @dataclass(frozen=True)
@@ -129,9 +128,3 @@ def _size_finding(engine: EngineInfo, ranks: list[Path]) -> Finding:
     return Finding(
         "engine size", not bad, detail, "rebuild: a wrong size means the wrong quantization or a truncated engine"
     )
-
-
-def require_ok(findings: list[Finding]) -> None:
-    failed = [f for f in findings if not f.ok]
-    if failed:
-        raise UserError("; ".join(f"{f.check}: {f.detail}" for f in failed))

@@ -22,20 +22,18 @@ TOKENIZER_FILES = (
 BUILD_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "config.json", "hf_quant_config.json", *TOKENIZER_FILES)
 TOKENIZER_PATTERNS = (*TOKENIZER_FILES, "config.json")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
-def resolve_model(
-    model: str, revision: str | None, patterns: tuple[str, ...], cache_dir: Path | None = None, warn: bool = True
-) -> Path:
+def resolve_model(model: str, revision: str | None, patterns: tuple[str, ...], cache_dir: Path | None = None) -> Path:
     local = Path(model)
     if local.is_dir():
         return local
     if model.startswith(("/", ".", "~")) or not _REPO_ID.match(model):
         raise UserError(f"--model {model} is neither a folder nor a Hugging Face id like nvidia/Qwen3-32B-NVFP4")
-    if revision is not None and not _COMMIT.match(revision):
+    if revision is not None and not COMMIT.match(revision):
         raise UserError(f"--revision {revision} is not a commit hash (40 hex digits); pin a commit, not a branch")
-    if revision is None and warn:
+    if revision is None:
         print(f"warning: {model} is not pinned; pass --revision <commit> for a reproducible build")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError

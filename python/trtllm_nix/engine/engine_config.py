@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from trtllm_nix.errors import UserError
-
-HF_CONFIG_HINT = (
-    "is a Hugging Face model config, not a TensorRT-LLM engine config (no build_config); point --engine at the "
-    "folder trtllm-build wrote (the seed's \"key 'builder_config' not found\")"
-)
 
 
 @dataclass(frozen=True)
@@ -55,28 +50,13 @@ class EngineInfo:
         return [f"rank{rank}.engine" for rank in range(self.world_size)]
 
     def manifest(self) -> dict[str, Any]:
-        return {
-            "architecture": self.architecture,
-            "dtype": self.dtype,
-            "tp_size": self.tp_size,
-            "pp_size": self.pp_size,
-            "world_size": self.world_size,
-            "max_batch_size": self.max_batch_size,
-            "max_seq_len": self.max_seq_len,
-            "max_input_len": self.max_input_len,
-            "max_num_tokens": self.max_num_tokens,
-            "vocab_size": self.vocab_size,
-            "quant_algo": self.quant_algo,
-            "kv_cache_quant_algo": self.kv_cache_quant_algo,
-            "tensorrt_llm_version": self.trtllm_version,
-            "config_sha256": self.config_sha256,
-            "gather_context_logits": self.gather_context_logits,
-            "gather_generation_logits": self.gather_generation_logits,
-        }
+        """The repository manifest's ``engine`` section: the fields but the raw config and paged_context_fmha."""
+        skip = ("pretrained", "paged_context_fmha", "trtllm_version")
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        return {**values, "world_size": self.world_size, "tensorrt_llm_version": self.trtllm_version}
 
 
 TOKENIZER_DIR = "tokenizer"  # where trtllm-nix engine build puts the tokenizer files
-TOKENIZER_MARKERS = ("tokenizer.json", "tokenizer.model")
 
 
 class NotAnEngine(UserError):
@@ -96,21 +76,12 @@ def read_engine(folder: Path, require_ranks: bool = True) -> EngineInfo:
     except json.JSONDecodeError as error:
         raise NotAnEngine(f"{config_path} is not valid JSON ({error.msg} at line {error.lineno})") from error
     if not isinstance(config, dict) or "build_config" not in config or "pretrained_config" not in config:
-        raise NotAnEngine(f"{config_path} {HF_CONFIG_HINT}")
-    info = parse_engine_config(config, hashlib.sha256(raw).hexdigest(), config_path)
-    if require_ranks:
-        missing = [name for name in info.rank_files() if not (folder / name).is_file()]
-        if missing:
-            raise UserError(
-                f"{folder} is built for TP {info.tp_size} x PP {info.pp_size} = {info.world_size} ranks but "
-                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing; rebuild the engine"
-            )
-    return info
-
-
-def parse_engine_config(config: dict[str, Any], sha256: str, where: Path | str = "config.json") -> EngineInfo:
-    pretrained = _section(config, "pretrained_config", where)
-    build = _section(config, "build_config", where)
+        raise NotAnEngine(
+            f"{config_path} is a Hugging Face model config, not a TensorRT-LLM engine config (no build_config); "
+            "point --engine at the folder trtllm-build wrote (the seed's \"key 'builder_config' not found\")"
+        )
+    pretrained = _section(config, "pretrained_config", config_path)
+    build = _section(config, "build_config", config_path)
     mapping = pretrained.get("mapping") or {}
     quant = pretrained.get("quantization") or {}
     plugins = build.get("plugin_config") or {}
@@ -119,14 +90,14 @@ def parse_engine_config(config: dict[str, Any], sha256: str, where: Path | str =
     world = int(mapping.get("world_size", tp * pp))
     if tp < 1 or pp < 1 or world != tp * pp:
         raise UserError(
-            f"{where}: mapping says world_size {world} but tp_size {tp} x pp_size {pp}; the engine is broken"
+            f"{config_path}: mapping says world_size {world} but tp_size {tp} x pp_size {pp}; the engine is broken"
         )
     try:
         max_batch = int(build["max_batch_size"])
         max_seq = int(build["max_seq_len"])
     except (KeyError, TypeError, ValueError) as error:
-        raise UserError(f"{where}: build_config lacks max_batch_size or max_seq_len") from error
-    return EngineInfo(
+        raise UserError(f"{config_path}: build_config lacks max_batch_size or max_seq_len") from error
+    info = EngineInfo(
         architecture=str(pretrained.get("architecture", "unknown")),
         dtype=str(pretrained.get("dtype", "unknown")),
         tp_size=tp,
@@ -142,9 +113,17 @@ def parse_engine_config(config: dict[str, Any], sha256: str, where: Path | str =
         paged_context_fmha=bool(plugins.get("use_paged_context_fmha", False)),
         gather_context_logits=bool(build.get("gather_context_logits", False)),
         gather_generation_logits=bool(build.get("gather_generation_logits", False)),
-        config_sha256=sha256,
+        config_sha256=hashlib.sha256(raw).hexdigest(),
         pretrained=dict(pretrained),
     )
+    if require_ranks:
+        missing = [name for name in info.rank_files() if not (folder / name).is_file()]
+        if missing:
+            raise UserError(
+                f"{folder} is built for TP {info.tp_size} x PP {info.pp_size} = {info.world_size} ranks but "
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing; rebuild the engine"
+            )
+    return info
 
 
 def complete_files(folder: Path) -> dict[str, int] | None:
@@ -165,12 +144,12 @@ def engine_tokenizer(folder: Path) -> Path | None:
     """The engine's own tokenizer folder: ``tokenizer/`` (trtllm-nix's layout), else the engine folder itself when
     the tokenizer files sit beside ``config.json`` (the seed's layout); None when neither has one."""
     for candidate in (folder / TOKENIZER_DIR, folder):
-        if any((candidate / name).is_file() for name in TOKENIZER_MARKERS):
+        if any((candidate / name).is_file() for name in ("tokenizer.json", "tokenizer.model")):
             return candidate
     return None
 
 
-def _section(config: dict[str, Any], name: str, where: Path | str) -> dict[str, Any]:
+def _section(config: dict[str, Any], name: str, where: Path) -> dict[str, Any]:
     section = config.get(name)
     if not isinstance(section, dict):
         raise UserError(f"{where}: {name} is missing or not an object")

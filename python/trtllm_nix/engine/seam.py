@@ -94,12 +94,8 @@ class TensorrtLlmSeam(Protocol):
     def bench_build(self, job: BenchJob) -> BenchBuild: ...
 
 
-def seam_spec() -> str:
-    return os.environ.get(SEAM_ENV) or DEFAULT_SEAM
-
-
 def load_seam(spec: str | None = None) -> TensorrtLlmSeam:
-    module_name, _, attribute = (spec or seam_spec()).partition(":")
+    module_name, _, attribute = (spec or os.environ.get(SEAM_ENV) or DEFAULT_SEAM).partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:

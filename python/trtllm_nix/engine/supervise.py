@@ -29,12 +29,6 @@ class BuildFailed(UserError):
 @dataclass(frozen=True)
 class Outcome:
     returncode: int | None  # None: we ended it after the engine was complete
-    seconds: float
-
-
-def engine_files(folder: Path) -> dict[str, int] | None:
-    """Sizes of config.json and every rank file, once the config names the world size; else None."""
-    return complete_files(folder)
 
 
 def run_supervised(
@@ -42,12 +36,11 @@ def run_supervised(
     log: Path,
     engine_dir: Callable[[], Path],
     timeout: float,
-    settle: float = 1.0,
-    poll: float = 0.2,
     env: dict[str, str] | None = None,
     wait_for_exit: bool = False,
 ) -> Outcome:
-    """Run ``command`` until it exits or (unless ``wait_for_exit``) its engine is complete and settled."""
+    """Run ``command`` until it exits or (unless ``wait_for_exit``) its engine is complete and its sizes have held
+    still for a second."""
     started = time.monotonic()
     try:
         process = subprocess.Popen(
@@ -70,18 +63,18 @@ def run_supervised(
         while True:
             code = process.poll()
             if code is not None:
-                return Outcome(code, time.monotonic() - started)
+                return Outcome(code)
             if not wait_for_exit:
-                files = engine_files(engine_dir())
+                files = complete_files(engine_dir())
                 now = time.monotonic()
                 if files is not None and files == last:
-                    if now - stable_since >= settle:
-                        return Outcome(None, now - started)
+                    if now - stable_since >= 1.0:
+                        return Outcome(None)
                 else:
                     last, stable_since = files, now
             if time.monotonic() - started > timeout:
                 raise BuildFailed(f"{Path(command[0]).name} wrote no complete engine in {timeout:.0f} s (log: {log})")
-            time.sleep(poll)
+            time.sleep(0.2)
     finally:
         _end_group(process)
         tee.join(timeout=30)

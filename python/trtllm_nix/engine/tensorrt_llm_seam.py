@@ -44,66 +44,46 @@ class TensorrtLlm:
     def build_command(
         self, checkpoint_dir: Path, engine_dir: Path, workers: int, limits: BuildLimits, quant_algo: str | None
     ) -> list[str]:
-        command = [
+        command = _flags(
             "trtllm-build",
-            "--checkpoint_dir",
-            str(checkpoint_dir),
-            "--output_dir",
-            str(engine_dir),
-            "--workers",
-            str(workers),
-            "--max_batch_size",
-            str(limits.max_batch_size),
-            "--max_seq_len",
-            str(limits.max_seq_len),
-            "--max_input_len",
-            str(limits.max_input_len),
-            "--max_num_tokens",
-            str(limits.max_num_tokens),
-            "--kv_cache_type",
-            "paged",
-            "--use_paged_context_fmha",
-            "enable",
-            "--remove_input_padding",
-            "enable",
-            "--gpt_attention_plugin",
-            "auto",
-        ]
+            checkpoint_dir=checkpoint_dir,
+            output_dir=engine_dir,
+            workers=workers,
+            max_batch_size=limits.max_batch_size,
+            max_seq_len=limits.max_seq_len,
+            max_input_len=limits.max_input_len,
+            max_num_tokens=limits.max_num_tokens,
+            kv_cache_type="paged",
+            use_paged_context_fmha="enable",
+            remove_input_padding="enable",
+            gpt_attention_plugin="auto",
+        )
         if limits.gather_context_logits:
             command.append("--gather_context_logits")
         if limits.gather_generation_logits:
             command.append("--gather_generation_logits")
-        if quant_algo == "NVFP4":
-            command += ["--gemm_plugin", "nvfp4", "--use_fp8_context_fmha", "enable"]
-        elif quant_algo == "FP8":
-            command += ["--gemm_plugin", "auto", "--use_fp8_context_fmha", "enable"]
-        else:
-            command += ["--gemm_plugin", "auto"]
+        command += ["--gemm_plugin", "nvfp4" if quant_algo == "NVFP4" else "auto"]
+        if quant_algo in ("NVFP4", "FP8"):
+            command += ["--use_fp8_context_fmha", "enable"]
         return command
 
     def bench_build(self, job: BenchJob) -> BenchBuild:
         limits = job.limits
-        command = [
-            "trtllm-bench",
-            "--model",
-            job.model,
-            "--model_path",
-            str(job.model_dir),
-            "--workspace",
-            str(job.workspace),
+        command = _flags("trtllm-bench", model=job.model, model_path=job.model_dir, workspace=job.workspace)
+        command += _flags(
             "build",
-            "--tp_size",
-            str(job.tp_size),
-            "--pp_size",
-            str(job.pp_size),
-            "--max_seq_len",
-            str(limits.max_seq_len),
-            "--max_batch_size",
-            str(limits.max_batch_size),
-            "--max_num_tokens",
-            str(limits.max_num_tokens),
-        ]
+            tp_size=job.tp_size,
+            pp_size=job.pp_size,
+            max_seq_len=limits.max_seq_len,
+            max_batch_size=limits.max_batch_size,
+            max_num_tokens=limits.max_num_tokens,
+        )
         if job.quant_algo:
             command += ["--quantization", job.quant_algo]
         engine_dir = job.workspace / job.model / f"tp_{job.tp_size}_pp_{job.pp_size}"
         return BenchBuild(command=command, engine_dir=engine_dir)
+
+
+def _flags(program: str, **flags: object) -> list[str]:
+    """``program --name value ...`` in the order given."""
+    return [program, *(part for name, value in flags.items() for part in (f"--{name}", str(value)))]

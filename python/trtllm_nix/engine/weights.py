@@ -18,11 +18,8 @@ from trtllm_nix.errors import UserError
 
 @dataclass(frozen=True)
 class WeightSummary:
-    files: int
-    tensors: int
     linear_dtypes: Counter[str]
     has_block_scales: bool
-    has_global_scales: bool
     total_bytes: int
 
     @property
@@ -56,10 +53,9 @@ def summarize(model_dir: Path) -> WeightSummary:
     if not files:
         raise UserError(f"{model_dir} has no *.safetensors weights")
     linear: Counter[str] = Counter()
-    tensors, block, global_, total = 0, False, False, 0
+    block, total = False, 0
     for path in files:
         for name, info in read_header(path).items():
-            tensors += 1
             offsets = info.get("data_offsets") or [0, 0]
             assert isinstance(offsets, list)
             total += int(offsets[1]) - int(offsets[0])
@@ -67,9 +63,7 @@ def summarize(model_dir: Path) -> WeightSummary:
                 linear[str(info.get("dtype"))] += 1
             elif name.endswith(".weight_scale") and info.get("dtype") == "F8_E4M3":
                 block = True
-            elif name.endswith(".weight_scale_2"):
-                global_ = True
-    return WeightSummary(len(files), tensors, linear, block, global_, total)
+    return WeightSummary(linear, block, total)
 
 
 def check_consistent(quant_algo: str | None, summary: WeightSummary, source: str) -> None:

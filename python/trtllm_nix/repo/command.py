@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -67,29 +68,17 @@ def _add_options(group: argparse._ArgumentGroup) -> None:
     hints = typing.get_type_hints(TensorrtLlmOptions)
     for option in dataclasses.fields(TensorrtLlmOptions):
         flag = "--" + option.name.replace("_", "-")
-        kind = hints[option.name]
         help_text = f"{OPTION_HELP.get(option.name, '')} (default: {option.default})"
-        choices = _literal_choices(kind)
-        if kind is bool or kind == (bool | None):
+        kind = hints[option.name]
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):  # X | None: X
+            kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+        if kind is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=option.default, help=help_text)
-        elif choices:
+        elif typing.get_origin(kind) is typing.Literal:
+            choices = [str(value) for value in typing.get_args(kind)]
             group.add_argument(flag, choices=choices, default=option.default, help=help_text)
         else:
-            group.add_argument(flag, type=_scalar_type(kind), default=option.default, help=help_text)
-
-
-def _literal_choices(kind: Any) -> list[str] | None:
-    args = [a for a in typing.get_args(kind) if a is not type(None)]
-    for arg in [kind, *args]:
-        if typing.get_origin(arg) is typing.Literal:
-            return [str(value) for value in typing.get_args(arg)]
-    return None
-
-
-def _scalar_type(kind: Any) -> type:
-    args = [a for a in typing.get_args(kind) if a is not type(None)] or [kind]
-    chosen: type = args[0]
-    return chosen
+            group.add_argument(flag, type=kind, default=option.default, help=help_text)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
 from trtllm_nix import __version__
@@ -21,7 +22,6 @@ from trtllm_nix.llm.model_files import ModelFiles
 from trtllm_nix.repo.tensorrt_llm_model import ReferenceBackend, TensorrtLlmOptions, tensorrt_llm_config
 from trtllm_nix.repo.text_models import ensemble_config, model_py, postprocessing_config, preprocessing_config
 from trtllm_nix.repo.tokenizer_info import TOKENIZER_INFO_FILE, tokenizer_info_text
-from trtllm_nix.repo.writer import render_config
 from trtllm_nix.staging import staged_folder
 
 MANIFEST_FORMAT = 1
@@ -110,6 +110,16 @@ def serving_limits(spec: RepositorySpec) -> dict[str, int]:
     if not resolved_options(spec).enable_chunked_context:
         max_input = min(max_input, engine.max_num_tokens)
     return {"max_seq_len": engine.max_seq_len, "max_input_len": max_input, "max_num_tokens": engine.max_num_tokens}
+
+
+def render_config(config: pb.ModelConfig) -> str:
+    return str(text_format.MessageToString(config))
+
+
+def parse_config(text: str) -> pb.ModelConfig:
+    config = pb.ModelConfig()
+    text_format.Parse(text, config)
+    return config
 
 
 def render_tree(spec: RepositorySpec) -> dict[str, str]:

@@ -15,11 +15,6 @@ from tritonclient.grpc import model_config_pb2 as pb
 
 from trtllm_nix.repo.tensors import BOOL, F32, I32, STRING, U64, Tensor
 
-
-def _value(name: str, data_type: int) -> Tensor:
-    return Tensor(name, data_type, (1,))
-
-
 PREPROCESSING_INPUTS = (
     Tensor("QUERY", STRING, (1,), optional=False),
     Tensor("REQUEST_OUTPUT_LEN", I32, (1,), optional=False),
@@ -51,27 +46,27 @@ ENSEMBLE_INPUTS = (
     Tensor("max_tokens", I32, (1,), optional=False),
     Tensor("bad_words", STRING, (-1,)),
     Tensor("stop_words", STRING, (-1,)),
-    _value("exclude_input_in_output", BOOL),
-    _value("end_id", I32),
-    _value("pad_id", I32),
-    _value("top_k", I32),
-    _value("top_p", F32),
-    _value("temperature", F32),
-    _value("length_penalty", F32),
-    _value("repetition_penalty", F32),
-    _value("min_tokens", I32),
-    _value("presence_penalty", F32),
-    _value("frequency_penalty", F32),
-    _value("seed", U64),
-    _value("return_log_probs", BOOL),
-    _value("return_num_input_tokens", BOOL),
-    _value("return_num_output_tokens", BOOL),
-    _value("beam_width", I32),
-    _value("num_return_sequences", I32),
-    _value("stream", BOOL),
-    _value("lora_task_id", U64),
-    _value("guided_decoding_guide_type", STRING),
-    _value("guided_decoding_guide", STRING),
+    Tensor("exclude_input_in_output", BOOL),
+    Tensor("end_id", I32),
+    Tensor("pad_id", I32),
+    Tensor("top_k", I32),
+    Tensor("top_p", F32),
+    Tensor("temperature", F32),
+    Tensor("length_penalty", F32),
+    Tensor("repetition_penalty", F32),
+    Tensor("min_tokens", I32),
+    Tensor("presence_penalty", F32),
+    Tensor("frequency_penalty", F32),
+    Tensor("seed", U64),
+    Tensor("return_log_probs", BOOL),
+    Tensor("return_num_input_tokens", BOOL),
+    Tensor("return_num_output_tokens", BOOL),
+    Tensor("beam_width", I32),
+    Tensor("num_return_sequences", I32),
+    Tensor("stream", BOOL),
+    Tensor("lora_task_id", U64),
+    Tensor("guided_decoding_guide_type", STRING),
+    Tensor("guided_decoding_guide", STRING),
 )
 ENSEMBLE_OUTPUTS = (
     Tensor("text_output", STRING, (-1,)),

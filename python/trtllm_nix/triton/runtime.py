@@ -50,16 +50,6 @@ class TritonRuntime:
                 raise SetupError(f"the nvidia-pytriton wheel lacks {needed}; reinstall nvidia-pytriton==0.7.0")
         return cls(binary=binary, python_backend=root / "backends" / "python", stub=stub, library_dirs=(libs,))
 
-    @classmethod
-    def from_binary(cls, binary: Path) -> TritonRuntime:
-        """A tritonserver installed elsewhere (NVIDIA's container, a Nix store path) with its own backends."""
-        if not binary.is_file() or not os.access(binary, os.X_OK):
-            raise SetupError(f"tritonserver not found or not executable at {binary}")
-        backends = binary.parent.parent / "backends" / "python"
-        return cls(
-            binary=binary, python_backend=backends, stub=backends / "triton_python_backend_stub", library_dirs=()
-        )
-
     def prepare_backend_dir(self, dest: Path) -> Path:
         """A backend folder whose ``python/`` holds the backend library, its utils and the matching stub."""
         python_dir = dest / "python"
@@ -81,18 +71,6 @@ class TritonRuntime:
         env["LD_LIBRARY_PATH"] = ":".join(library_path)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
         return env
-
-
-def libpython_missing() -> str | None:
-    """The name of this interpreter's shared libpython when the stub could not load it, else None."""
-    name = sysconfig.get_config_var("INSTSONAME") or f"libpython{PYTHON_VERSION}.so.1.0"
-    libdir = sysconfig.get_config_var("LIBDIR")
-    if libdir and (Path(libdir) / str(name)).exists():
-        return None
-    for directory in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/lib"):
-        if (Path(directory) / str(name)).exists():
-            return None
-    return str(name)
 
 
 def _copy_if_changed(source: Path, dest: Path) -> None:

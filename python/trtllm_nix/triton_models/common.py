@@ -43,7 +43,7 @@ class Inputs:
         array = self.array(name)
         if array is None:
             return None
-        return [_text(value) for value in np.asarray(array).reshape(-1)]
+        return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in np.asarray(array).reshape(-1)]
 
     def string(self, name: str) -> str | None:
         values = self.strings(name)
@@ -52,12 +52,6 @@ class Inputs:
         if len(values) != 1:
             raise ValueError(f"{name} must hold exactly one string per request, got {len(values)}")
         return values[0]
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return str(value)
 
 
 def string_tensor(pb: Any, name: str, values: list[str], shape: tuple[int, ...]) -> Any:

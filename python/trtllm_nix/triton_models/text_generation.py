@@ -105,7 +105,6 @@ class TritonPythonModel:
                 self._fail(sender, f"ensemble: {error}")
                 continue
             asyncio.run_coroutine_threadsafe(self._serve(job, sender), self._loop)
-        return
 
     def finalize(self) -> None:
         if not self._unavailable:
