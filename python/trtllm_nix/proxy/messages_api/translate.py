@@ -38,6 +38,7 @@ from trtllm_nix.proxy.messages_api.protocol import (
     ToolUseBlock,
 )
 from trtllm_nix.proxy.messages_api.signing import BadSignature, ThinkingSigner
+from trtllm_nix.proxy.responses_api.translate import chat_call, chat_tool
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,14 @@ def to_chat(request: Conversation, signer: ThinkingSigner) -> ChatPlan:
         raise bad_request(f"tool_choice {request.tool_choice.type!r} needs tools", param="tool_choice")
     thinking = None if request.thinking is None else not isinstance(request.thinking, ThinkingDisabled)
     schema = request.output_schema()
-    response_format = None
-    if schema is not None:
-        response_format = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    response_format = (
+        None if schema is None else {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    )
     return ChatPlan(
         messages=messages,
         tools=tools or None,
         tool_choice=choice,
-        parallel_tool_calls=False if parallel is False else None,
+        parallel_tool_calls=parallel,
         thinking=thinking,
         response_format=response_format,
         format_param=request.output_param(),
@@ -135,8 +136,7 @@ def assistant_message(message: Message, where: str, signer: ThinkingSigner) -> d
         elif isinstance(block, TextBlock):
             content.append(block.text)
         elif isinstance(block, ToolUseBlock):
-            arguments = json.dumps(block.input, ensure_ascii=False)
-            calls.append({"id": block.id, "type": "function", "function": {"name": block.name, "arguments": arguments}})
+            calls.append(chat_call(block.id, block.name, json.dumps(block.input, ensure_ascii=False)))
         else:
             raise bad_request(
                 f"{where}.{number}: a tool_result block belongs in a user turn", param=f"{where}.{number}"
@@ -147,16 +147,6 @@ def assistant_message(message: Message, where: str, signer: ThinkingSigner) -> d
     if calls:
         turn["tool_calls"] = calls
     return turn
-
-
-def chat_tool(name: str, description: str | None, schema: dict[str, Any], strict: bool | None) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": name}
-    if description:
-        function["description"] = description
-    function["parameters"] = schema
-    if strict is not None:
-        function["strict"] = strict
-    return {"type": "function", "function": function}
 
 
 def tool_choice(request: Conversation, names: set[str]) -> tuple[str | dict[str, Any], bool | None]:

@@ -36,12 +36,12 @@ from urllib.parse import urlsplit, urlunsplit
 from trtllm_nix.errors import SetupError
 from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.responses_api.protocol import ItemReference, ResponsesRequest, parse_item, qualified
+from trtllm_nix.proxy.responses_api.translate import chat_call
 
 LOG = logging.getLogger("trtllm_nix.proxy")
 DEFAULT_MAX_BYTES = 256 << 20
 DEFAULT_TTL_S = 86_400.0
 FILE_NAME = "responses.sqlite3"
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- storing order: the oldest go first
@@ -83,21 +83,16 @@ def output_messages(response: dict[str, Any]) -> list[dict[str, Any]]:
         elif item["type"] == "message":
             turn["content"] += "".join(part.get("text", "") for part in item["content"])
         elif item["type"] == "function_call":
-            function = {"name": qualified(item.get("namespace"), item["name"]), "arguments": item["arguments"]}
-            turn.setdefault("tool_calls", []).append({"id": item["call_id"], "type": "function", "function": function})
+            name = qualified(item.get("namespace"), item["name"])
+            turn.setdefault("tool_calls", []).append(chat_call(item["call_id"], name, item["arguments"]))
     return [turn]
 
 
-class _Result(Protocol):
-    rowcount: int
-
-    def fetchone(self) -> Any: ...
-
-
 class _Cursor(Protocol):
-    """What a backend's transaction hands the shared SQL: ``execute(sql, params)`` with ``?`` placeholders."""
+    """What a backend's transaction hands the shared SQL: ``execute(sql, params)`` with ``?`` placeholders, giving
+    a cursor (``rowcount``, ``fetchone()``)."""
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> _Result: ...
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Any: ...
 
 
 T = TypeVar("T")
@@ -164,8 +159,8 @@ class ResponseStore(ABC):
         return StoredResponse(found["response"], found["conversation"])
 
     def delete(self, response_id: str) -> bool:
-        gone = self._run(True, lambda db: db.execute("DELETE FROM responses WHERE id = ?", (response_id,)).rowcount)
-        return gone > 0
+        query = "DELETE FROM responses WHERE id = ?"
+        return int(self._run(True, lambda db: db.execute(query, (response_id,)).rowcount)) > 0
 
     def bytes(self) -> int:
         """The stored JSON's size, what ``max_bytes`` bounds."""
@@ -222,8 +217,8 @@ class _PostgresCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> _Result:
-        return cast(_Result, self._cursor.execute(sql.replace("?", "%s"), params))
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
+        return self._cursor.execute(sql.replace("?", "%s"), params)
 
 
 class PostgresStore(ResponseStore):
@@ -316,10 +311,6 @@ def redacted(url: str) -> str:
 
 def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def is_database_url(location: str) -> bool:
-    return location.startswith(POSTGRES_SCHEMES)
 
 
 def open_store(
