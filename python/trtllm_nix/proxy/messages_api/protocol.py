@@ -14,7 +14,7 @@ Every field falls in one of three groups (docs/anthropic-api.md has the table):
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -249,9 +249,7 @@ _REFUSED_FIELDS = {
 
 def parse_request(body: Any) -> MessagesRequest:
     """The checked ``/v1/messages`` request, or an ``APIError`` (400) that names the field and what to send."""
-    request = _parse(body, MessagesRequest)
-    assert isinstance(request, MessagesRequest)
-    return request
+    return _parse(body, MessagesRequest)
 
 
 def parse_count_request(body: Any) -> Conversation:
@@ -259,7 +257,10 @@ def parse_count_request(body: Any) -> Conversation:
     return _parse(body, Conversation)
 
 
-def _parse(body: Any, model: type[Conversation]) -> Conversation:
+_Body = TypeVar("_Body", bound=Conversation)
+
+
+def _parse(body: Any, model: type[_Body]) -> _Body:
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object", code="invalid_value")
     for name, reason in _REFUSED_FIELDS.items():
