@@ -1,15 +1,9 @@
 """The bodies of ``POST /v1/messages`` and ``POST /v1/messages/count_tokens``, checked strictly: nothing a client
 sends is silently ignored.
 
-Every field falls in one of three groups (docs/anthropic-api.md has the table):
-
-- honoured: ``model``, ``max_tokens`` (clamped to the room the context leaves, never a 400), ``messages`` (roles
-  ``user``, ``assistant`` and ``system``; blocks ``text``, ``tool_use``, ``tool_result``, ``thinking``), ``system``,
-  ``tools`` (custom tools with ``input_schema``), ``tool_choice``, ``thinking``, ``stop_sequences``,
-  ``temperature``, ``top_p``, ``top_k``, ``stream``, ``output_config.format`` / ``output_format``;
-- accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason);
-- refused with a 400 that names the field and says why: images, documents, ``redacted_thinking``, server tools and
-  Anthropic-defined tools, ``container``, ``mcp_servers``, and any field this module does not know.
+Every field is honoured, accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason), or refused
+with a 400 that names the field and says why (``REFUSED_BLOCKS``, server tools and Anthropic-defined tools,
+``container``, ``mcp_servers``, and any field this module does not know); docs/anthropic-api.md has the table.
 """
 
 from __future__ import annotations

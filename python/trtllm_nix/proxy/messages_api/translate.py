@@ -1,21 +1,11 @@
 """A Messages request in the chat path's terms (``ChatPlan``): OpenAI chat messages as the model's chat template
 renders them, chat ``tools``, ``tool_choice`` and the thinking switch, as typed values the preparation step takes
 (``serving.messages`` makes them a ``ChatInput``; nothing is validated again as a chat request). Errors name the
-Messages API's fields, where they are made.
-
-- ``system`` (a string or text blocks) is the first system message; a ``role: "system"`` turn inside ``messages``
-  stays a system message where it is (Qwen3's template renders it in place).
-- An assistant turn: its ``thinking`` blocks (signature checked, ``signing``) become ``reasoning_content``, its text
-  blocks ``content``, its ``tool_use`` blocks ``tool_calls`` (``input`` as the arguments' JSON).
-- A user turn: each ``tool_result`` becomes a ``tool`` message (``is_error``: its text after ``Error: ``), text
-  blocks between them user messages, in order.
-- ``tool_choice``: ``auto`` -> ``auto``, ``any`` -> ``required``, ``tool`` -> the named function (both forced by
-  the chat path's guided decoding: a 400 on a model without it), ``none`` -> ``none``;
-  ``disable_parallel_tool_use`` -> ``parallel_tool_calls: false``.
-- ``thinking``: ``enabled`` and ``adaptive`` -> on, ``disabled`` -> off, absent -> the server's default (the served
-  model's reasoning format writes the switch into the chat template's arguments: Qwen3's thinks unless told not to).
-- ``output_config.format`` (or ``output_format``, the beta's name) -> a ``json_schema`` response format; its errors
-  name the field the client sent.
+Messages API's fields, where they are made. docs/anthropic-api.md ("Request fields") maps each field; in short: an
+assistant turn is one chat message (``thinking`` blocks, their signatures checked by ``signing``, as
+``reasoning_content``; text as ``content``; ``tool_use`` as ``tool_calls``), a user turn one ``tool`` message per
+``tool_result`` with its text blocks between them as user messages, in order; ``tool_choice`` ``any`` is the chat
+path's ``required``, ``tool`` its named function.
 """
 
 from __future__ import annotations

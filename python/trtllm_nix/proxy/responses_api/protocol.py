@@ -1,12 +1,9 @@
-"""The body of ``POST /v1/responses``, checked strictly: nothing a client sends is silently ignored.
+"""The body of ``POST /v1/responses``, checked strictly: nothing a client sends is silently ignored
+(docs/responses-api.md has the table). Every top-level field falls in one of three groups:
 
-Every top-level field falls in one of three groups:
-
-- honoured: ``model``, ``input``, ``instructions``, ``tools`` (by the rule below), ``tool_choice``,
-  ``parallel_tool_calls``, ``max_output_tokens``, ``temperature``, ``top_p``, ``text.format``, ``reasoning``,
-  ``stream``, ``metadata``, ``store``, ``previous_response_id``; and the sampling extensions vLLM and SGLang
-  accept, as on chat: ``top_k``, ``repetition_penalty``, ``presence_penalty``, ``frequency_penalty``, ``seed``,
-  ``min_p`` and ``priority`` (these two only at 0: the chat path refuses other values by name);
+- honoured: the fields of ``ResponsesRequest`` before the ignored ones (``tools`` by the rule below), including
+  the sampling extensions vLLM and SGLang accept, as on chat (``min_p`` and ``priority`` only at 0: the chat path
+  refuses other values by name);
 - accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason): they change nothing a user could
   see from this server, so refusing them would only break clients (Codex, openai-agents) that always send them;
 - refused with a 400 that names the field and says what to send: any other field, and values this server cannot

@@ -7,9 +7,8 @@ Output items, in the order the model produced them: consecutive ``ReasoningText`
 text in ``content`` as ``reasoning_text``; also in ``summary`` as ``summary_text`` when the request asked for a
 summary: this server has no summarizer, so the summary is the reasoning itself); consecutive ``ContentText`` form one
 ``message`` with one ``output_text`` part; each ``ToolCall`` is one ``function_call`` item. Event grammar as OpenAI's
-and vLLM's: ``response.created``, ``response.in_progress``, then per item ``output_item.added``, its part and delta
-events, ``output_item.done``, and last ``response.completed`` (``response.incomplete`` when ``max_output_tokens``
-cut the answer, as OpenAI does; ``response.failed`` on an error). Every event has a ``sequence_number`` from 0.
+and vLLM's (docs/responses-api.md lists the events); ``response.incomplete`` when ``max_output_tokens`` cut the
+answer, as OpenAI does.
 """
 
 from __future__ import annotations

@@ -1,18 +1,13 @@
 """Stored responses for ``store: true``: ``previous_response_id``, ``item_reference`` and ``GET``/``DELETE
-/v1/responses/{id}``.
+/v1/responses/{id}`` (docs/responses-api.md, "What is stored, and for how long").
 
-Two backends, one behaviour (the same tests run against both):
-
-- ``SQLiteStore``: ``responses.sqlite3`` in the proxy's state directory (WAL mode), so every ``--workers`` process
-  and every proxy sharing that directory sees every stored response. Without a path the database is in memory:
-  one process, gone at exit.
-- ``PostgresStore`` (``--responses-store postgresql://...``): one table in a PostgreSQL database, for proxies on
-  several hosts behind a gateway (SMG: docs/gateway.md). Needs the ``psycopg`` driver (``trtllm-nix[postgresql]``).
-
-Either way a restart forgets nothing, and the store is bounded two ways: an entry expires ``ttl_s`` seconds (wall
-clock, so across restarts too; across hosts the proxies' clocks should agree, as NTP keeps them) after it was
-stored, and when the entries' JSON passes ``max_bytes`` the oldest go first. An entry larger than the whole store is
-not kept (a later request naming it gets the 404 of an expired one).
+Two backends, one behaviour (the same tests run against both): ``SQLiteStore``, ``responses.sqlite3`` in the proxy's
+state directory (WAL mode) that every ``--workers`` process and every proxy sharing the directory sees (in memory
+without a path: one process, gone at exit); ``PostgresStore`` (``--responses-store postgresql://...``), one table
+for proxies on several hosts behind a gateway (needs ``psycopg``, the ``postgresql`` extra). Either way a restart
+forgets nothing; an entry expires ``ttl_s`` seconds after it was stored (wall clock: across restarts, and across
+hosts whose clocks agree), and past ``max_bytes`` of JSON the oldest go first (an entry larger than the whole store
+is not kept: a later request naming it gets the 404 of an expired one).
 
 The calls block (a write commits); the routes run them off the event loop.
 """
@@ -114,8 +109,6 @@ class ResponseStore(ABC):
     """The bounded store's logic, in SQL both backends speak; a backend runs one unit of work as a transaction."""
 
     def __init__(self, max_bytes: int, ttl_s: float, clock: Callable[[], float]) -> None:
-        if max_bytes < 1 or ttl_s <= 0:
-            raise ValueError("the response store needs a positive size and a positive TTL")
         self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self._clock = clock
@@ -181,7 +174,6 @@ class SQLiteStore(ResponseStore):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(max_bytes, ttl_s, clock)
-        self.path = path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # autocommit off by hand (isolation_level None): each method is one explicit transaction
