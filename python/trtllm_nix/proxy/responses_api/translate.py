@@ -66,9 +66,9 @@ def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     turn: dict[str, Any] | None = None  # the assistant turn being collected
 
-    def assistant() -> dict[str, Any]:
+    def assistant(new: bool = False) -> dict[str, Any]:
         nonlocal turn
-        if turn is None:
+        if turn is None or new:
             turn = {"role": "assistant", "content": ""}
             messages.append(turn)
         return turn
@@ -76,18 +76,11 @@ def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:
     for item in items:
         if isinstance(item, ItemReference):
             raise TypeError("an item_reference reached translation unresolved (store.resolve_references)")
-        if isinstance(item, ReasoningItem):
-            current = assistant()
-            if current["content"] or current.get("tool_calls"):  # reasoning opens the next assistant turn
-                turn = None
-                current = assistant()
+        if isinstance(item, ReasoningItem):  # after text or calls, reasoning opens the next assistant turn
+            current = assistant(new=turn is not None and bool(turn["content"] or "tool_calls" in turn))
             current["reasoning_content"] = current.get("reasoning_content", "") + item.text()
-        elif isinstance(item, MessageItem) and item.role == "assistant":
-            current = assistant()
-            if current.get("tool_calls"):  # text after calls belongs to a new turn
-                turn = None
-                current = assistant()
-            current["content"] += item.text()
+        elif isinstance(item, MessageItem) and item.role == "assistant":  # text after calls opens a new turn
+            assistant(new=turn is not None and "tool_calls" in turn)["content"] += item.text()
         elif isinstance(item, FunctionCallItem):
             call = chat_call(item.call_id, item.qualified_name(), item.arguments)
             assistant().setdefault("tool_calls", []).append(call)
