@@ -52,8 +52,6 @@ def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = N
         tool_choice=chat_tool_choice(request),
         parallel_tool_calls=request.parallel_tool_calls,
         thinking=thinking_switch(effort),
-        reasoning_summary=request.wants_summary(),
-        stream=request.stream,
     )
     return ChatPlan(messages=[*system, *conversation], tools=tools, options=options, conversation=conversation)
 
