@@ -257,12 +257,6 @@ def test_new_meta_gives_each_response_its_own_id() -> None:
     assert body.id == first.id
 
 
-def test_a_bare_error_event_parses() -> None:
-    renderer = StreamRenderer(meta())
-    event = parse_sse(renderer.start() + renderer.error("overloaded", code="rate_limit_exceeded"))[-1]
-    assert EVENT.validate_python(event).type == "error"
-
-
 # ---- the real SDK against the rendered bytes ---------------------------------------------------------------------
 
 

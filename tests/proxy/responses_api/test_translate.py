@@ -128,14 +128,12 @@ def test_text_format_becomes_the_chat_response_format() -> None:
 
 def test_sampling_limits_and_tool_settings_carry_over() -> None:
     options = plan(
-        input="x", max_output_tokens=64, temperature=0.2, top_p=0.5, stream=True, tools=[WEATHER],
+        input="x", max_output_tokens=64, temperature=0.2, top_p=0.5, tools=[WEATHER],
         tool_choice={"type": "function", "name": "get_weather"}, parallel_tool_calls=False,
-        reasoning={"summary": "auto"},
     ).options  # fmt: skip
-    assert (options.max_output_tokens, options.temperature, options.top_p, options.stream) == (64, 0.2, 0.5, True)
+    assert (options.max_output_tokens, options.temperature, options.top_p) == (64, 0.2, 0.5)
     assert options.tool_choice == {"type": "function", "function": {"name": "get_weather"}}
     assert options.parallel_tool_calls is False
-    assert options.reasoning_summary is True
 
 
 def test_tool_choice_must_name_a_given_tool() -> None:

@@ -38,12 +38,9 @@ def is_messages_path(path: str) -> bool:
     return path == MESSAGES_PREFIX or path.startswith(MESSAGES_PREFIX + "/")
 
 
-def error_type(status: int) -> str:
-    return _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-
-
 def error_body(error: APIError) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type(error.status), "message": error.message}}
+    kind = _TYPES.get(error.status, "api_error" if error.status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": error.message}}
 
 
 def error_response(error: APIError, request_id: str = "") -> JSONResponse:

@@ -1,20 +1,14 @@
 """The bodies of ``POST /v1/messages`` and ``POST /v1/messages/count_tokens``, checked strictly: nothing a client
 sends is silently ignored.
 
-Every field falls in one of three groups (docs/anthropic-api.md has the table):
-
-- honoured: ``model``, ``max_tokens`` (clamped to the room the context leaves, never a 400), ``messages`` (roles
-  ``user``, ``assistant`` and ``system``; blocks ``text``, ``tool_use``, ``tool_result``, ``thinking``), ``system``,
-  ``tools`` (custom tools with ``input_schema``), ``tool_choice``, ``thinking``, ``stop_sequences``,
-  ``temperature``, ``top_p``, ``top_k``, ``stream``, ``output_config.format`` / ``output_format``;
-- accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason);
-- refused with a 400 that names the field and says why: images, documents, ``redacted_thinking``, server tools and
-  Anthropic-defined tools, ``container``, ``mcp_servers``, and any field this module does not know.
+Every field is honoured, accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason), or refused
+with a 400 that names the field and says why (``REFUSED_BLOCKS``, server tools and Anthropic-defined tools,
+``container``, ``mcp_servers``, and any field this module does not know); docs/anthropic-api.md has the table.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -249,9 +243,7 @@ _REFUSED_FIELDS = {
 
 def parse_request(body: Any) -> MessagesRequest:
     """The checked ``/v1/messages`` request, or an ``APIError`` (400) that names the field and what to send."""
-    request = _parse(body, MessagesRequest)
-    assert isinstance(request, MessagesRequest)
-    return request
+    return _parse(body, MessagesRequest)
 
 
 def parse_count_request(body: Any) -> Conversation:
@@ -259,7 +251,10 @@ def parse_count_request(body: Any) -> Conversation:
     return _parse(body, Conversation)
 
 
-def _parse(body: Any, model: type[Conversation]) -> Conversation:
+_Body = TypeVar("_Body", bound=Conversation)
+
+
+def _parse(body: Any, model: type[_Body]) -> _Body:
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object", code="invalid_value")
     for name, reason in _REFUSED_FIELDS.items():

@@ -24,6 +24,7 @@ from typing import Any
 from trtllm_nix.llm.events import Finish
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningText, ToolCall
+from trtllm_nix.proxy.responses_api.render import sse
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 
@@ -164,11 +165,6 @@ def render_message(events: Iterable[OutputEvent], meta: MessageMeta) -> dict[str
     if assembler.final is None:
         raise ValueError("the output events end without Finish")
     return assembler.final
-
-
-def sse(event: dict[str, Any]) -> bytes:
-    data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event['type']}\ndata: {data}\n\n".encode()
 
 
 class StreamRenderer:

@@ -1,21 +1,11 @@
 """A Messages request in the chat path's terms (``ChatPlan``): OpenAI chat messages as the model's chat template
 renders them, chat ``tools``, ``tool_choice`` and the thinking switch, as typed values the preparation step takes
 (``serving.messages`` makes them a ``ChatInput``; nothing is validated again as a chat request). Errors name the
-Messages API's fields, where they are made.
-
-- ``system`` (a string or text blocks) is the first system message; a ``role: "system"`` turn inside ``messages``
-  stays a system message where it is (Qwen3's template renders it in place).
-- An assistant turn: its ``thinking`` blocks (signature checked, ``signing``) become ``reasoning_content``, its text
-  blocks ``content``, its ``tool_use`` blocks ``tool_calls`` (``input`` as the arguments' JSON).
-- A user turn: each ``tool_result`` becomes a ``tool`` message (``is_error``: its text after ``Error: ``), text
-  blocks between them user messages, in order.
-- ``tool_choice``: ``auto`` -> ``auto``, ``any`` -> ``required``, ``tool`` -> the named function (both forced by
-  the chat path's guided decoding: a 400 on a model without it), ``none`` -> ``none``;
-  ``disable_parallel_tool_use`` -> ``parallel_tool_calls: false``.
-- ``thinking``: ``enabled`` and ``adaptive`` -> on, ``disabled`` -> off, absent -> the server's default (the served
-  model's reasoning format writes the switch into the chat template's arguments: Qwen3's thinks unless told not to).
-- ``output_config.format`` (or ``output_format``, the beta's name) -> a ``json_schema`` response format; its errors
-  name the field the client sent.
+Messages API's fields, where they are made. docs/anthropic-api.md ("Request fields") maps each field; in short: an
+assistant turn is one chat message (``thinking`` blocks, their signatures checked by ``signing``, as
+``reasoning_content``; text as ``content``; ``tool_use`` as ``tool_calls``), a user turn one ``tool`` message per
+``tool_result`` with its text blocks between them as user messages, in order; ``tool_choice`` ``any`` is the chat
+path's ``required``, ``tool`` its named function.
 """
 
 from __future__ import annotations
@@ -38,6 +28,7 @@ from trtllm_nix.proxy.messages_api.protocol import (
     ToolUseBlock,
 )
 from trtllm_nix.proxy.messages_api.signing import BadSignature, ThinkingSigner
+from trtllm_nix.proxy.responses_api.translate import chat_call, chat_tool
 
 
 @dataclass(frozen=True)
@@ -69,14 +60,14 @@ def to_chat(request: Conversation, signer: ThinkingSigner) -> ChatPlan:
         raise bad_request(f"tool_choice {request.tool_choice.type!r} needs tools", param="tool_choice")
     thinking = None if request.thinking is None else not isinstance(request.thinking, ThinkingDisabled)
     schema = request.output_schema()
-    response_format = None
-    if schema is not None:
-        response_format = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    response_format = (
+        None if schema is None else {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    )
     return ChatPlan(
         messages=messages,
         tools=tools or None,
         tool_choice=choice,
-        parallel_tool_calls=False if parallel is False else None,
+        parallel_tool_calls=parallel,
         thinking=thinking,
         response_format=response_format,
         format_param=request.output_param(),
@@ -135,8 +126,7 @@ def assistant_message(message: Message, where: str, signer: ThinkingSigner) -> d
         elif isinstance(block, TextBlock):
             content.append(block.text)
         elif isinstance(block, ToolUseBlock):
-            arguments = json.dumps(block.input, ensure_ascii=False)
-            calls.append({"id": block.id, "type": "function", "function": {"name": block.name, "arguments": arguments}})
+            calls.append(chat_call(block.id, block.name, json.dumps(block.input, ensure_ascii=False)))
         else:
             raise bad_request(
                 f"{where}.{number}: a tool_result block belongs in a user turn", param=f"{where}.{number}"
@@ -147,16 +137,6 @@ def assistant_message(message: Message, where: str, signer: ThinkingSigner) -> d
     if calls:
         turn["tool_calls"] = calls
     return turn
-
-
-def chat_tool(name: str, description: str | None, schema: dict[str, Any], strict: bool | None) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": name}
-    if description:
-        function["description"] = description
-    function["parameters"] = schema
-    if strict is not None:
-        function["strict"] = strict
-    return {"type": "function", "function": function}
 
 
 def tool_choice(request: Conversation, names: set[str]) -> tuple[str | dict[str, Any], bool | None]:

@@ -13,8 +13,7 @@ class GenerationOptions:
     """``None`` means "the server's default" (the model's generation_config, the room left in the context).
 
     ``thinking``: on or off when ``reasoning.effort`` was given (see ``translate.thinking_switch``; the served
-    model's reasoning format writes it into the chat template's arguments). ``reasoning_summary``: the client asked
-    for a reasoning summary (``reasoning.summary``); the renderer then also sends the reasoning as a summary part.
+    model's reasoning format writes it into the chat template's arguments).
     """
 
     max_output_tokens: int | None = None
@@ -25,8 +24,6 @@ class GenerationOptions:
     tool_choice: ChatToolChoice = "auto"
     parallel_tool_calls: bool = True
     thinking: bool | None = None
-    reasoning_summary: bool = False
-    stream: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,9 @@
-"""The body of ``POST /v1/responses``, checked strictly: nothing a client sends is silently ignored.
+"""The body of ``POST /v1/responses``, checked strictly: nothing a client sends is silently ignored
+(docs/responses-api.md has the table). Every top-level field falls in one of three groups:
 
-Every top-level field falls in one of three groups:
-
-- honoured: ``model``, ``input``, ``instructions``, ``tools`` (by the rule below), ``tool_choice``,
-  ``parallel_tool_calls``, ``max_output_tokens``, ``temperature``, ``top_p``, ``text.format``, ``reasoning``,
-  ``stream``, ``metadata``, ``store``, ``previous_response_id``; and the sampling extensions vLLM and SGLang
-  accept, as on chat: ``top_k``, ``repetition_penalty``, ``presence_penalty``, ``frequency_penalty``, ``seed``,
-  ``min_p`` and ``priority`` (these two only at 0: the chat path refuses other values by name);
+- honoured: the fields of ``ResponsesRequest`` before the ignored ones (``tools`` by the rule below), including
+  the sampling extensions vLLM and SGLang accept, as on chat (``min_p`` and ``priority`` only at 0: the chat path
+  refuses other values by name);
 - accepted and ignored on purpose (``IGNORED_ON_PURPOSE``, each with its reason): they change nothing a user could
   see from this server, so refusing them would only break clients (Codex, openai-agents) that always send them;
 - refused with a 400 that names the field and says what to send: any other field, and values this server cannot
@@ -29,7 +26,7 @@ Tools, by who runs them:
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -84,6 +81,10 @@ class TextPart(_Strict):
     logprobs: list[Any] | None = None
 
 
+def _joined(content: str | list[TextPart]) -> str:
+    return content if isinstance(content, str) else "".join(part.text for part in content)
+
+
 class MessageItem(_Strict):
     type: Literal["message"] = "message"
     role: Literal["user", "system", "developer", "assistant"]
@@ -93,9 +94,7 @@ class MessageItem(_Strict):
     phase: str | None = None
 
     def text(self) -> str:
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(part.text for part in self.content)
+        return _joined(self.content)
 
 
 class FunctionCallItem(_Strict):
@@ -122,9 +121,7 @@ class FunctionCallOutputItem(_Strict):
     status: str | None = None
 
     def text(self) -> str:
-        if isinstance(self.output, str):
-            return self.output
-        return "".join(part.text for part in self.output)
+        return _joined(self.output)
 
 
 class ReasoningTextPart(_Strict):
@@ -298,6 +295,9 @@ class ResponsesRequest(_Strict):
         """The functions the model is offered, by the name it knows each by: ``{name: (namespace, tool)}``."""
         return {name: (namespace, tool) for name, namespace, tool in offered_functions(self.tools)}
 
+    def wants_summary(self) -> bool:
+        return self.reasoning is not None and self.reasoning.wants_summary()
+
     def skipped_tools(self) -> list[str]:
         """The types of the hosted tools in ``tools``, which the model is not offered (module doc)."""
         return [tool.type for tool in self.tools if isinstance(tool, HostedTool)]
@@ -398,11 +398,9 @@ def parse_item(index: int, item: Any) -> InputItem:
                     code="unsupported_value",
                 )
     try:
-        parsed = model.model_validate(item)
+        return cast(InputItem, model.model_validate(item))
     except ValidationError as error:
         raise _explain(error, prefix=param) from None
-    assert isinstance(parsed, MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem | ItemReference)
-    return parsed
 
 
 def _explain(error: ValidationError, prefix: str = "") -> APIError:
@@ -420,6 +418,6 @@ def _explain(error: ValidationError, prefix: str = "") -> APIError:
     if first.get("type") == "extra_forbidden":
         message = f"unknown field {path!r}: this server does not support it, and ignores no field silently; remove it"
         return APIError(400, message, param=path, code="unknown_parameter")
-    if not prefix and field in _VALUE_HINTS and first.get("type") != "extra_forbidden":
+    if not prefix and field in _VALUE_HINTS:
         return APIError(400, f"{path}: {_VALUE_HINTS[field]}", param=path, code="unsupported_value")
     return bad_request(f"{path}: {first.get('msg', 'invalid value')}", param=path or None, code="invalid_value")

@@ -7,9 +7,8 @@ Output items, in the order the model produced them: consecutive ``ReasoningText`
 text in ``content`` as ``reasoning_text``; also in ``summary`` as ``summary_text`` when the request asked for a
 summary: this server has no summarizer, so the summary is the reasoning itself); consecutive ``ContentText`` form one
 ``message`` with one ``output_text`` part; each ``ToolCall`` is one ``function_call`` item. Event grammar as OpenAI's
-and vLLM's: ``response.created``, ``response.in_progress``, then per item ``output_item.added``, its part and delta
-events, ``output_item.done``, and last ``response.completed`` (``response.incomplete`` when ``max_output_tokens``
-cut the answer, as OpenAI does; ``response.failed`` on an error). Every event has a ``sequence_number`` from 0.
+and vLLM's (docs/responses-api.md lists the events); ``response.incomplete`` when ``max_output_tokens`` cut the
+answer, as OpenAI does.
 """
 
 from __future__ import annotations
@@ -110,9 +109,9 @@ def usage_object(finish: Finish, reasoning_tokens: int) -> dict[str, Any]:
 class _Assembler:
     """Turns output events into Responses stream events (dicts without ``sequence_number``) and the output list."""
 
-    def __init__(self, meta: ResponseMeta, summary: bool) -> None:
+    def __init__(self, meta: ResponseMeta) -> None:
         self.meta = meta
-        self.summary = summary
+        self.summary = meta.request.wants_summary()
         self.output: list[dict[str, Any]] = []
         self.open: str | None = None  # "reasoning" or "message" while such an item collects text
         self.text = ""
@@ -143,6 +142,14 @@ class _Assembler:
 
     # -- items that collect text ---------------------------------------------------------------------------------
 
+    def _channels(self) -> list[tuple[str, str, str]]:
+        """The open item's text parts, each with its own events: (the text events' name, the part events' name, the
+        index's name). A reasoning summary is a second part with the same text."""
+        if self.open == "message":
+            return [("output_text", "content_part", "content_index")]
+        summary = [("reasoning_summary_text", "reasoning_summary_part", "summary_index")] if self.summary else []
+        return [("reasoning_text", "content_part", "content_index"), *summary]
+
     def _text(self, kind: str, text: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         if not text and self.open != kind and self._called():
@@ -154,70 +161,39 @@ class _Assembler:
             return events
         self.text += text
         where = self._where()
-        if kind == "message":
-            events.append({"type": "response.output_text.delta", **where, "content_index": 0, "delta": text,
-                           "logprobs": []})  # fmt: skip
-        else:
-            events.append({"type": "response.reasoning_text.delta", **where, "content_index": 0, "delta": text})
-            if self.summary:
-                events.append({"type": "response.reasoning_summary_text.delta", **where, "summary_index": 0,
-                               "delta": text})  # fmt: skip
+        for name, _, index in self._channels():
+            events.append({"type": f"response.{name}.delta", **where, index: 0, "delta": text, **_logprobs(name)})
         return events
 
     def _where(self) -> dict[str, Any]:
         prefix = "msg" if self.open == "message" else "rs"
         return {"item_id": self.meta.item_id(prefix, self.index), "output_index": self.index}
 
+    def _item(self, status: str, text: str | None = None) -> dict[str, Any]:
+        """The open item, in progress (no ``text`` yet: no parts) or done."""
+        item: dict[str, Any] = {"id": self._where()["item_id"], "type": self.open}
+        parts = [] if text is None else [_part(name, text) for name, _, _ in self._channels()]
+        if self.open == "message":
+            return {**item, "role": "assistant", "status": status, "content": parts}
+        item |= {"status": status, "summary": parts[1:]}
+        return item if text is None else {**item, "content": parts[:1]}
+
     def _open(self, kind: str) -> list[dict[str, Any]]:
         self.open, self.text = kind, ""
         where = self._where()
-        if kind == "message":
-            item = {"id": where["item_id"], "type": "message", "role": "assistant", "status": "in_progress",
-                    "content": []}  # fmt: skip
-            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            return [
-                {"type": "response.output_item.added", "output_index": self.index, "item": item},
-                {"type": "response.content_part.added", **where, "content_index": 0, "part": part},
-            ]
-        item = {"id": where["item_id"], "type": "reasoning", "status": "in_progress", "summary": []}
-        events = [
-            {"type": "response.output_item.added", "output_index": self.index, "item": item},
-            {"type": "response.content_part.added", **where, "content_index": 0,
-             "part": {"type": "reasoning_text", "text": ""}},
-        ]  # fmt: skip
-        if self.summary:
-            events.append({"type": "response.reasoning_summary_part.added", **where, "summary_index": 0,
-                           "part": {"type": "summary_text", "text": ""}})  # fmt: skip
+        events = [{"type": "response.output_item.added", "output_index": self.index, "item": self._item("in_progress")}]
+        for name, part_events, index in self._channels():
+            events.append({"type": f"response.{part_events}.added", **where, index: 0, "part": _part(name, "")})
         return events
 
     def _close(self, status: str) -> list[dict[str, Any]]:
         if self.open is None:
             return []
-        where, text = self._where(), self.text
-        events: list[dict[str, Any]]
-        if self.open == "message":
-            part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-            item = {"id": where["item_id"], "type": "message", "role": "assistant", "status": status,
-                    "content": [part]}  # fmt: skip
-            events = [
-                {"type": "response.output_text.done", **where, "content_index": 0, "text": text, "logprobs": []},
-                {"type": "response.content_part.done", **where, "content_index": 0, "part": part},
-            ]
-        else:
-            part = {"type": "reasoning_text", "text": text}
-            summary = [{"type": "summary_text", "text": text}] if self.summary else []
-            item = {"id": where["item_id"], "type": "reasoning", "status": status, "summary": summary,
-                    "content": [part]}  # fmt: skip
-            events = [
-                {"type": "response.reasoning_text.done", **where, "content_index": 0, "text": text},
-                {"type": "response.content_part.done", **where, "content_index": 0, "part": part},
-            ]
-            if self.summary:
-                events += [
-                    {"type": "response.reasoning_summary_text.done", **where, "summary_index": 0, "text": text},
-                    {"type": "response.reasoning_summary_part.done", **where, "summary_index": 0,
-                     "part": summary[0]},
-                ]  # fmt: skip
+        where, text, events = self._where(), self.text, []
+        for name, part_events, index in self._channels():
+            events.append({"type": f"response.{name}.done", **where, index: 0, "text": text, **_logprobs(name)})
+            events.append({"type": f"response.{part_events}.done", **where, index: 0, "part": _part(name, text)})
+        item = self._item(status, text)
         events.append({"type": "response.output_item.done", "output_index": self.index, "item": item})
         self.output.append(item)
         self.open, self.text = None, ""
@@ -247,11 +223,10 @@ class _Assembler:
         return events
 
     def _finish(self, finish: Finish) -> list[dict[str, Any]]:
-        cut = finish.reason == "length"
-        events = self._close("incomplete" if cut else "completed")
+        status = "incomplete" if finish.reason == "length" else "completed"
+        events = self._close(status)
         usage = usage_object(finish, self.reasoning_tokens)
-        status = "incomplete" if cut else "completed"
-        reason = "max_output_tokens" if cut else None
+        reason = "max_output_tokens" if status == "incomplete" else None
         self.finished = response_object(self.meta, status, list(self.output), usage, incomplete=reason)
         events.append({"type": f"response.{status}", "response": self.finished})
         return events
@@ -266,18 +241,25 @@ class _Assembler:
         return events
 
 
+def _part(name: str, text: str) -> dict[str, Any]:
+    """The part that the text events ``name`` fill."""
+    if name == "output_text":
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    return {"type": "summary_text" if name == "reasoning_summary_text" else name, "text": text}
+
+
+def _logprobs(name: str) -> dict[str, Any]:
+    return {"logprobs": []} if name == "output_text" else {}
+
+
 def render_response(events: Iterable[OutputEvent], meta: ResponseMeta) -> dict[str, Any]:
     """The ``Response`` object of a finished generation (``events`` ends with ``Finish``)."""
-    assembler = _Assembler(meta, summary=_wants_summary(meta.request))
+    assembler = _Assembler(meta)
     for event in events:
         assembler.feed(event)
     if assembler.finished is None:
         raise ValueError("the output events end without Finish")
     return assembler.finished
-
-
-def _wants_summary(request: ResponsesRequest) -> bool:
-    return bool(request.reasoning and request.reasoning.wants_summary())
 
 
 def sse(event: dict[str, Any]) -> bytes:
@@ -291,7 +273,7 @@ class StreamRenderer:
     is the finished ``Response`` object (what the store keeps), once there is one."""
 
     def __init__(self, meta: ResponseMeta) -> None:
-        self._assembler = _Assembler(meta, summary=_wants_summary(meta.request))
+        self._assembler = _Assembler(meta)
         self._meta = meta
         self._sequence = 0
 
@@ -315,13 +297,6 @@ class StreamRenderer:
         """``code`` is one of OpenAI's ``ResponseError`` codes (``server_error``, ``rate_limit_exceeded``, ...)."""
         return self._encode(self._assembler.fail(message, code))
 
-    def error(self, message: str, code: str | None = None, param: str | None = None) -> bytes:
-        """A bare ``error`` event, for a failure that is not the response's own (for example the stream's)."""
-        return self._encode([{"type": "error", "code": code, "message": message, "param": param}])
-
     def _encode(self, events: list[dict[str, Any]]) -> bytes:
-        chunks = []
-        for event in events:
-            chunks.append(sse({**event, "sequence_number": self._sequence}))
-            self._sequence += 1
-        return b"".join(chunks)
+        first, self._sequence = self._sequence, self._sequence + len(events)
+        return b"".join(sse({**event, "sequence_number": first + n}) for n, event in enumerate(events))

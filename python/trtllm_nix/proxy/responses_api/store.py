@@ -1,18 +1,13 @@
 """Stored responses for ``store: true``: ``previous_response_id``, ``item_reference`` and ``GET``/``DELETE
-/v1/responses/{id}``.
+/v1/responses/{id}`` (docs/responses-api.md, "What is stored, and for how long").
 
-Two backends, one behaviour (the same tests run against both):
-
-- ``SQLiteStore``: ``responses.sqlite3`` in the proxy's state directory (WAL mode), so every ``--workers`` process
-  and every proxy sharing that directory sees every stored response. Without a path the database is in memory:
-  one process, gone at exit.
-- ``PostgresStore`` (``--responses-store postgresql://...``): one table in a PostgreSQL database, for proxies on
-  several hosts behind a gateway (SMG: docs/gateway.md). Needs the ``psycopg`` driver (``trtllm-nix[postgresql]``).
-
-Either way a restart forgets nothing, and the store is bounded two ways: an entry expires ``ttl_s`` seconds (wall
-clock, so across restarts too; across hosts the proxies' clocks should agree, as NTP keeps them) after it was
-stored, and when the entries' JSON passes ``max_bytes`` the oldest go first. An entry larger than the whole store is
-not kept (a later request naming it gets the 404 of an expired one).
+Two backends, one behaviour (the same tests run against both): ``SQLiteStore``, ``responses.sqlite3`` in the proxy's
+state directory (WAL mode) that every ``--workers`` process and every proxy sharing the directory sees (in memory
+without a path: one process, gone at exit); ``PostgresStore`` (``--responses-store postgresql://...``), one table
+for proxies on several hosts behind a gateway (needs ``psycopg``, the ``postgresql`` extra). Either way a restart
+forgets nothing; an entry expires ``ttl_s`` seconds after it was stored (wall clock: across restarts, and across
+hosts whose clocks agree), and past ``max_bytes`` of JSON the oldest go first (an entry larger than the whole store
+is not kept: a later request naming it gets the 404 of an expired one).
 
 The calls block (a write commits); the routes run them off the event loop.
 """
@@ -36,12 +31,12 @@ from urllib.parse import urlsplit, urlunsplit
 from trtllm_nix.errors import SetupError
 from trtllm_nix.proxy.api_errors import APIError, bad_request
 from trtllm_nix.proxy.responses_api.protocol import ItemReference, ResponsesRequest, parse_item, qualified
+from trtllm_nix.proxy.responses_api.translate import chat_call
 
 LOG = logging.getLogger("trtllm_nix.proxy")
 DEFAULT_MAX_BYTES = 256 << 20
 DEFAULT_TTL_S = 86_400.0
 FILE_NAME = "responses.sqlite3"
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- storing order: the oldest go first
@@ -83,21 +78,16 @@ def output_messages(response: dict[str, Any]) -> list[dict[str, Any]]:
         elif item["type"] == "message":
             turn["content"] += "".join(part.get("text", "") for part in item["content"])
         elif item["type"] == "function_call":
-            function = {"name": qualified(item.get("namespace"), item["name"]), "arguments": item["arguments"]}
-            turn.setdefault("tool_calls", []).append({"id": item["call_id"], "type": "function", "function": function})
+            name = qualified(item.get("namespace"), item["name"])
+            turn.setdefault("tool_calls", []).append(chat_call(item["call_id"], name, item["arguments"]))
     return [turn]
 
 
-class _Result(Protocol):
-    rowcount: int
-
-    def fetchone(self) -> Any: ...
-
-
 class _Cursor(Protocol):
-    """What a backend's transaction hands the shared SQL: ``execute(sql, params)`` with ``?`` placeholders."""
+    """What a backend's transaction hands the shared SQL: ``execute(sql, params)`` with ``?`` placeholders, giving
+    a cursor (``rowcount``, ``fetchone()``)."""
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> _Result: ...
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Any: ...
 
 
 T = TypeVar("T")
@@ -119,8 +109,6 @@ class ResponseStore(ABC):
     """The bounded store's logic, in SQL both backends speak; a backend runs one unit of work as a transaction."""
 
     def __init__(self, max_bytes: int, ttl_s: float, clock: Callable[[], float]) -> None:
-        if max_bytes < 1 or ttl_s <= 0:
-            raise ValueError("the response store needs a positive size and a positive TTL")
         self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self._clock = clock
@@ -164,8 +152,8 @@ class ResponseStore(ABC):
         return StoredResponse(found["response"], found["conversation"])
 
     def delete(self, response_id: str) -> bool:
-        gone = self._run(True, lambda db: db.execute("DELETE FROM responses WHERE id = ?", (response_id,)).rowcount)
-        return gone > 0
+        query = "DELETE FROM responses WHERE id = ?"
+        return int(self._run(True, lambda db: db.execute(query, (response_id,)).rowcount)) > 0
 
     def bytes(self) -> int:
         """The stored JSON's size, what ``max_bytes`` bounds."""
@@ -186,7 +174,6 @@ class SQLiteStore(ResponseStore):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(max_bytes, ttl_s, clock)
-        self.path = path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # autocommit off by hand (isolation_level None): each method is one explicit transaction
@@ -222,8 +209,8 @@ class _PostgresCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> _Result:
-        return cast(_Result, self._cursor.execute(sql.replace("?", "%s"), params))
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
+        return self._cursor.execute(sql.replace("?", "%s"), params)
 
 
 class PostgresStore(ResponseStore):
@@ -316,10 +303,6 @@ def redacted(url: str) -> str:
 
 def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def is_database_url(location: str) -> bool:
-    return location.startswith(POSTGRES_SCHEMES)
 
 
 def open_store(

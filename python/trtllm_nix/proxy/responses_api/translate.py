@@ -11,7 +11,6 @@ from trtllm_nix.proxy.responses_api.protocol import (
     FunctionCallItem,
     FunctionCallOutputItem,
     FunctionChoice,
-    FunctionTool,
     InputItem,
     ItemReference,
     MessageItem,
@@ -53,8 +52,6 @@ def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = N
         tool_choice=chat_tool_choice(request),
         parallel_tool_calls=request.parallel_tool_calls,
         thinking=thinking_switch(effort),
-        reasoning_summary=bool(request.reasoning and request.reasoning.wants_summary()),
-        stream=request.stream,
     )
     return ChatPlan(messages=[*system, *conversation], tools=tools, options=options, conversation=conversation)
 
@@ -67,9 +64,9 @@ def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     turn: dict[str, Any] | None = None  # the assistant turn being collected
 
-    def assistant() -> dict[str, Any]:
+    def assistant(new: bool = False) -> dict[str, Any]:
         nonlocal turn
-        if turn is None:
+        if turn is None or new:
             turn = {"role": "assistant", "content": ""}
             messages.append(turn)
         return turn
@@ -77,24 +74,13 @@ def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:
     for item in items:
         if isinstance(item, ItemReference):
             raise TypeError("an item_reference reached translation unresolved (store.resolve_references)")
-        if isinstance(item, ReasoningItem):
-            current = assistant()
-            if current["content"] or current.get("tool_calls"):  # reasoning opens the next assistant turn
-                turn = None
-                current = assistant()
+        if isinstance(item, ReasoningItem):  # after text or calls, reasoning opens the next assistant turn
+            current = assistant(new=turn is not None and bool(turn["content"] or "tool_calls" in turn))
             current["reasoning_content"] = current.get("reasoning_content", "") + item.text()
-        elif isinstance(item, MessageItem) and item.role == "assistant":
-            current = assistant()
-            if current.get("tool_calls"):  # text after calls belongs to a new turn
-                turn = None
-                current = assistant()
-            current["content"] += item.text()
+        elif isinstance(item, MessageItem) and item.role == "assistant":  # text after calls opens a new turn
+            assistant(new=turn is not None and "tool_calls" in turn)["content"] += item.text()
         elif isinstance(item, FunctionCallItem):
-            call = {
-                "id": item.call_id,
-                "type": "function",
-                "function": {"name": item.qualified_name(), "arguments": item.arguments},
-            }
+            call = chat_call(item.call_id, item.qualified_name(), item.arguments)
             assistant().setdefault("tool_calls", []).append(call)
         elif isinstance(item, FunctionCallOutputItem):
             turn = None
@@ -110,20 +96,30 @@ def chat_tools(request: ResponsesRequest) -> list[dict[str, Any]]:
     """The offered functions as chat ``tools`` entries; a namespace's description opens each of its functions'."""
     namespaces = {tool.name: tool.description for tool in request.tools if isinstance(tool, NamespaceTool)}
     return [
-        chat_tool(name, tool, namespaces[namespace] if namespace else None)
+        chat_tool(
+            name,
+            "\n\n".join(text for text in (namespaces[namespace] if namespace else None, tool.description) if text),
+            tool.parameters if tool.parameters is not None else {"type": "object", "properties": {}},
+            tool.strict,
+        )
         for name, (namespace, tool) in request.functions().items()
     ]
 
 
-def chat_tool(name: str, tool: FunctionTool, namespace_description: str | None = None) -> dict[str, Any]:
+def chat_tool(name: str, description: str | None, parameters: dict[str, Any], strict: bool | None) -> dict[str, Any]:
+    """One chat ``tools`` entry (also the Messages API's, ``messages_api.translate``)."""
     function: dict[str, Any] = {"name": name}
-    description = "\n\n".join(text for text in (namespace_description, tool.description) if text)
     if description:
         function["description"] = description
-    function["parameters"] = tool.parameters if tool.parameters is not None else {"type": "object", "properties": {}}
-    if tool.strict is not None:
-        function["strict"] = tool.strict
+    function["parameters"] = parameters
+    if strict is not None:
+        function["strict"] = strict
     return {"type": "function", "function": function}
+
+
+def chat_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    """One entry of an assistant message's chat ``tool_calls``."""
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
 def chat_tool_choice(request: ResponsesRequest) -> ChatToolChoice:
