@@ -3,11 +3,14 @@ Integers are bounded by the int32 tensors they are sent in (nothing wraps)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trtllm_nix.llm.sampling import Sampling
+from trtllm_nix.proxy.api_errors import bad_request
+from trtllm_nix.proxy.chat_input import ChatInput
 
 INT32_MAX = 2**31 - 1
 
@@ -130,6 +133,46 @@ class ChatCompletionRequest(SamplingFields, StructuredFields):
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
     chat_template_kwargs: dict[str, Any] | None = None
+
+    def chat_input(self) -> ChatInput:
+        """The request as the chat path's preparation step takes it, its messages converted for the chat template
+        (slow for many messages: run it off the loop)."""
+        return ChatInput(
+            messages=template_messages(self.messages),
+            sampling=self.sampling(self.max_completion_tokens or self.max_tokens, self.logprobs),
+            stops=self.stop_list(),
+            tools=self.tools,
+            tool_choice=self.tool_choice,
+            parallel_tool_calls=self.parallel_tool_calls,
+            template_kwargs=self.chat_template_kwargs or {},
+            structured=self.structured_body(),
+            min_p=self.min_p,
+            priority=self.priority,
+            n=self.n,
+            top_logprobs=self.top_logprobs or 0,
+        )
+
+
+def template_messages(given: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Messages as the chat template expects them: text content, reasoning under one name, developer as system."""
+    messages = []
+    for index, message in enumerate(given):
+        try:
+            text = message.text()
+        except ValueError as error:
+            raise bad_request(str(error), param=f"messages.{index}.content") from error
+        item: dict[str, Any] = {"role": "system" if message.role == "developer" else message.role, "content": text}
+        reasoning = message.reasoning_content if message.reasoning_content is not None else message.reasoning
+        if reasoning is not None:
+            item["reasoning_content"] = reasoning
+        if message.tool_calls:
+            item["tool_calls"] = [call.model_dump() for call in message.tool_calls]
+        if message.tool_call_id:
+            item["tool_call_id"] = message.tool_call_id
+        if message.name:
+            item["name"] = message.name
+        messages.append(item)
+    return messages
 
 
 class CompletionRequest(SamplingFields, StructuredFields):

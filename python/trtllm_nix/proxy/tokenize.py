@@ -12,9 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trtllm_nix.proxy.api_errors import bad_request
-from trtllm_nix.proxy.protocol import INT32_MAX, ChatMessage
+from trtllm_nix.proxy.protocol import INT32_MAX, ChatMessage, template_messages
 from trtllm_nix.proxy.routes import get_state, require_api_key
-from trtllm_nix.proxy.serving.chat import template_messages
 from trtllm_nix.proxy.serving.checks import check_prompt_size, check_template_kwargs
 from trtllm_nix.proxy.unicode_check import refuse_lone_surrogates
 

@@ -16,7 +16,6 @@ from trtllm_nix.proxy.messages_api.protocol import (
 )
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
 from trtllm_nix.proxy.messages_api.translate import to_chat
-from trtllm_nix.proxy.serving.messages import chat_input
 
 BASE: dict[str, Any] = {"model": "qwen3", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
 CACHE = {"type": "ephemeral"}
@@ -198,7 +197,7 @@ def test_any_json_is_translated_or_refused_never_a_crash(fields: dict[str, Any],
         refused: APIError | None = None
         try:
             request = parse_request(body)
-            chat_input(request, to_chat(request, ThinkingSigner(b"k")))  # and as the chat input it stands for
+            to_chat(request, ThinkingSigner(b"k"))  # and as the chat input it stands for
         except APIError as error:
             refused = error
         assert refused is None or refused.status == 400

@@ -1,4 +1,4 @@
-"""A Messages request as the chat path takes it: its ``ChatPlan`` and the ``ChatInput`` of the preparation step."""
+"""A Messages request as the chat path takes it: the ``ChatInput`` of the preparation step."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from typing import Any
 import pytest
 from trtllm_nix.llm.sampling import Sampling
 from trtllm_nix.proxy.api_errors import APIError
+from trtllm_nix.proxy.chat_input import ChatInput
 from trtllm_nix.proxy.messages_api.protocol import parse_count_request, parse_request
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
-from trtllm_nix.proxy.messages_api.translate import ChatPlan, to_chat
-from trtllm_nix.proxy.serving.chat import ChatInput
-from trtllm_nix.proxy.serving.messages import chat_input
+from trtllm_nix.proxy.messages_api.translate import to_chat
 
 SIGNER = ThinkingSigner(b"test")
 TOOL = {"name": "Read", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}}
@@ -21,13 +20,8 @@ def _body(**fields: Any) -> dict[str, Any]:
     return {"model": "qwen3", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}], **fields}
 
 
-def _chat(**fields: Any) -> ChatPlan:
+def _chat(**fields: Any) -> ChatInput:
     return to_chat(parse_request(_body(**fields)), SIGNER)
-
-
-def _input(**fields: Any) -> ChatInput:
-    request = parse_request(_body(**fields))
-    return chat_input(request, to_chat(request, SIGNER))
 
 
 def test_a_tool_loop_with_signed_thinking_becomes_chat_turns() -> None:
@@ -90,7 +84,7 @@ def test_tool_choice(choice: dict[str, Any], chat_choice: Any, parallel: bool | 
     plan = _chat(tools=[TOOL], tool_choice=choice)
     assert plan.tool_choice == chat_choice
     assert plan.parallel_tool_calls == parallel
-    structured = _input(tools=[TOOL], tool_choice=choice).structured  # what the guide is made of
+    structured = plan.structured  # what the guide is made of
     assert structured == {
         "tools": plan.tools,
         "tool_choice": chat_choice,
@@ -116,7 +110,7 @@ def test_tool_choice_needs_tools_it_names() -> None:
 )  # fmt: skip
 def test_thinking_is_a_switch(thinking: dict[str, Any] | None, switch: bool | None) -> None:
     """On or off; the served model's reasoning format writes it into the chat template's arguments."""
-    chat = _input(**({"thinking": thinking} if thinking else {}))
+    chat = _chat(**({"thinking": thinking} if thinking else {}))
     assert chat.thinking is switch
     assert chat.template_kwargs == {}
 
@@ -124,7 +118,7 @@ def test_thinking_is_a_switch(thinking: dict[str, Any] | None, switch: bool | No
 def test_sampling_stops_and_output_format() -> None:
     schema = {"type": "object"}
     given = {"format": {"type": "json_schema", "schema": schema}}
-    chat = _input(temperature=0.5, top_p=0.9, top_k=20, stop_sequences=["END"], stream=True, output_config=given)
+    chat = _chat(temperature=0.5, top_p=0.9, top_k=20, stop_sequences=["END"], stream=True, output_config=given)
     # no max_tokens: clamped to the room the prompt leaves (serving.messages)
     assert chat.sampling == Sampling(temperature=0.5, top_p=0.9, top_k=20)
     assert chat.stops == ["END"]
@@ -135,13 +129,13 @@ def test_sampling_stops_and_output_format() -> None:
 
 def test_errors_name_the_output_format_as_it_was_sent() -> None:
     given = {"type": "json_schema", "schema": {"type": "object"}}
-    assert _input(output_format=given).format_param == "output_format"  # the structured-outputs beta's name
-    assert _input(output_config={"format": given}).format_param == "output_config.format"
+    assert _chat(output_format=given).format_param == "output_format"  # the structured-outputs beta's name
+    assert _chat(output_config={"format": given}).format_param == "output_config.format"
 
 
 def test_count_tokens_has_no_sampling() -> None:
     request = parse_count_request({"model": "qwen3", "messages": [{"role": "user", "content": "x"}]})
-    chat = chat_input(request, to_chat(request, SIGNER))
+    chat = to_chat(request, SIGNER)
     assert (chat.sampling, chat.stops, chat.structured) == (Sampling(), [], {})
     assert chat.messages == [{"role": "user", "content": "x"}]
 

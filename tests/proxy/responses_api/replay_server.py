@@ -28,7 +28,7 @@ from trtllm_nix.proxy.responses_api.store import (
     previous_conversation,
     remember,
 )
-from trtllm_nix.proxy.responses_api.translate import to_chat
+from trtllm_nix.proxy.responses_api.translate import conversation_of, to_chat
 
 
 def scripted(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> list[OutputEvent]:
@@ -57,12 +57,13 @@ def app() -> FastAPI:
         except ValueError:
             raise APIError(400, "the request body is not valid JSON", code="invalid_json") from None
         parsed = parse_request(body)
-        plan = to_chat(parsed, previous_conversation(store, parsed.previous_response_id))
-        events = scripted(plan.messages, plan.tools)
+        conversation = conversation_of(parsed, previous_conversation(store, parsed.previous_response_id))
+        chat = to_chat(parsed, conversation)
+        events = scripted(chat.messages, chat.tools)
         meta = new_meta(parsed.model, parsed)
         if not parsed.stream:
             final = render_response(events, meta)
-            remember(store, parsed.store, plan.conversation, final)
+            remember(store, parsed.store, conversation, final)
             return JSONResponse(final)
         renderer = StreamRenderer(meta)
 
@@ -71,7 +72,7 @@ def app() -> FastAPI:
             for event in events:
                 yield renderer.feed(event)
             assert renderer.final is not None
-            remember(store, parsed.store, plan.conversation, renderer.final)
+            remember(store, parsed.store, conversation, renderer.final)
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 

@@ -35,7 +35,7 @@ from trtllm_nix.proxy.responses_api.store import (
     remember,
     resolve_references,
 )
-from trtllm_nix.proxy.responses_api.translate import to_chat
+from trtllm_nix.proxy.responses_api.translate import conversation_of, to_chat
 from trtllm_nix.proxy.settings import ProxySettings
 
 from tests.postgres import PostgresServer
@@ -251,7 +251,6 @@ def test_get_then_delete_then_gone() -> None:
 def test_a_second_turn_continues_the_first_with_its_output() -> None:
     store = SQLiteStore()
     first = parse_request({"model": "m", "input": "Weather in Paris?", "instructions": "Use tools."})
-    plan = to_chat(first)
     events = [
         ReasoningText("Ask the tool."),
         ContentText("Let me check."),
@@ -260,14 +259,15 @@ def test_a_second_turn_continues_the_first_with_its_output() -> None:
     ]
     response = render_response(events, ResponseMeta("resp_1", "m", first))
     Response.model_validate(response)
-    remember(store, first.store, plan.conversation, response)
+    remember(store, first.store, conversation_of(first), response)
     assert json.loads(json.dumps(get_response(store, "resp_1"))) == response
 
     second = parse_request(
         {"model": "m", "previous_response_id": "resp_1",
          "input": [{"type": "function_call_output", "call_id": "call_1", "output": "sunny"}]}
     )  # fmt: skip
-    messages = to_chat(second, previous_conversation(store, second.previous_response_id)).messages
+    previous = previous_conversation(store, second.previous_response_id)
+    messages = to_chat(second, conversation_of(second, previous)).messages
     assert messages == [
         {"role": "user", "content": "Weather in Paris?"},
         {"role": "assistant", "content": "Let me check.", "reasoning_content": "Ask the tool.",
@@ -308,7 +308,7 @@ def test_item_references_become_the_stored_items() -> None:
     assert reasoning.text() == "Ask the tool."
     assert isinstance(call, FunctionCallItem)
     assert (call.call_id, call.name) == ("call_1", "get_weather")
-    messages = to_chat(resolved).messages
+    messages = to_chat(resolved, conversation_of(resolved)).messages
     assert messages[1]["reasoning_content"] == "Ask the tool."
 
 

@@ -10,7 +10,7 @@ from trtllm_nix.llm.model_files import ChatTemplate
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.formats.qwen3 import Qwen3Reasoning
 from trtllm_nix.proxy.responses_api.protocol import parse_request
-from trtllm_nix.proxy.responses_api.translate import thinking_switch, to_chat
+from trtllm_nix.proxy.responses_api.translate import conversation_of, thinking_switch, to_chat
 
 TEMPLATE = ChatTemplate(files("trtllm_nix_testkit.assets").joinpath("chat_template.jinja").read_text("utf-8"))
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather of a city",
@@ -18,13 +18,15 @@ WEATHER = {"type": "function", "name": "get_weather", "description": "Weather of
 
 
 def plan(**body: Any) -> Any:
-    return to_chat(parse_request({"model": "m", **body}))
+    request = parse_request({"model": "m", **body})
+    return to_chat(request, conversation_of(request))
 
 
 def test_a_string_input_with_instructions() -> None:
-    result = plan(input="Hello", instructions="Be brief.")
+    request = parse_request({"model": "m", "input": "Hello", "instructions": "Be brief."})
+    result = to_chat(request, conversation_of(request))
     assert result.messages == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
-    assert result.conversation == [{"role": "user", "content": "Hello"}]
+    assert conversation_of(request) == [{"role": "user", "content": "Hello"}]  # what a later request continues
     prompt = TEMPLATE.render(result.messages, result.tools)
     assert prompt.startswith("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n")
     assert prompt.endswith("<|im_start|>assistant\n")
@@ -83,13 +85,14 @@ def test_replayed_output_items_split_into_turns() -> None:
 
 def test_previous_turns_come_first_and_instructions_are_not_carried_over() -> None:
     previous = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
-    result = to_chat(parse_request({"model": "m", "input": "And you?", "instructions": "New."}), previous)
+    request = parse_request({"model": "m", "input": "And you?", "instructions": "New."})
+    result = to_chat(request, conversation_of(request, previous))
     assert result.messages == [
         {"role": "system", "content": "New."},
         *previous,
         {"role": "user", "content": "And you?"},
     ]
-    assert result.conversation == [*previous, {"role": "user", "content": "And you?"}]
+    assert conversation_of(request, previous) == [*previous, {"role": "user", "content": "And you?"}]
 
 
 def test_an_empty_input_is_refused() -> None:
@@ -105,12 +108,12 @@ def test_an_empty_input_is_refused() -> None:
 def test_reasoning_effort_is_qwen3s_thinking_switch(effort: Any, switch: bool | None) -> None:
     assert thinking_switch(effort) is switch
     result = plan(input="x", reasoning={"effort": effort} if effort else None)
-    assert result.options.thinking is switch  # the served model's reasoning format writes the template's switch
+    assert result.thinking is switch  # the served model's reasoning format writes the template's switch
 
 
 def test_thinking_off_renders_the_closed_think_block() -> None:
     result = plan(input="x", reasoning={"effort": "none"})
-    kwargs = Qwen3Reasoning().template_kwargs(result.options.thinking)
+    kwargs = Qwen3Reasoning().template_kwargs(result.thinking)
     prompt = TEMPLATE.render(result.messages, result.tools, **kwargs)
     assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
@@ -118,22 +121,24 @@ def test_thinking_off_renders_the_closed_think_block() -> None:
 def test_text_format_becomes_the_chat_response_format() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     result = plan(input="x", text={"format": {"type": "json_schema", "name": "N", "schema": schema, "strict": True}})
-    assert result.options.response_format == {
+    assert result.structured["response_format"] == {
         "type": "json_schema",
         "json_schema": {"name": "N", "schema": schema, "strict": True},
     }
-    assert plan(input="x", text={"format": {"type": "json_object"}}).options.response_format == {"type": "json_object"}
-    assert plan(input="x", text={"format": {"type": "text"}}).options.response_format is None
+    json_object = plan(input="x", text={"format": {"type": "json_object"}})
+    assert json_object.structured == {"response_format": {"type": "json_object"}}
+    assert plan(input="x", text={"format": {"type": "text"}}).structured == {}
 
 
 def test_sampling_limits_and_tool_settings_carry_over() -> None:
-    options = plan(
+    chat = plan(
         input="x", max_output_tokens=64, temperature=0.2, top_p=0.5, tools=[WEATHER],
         tool_choice={"type": "function", "name": "get_weather"}, parallel_tool_calls=False,
-    ).options  # fmt: skip
-    assert (options.max_output_tokens, options.temperature, options.top_p) == (64, 0.2, 0.5)
-    assert options.tool_choice == {"type": "function", "function": {"name": "get_weather"}}
-    assert options.parallel_tool_calls is False
+    )  # fmt: skip
+    assert (chat.sampling.max_tokens, chat.sampling.temperature, chat.sampling.top_p) == (64, 0.2, 0.5)
+    assert chat.tool_choice == {"type": "function", "function": {"name": "get_weather"}}
+    assert chat.parallel_tool_calls is False
+    assert (chat.format_param, chat.max_tokens_param) == ("text.format", "max_output_tokens")  # named in errors
 
 
 def test_tool_choice_must_name_a_given_tool() -> None:
@@ -158,7 +163,7 @@ def test_a_namespace_is_offered_as_qualified_functions_and_its_calls_replay_so()
     assert [tool["function"]["name"] for tool in result.tools] == ["get_weather", "crm.lookup"]
     assert result.tools[1]["function"]["description"] == "The customer database.\n\nFind a customer."
     assert result.messages[1]["tool_calls"][0]["function"]["name"] == "crm.lookup"
-    assert result.options.tool_choice == {"type": "function", "function": {"name": "crm.lookup"}}
+    assert result.tool_choice == {"type": "function", "function": {"name": "crm.lookup"}}
     prompt = TEMPLATE.render(result.messages, result.tools)
     assert '"name": "crm.lookup"' in prompt
     assert "web_search" not in prompt  # a hosted tool is not offered

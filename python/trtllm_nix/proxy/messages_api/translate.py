@@ -1,23 +1,24 @@
-"""A Messages request in the chat path's terms (``ChatPlan``): OpenAI chat messages as the model's chat template
-renders them, chat ``tools``, ``tool_choice`` and the thinking switch, as typed values the preparation step takes
-(``serving.messages`` makes them a ``ChatInput``; nothing is validated again as a chat request). Errors name the
-Messages API's fields, where they are made. docs/anthropic-api.md ("Request fields") maps each field; in short: an
-assistant turn is one chat message (``thinking`` blocks, their signatures checked by ``signing``, as
-``reasoning_content``; text as ``content``; ``tool_use`` as ``tool_calls``), a user turn one ``tool`` message per
-``tool_result`` with its text blocks between them as user messages, in order; ``tool_choice`` ``any`` is the chat
-path's ``required``, ``tool`` its named function.
+"""A Messages request in the chat path's terms: a ``ChatInput`` of OpenAI chat messages as the model's chat template
+renders them, chat ``tools``, ``tool_choice``, the thinking switch and the sampling asked for (nothing is validated
+again as a chat request). Errors name the Messages API's fields, where they are made. docs/anthropic-api.md
+("Request fields") maps each field; in short: an assistant turn is one chat message (``thinking`` blocks, their
+signatures checked by ``signing``, as ``reasoning_content``; text as ``content``; ``tool_use`` as ``tool_calls``), a
+user turn one ``tool`` message per ``tool_result`` with its text blocks between them as user messages, in order;
+``tool_choice`` ``any`` is the chat path's ``required``, ``tool`` its named function.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
+from trtllm_nix.llm.sampling import Sampling
 from trtllm_nix.proxy.api_errors import APIError, bad_request
+from trtllm_nix.proxy.chat_input import ChatInput, structured_fields
 from trtllm_nix.proxy.messages_api.protocol import (
     Conversation,
     Message,
+    MessagesRequest,
     TextBlock,
     ThinkingBlock,
     ThinkingDisabled,
@@ -31,46 +32,40 @@ from trtllm_nix.proxy.messages_api.signing import BadSignature, ThinkingSigner
 from trtllm_nix.proxy.responses_api.translate import chat_call, chat_tool
 
 
-@dataclass(frozen=True)
-class ChatPlan:
-    """What a Messages request asks of the chat path, apart from its sampling (``max_tokens`` is clamped by the
-    caller to the room the prompt leaves)."""
-
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None  # False: at most one call (disable_parallel_tool_use)
-    thinking: bool | None = None  # None: the server's default
-    response_format: dict[str, Any] | None = None
-    format_param: str = "output_config.format"  # the client's name of the output format, for errors
-
-
-def to_chat(request: Conversation, signer: ThinkingSigner) -> ChatPlan:
-    """The chat-path form of ``request``."""
+def to_chat(request: Conversation, signer: ThinkingSigner) -> ChatInput:
+    """What ``request`` asks of the chat path's preparation step: no ``max_tokens`` (all the room the prompt
+    leaves; the caller clamps it), errors name the output format and a tool's ``input_schema`` as the client sent
+    them. A count_tokens request has no sampling."""
     system = request.system_text()
     messages = [{"role": "system", "content": system}] if system else []
     for index, message in enumerate(request.messages):
         messages.extend(chat_messages(message, index, signer))
-    tools = [chat_tool(tool.name, tool.description, tool.input_schema, tool.strict) for tool in request.tools]
+    tools = [chat_tool(tool.name, tool.description, tool.input_schema, tool.strict) for tool in request.tools] or None
     choice: str | dict[str, Any] | None = None
-    parallel: bool | None = None
+    parallel: bool | None = None  # False: at most one call (disable_parallel_tool_use)
     if tools:
         choice, parallel = tool_choice(request, {tool.name for tool in request.tools})
     elif request.tool_choice is not None and not isinstance(request.tool_choice, ToolChoiceNone):
         raise bad_request(f"tool_choice {request.tool_choice.type!r} needs tools", param="tool_choice")
-    thinking = None if request.thinking is None else not isinstance(request.thinking, ThinkingDisabled)
     schema = request.output_schema()
     response_format = (
         None if schema is None else {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
     )
-    return ChatPlan(
+    sampling, stops = Sampling(), []
+    if isinstance(request, MessagesRequest):
+        sampling = Sampling(temperature=request.temperature, top_p=request.top_p, top_k=request.top_k)
+        stops = list(request.stop_sequences or [])
+    return ChatInput(
         messages=messages,
-        tools=tools or None,
+        sampling=sampling,
+        stops=stops,
+        tools=tools,
         tool_choice=choice,
         parallel_tool_calls=parallel,
-        thinking=thinking,
-        response_format=response_format,
+        thinking=None if request.thinking is None else not isinstance(request.thinking, ThinkingDisabled),
+        structured=structured_fields(response_format, tools, choice, parallel),
         format_param=request.output_param(),
+        schema_param="input_schema",
     )
 
 

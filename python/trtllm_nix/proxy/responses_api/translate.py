@@ -1,12 +1,13 @@
-"""A Responses request (and the stored turn it continues) in the chat path's terms: OpenAI chat messages as the
-model's chat template renders them, chat ``tools`` entries, and ``GenerationOptions``."""
+"""A Responses request (and the stored turns it continues) in the chat path's terms: a ``ChatInput`` of OpenAI chat
+messages as the model's chat template renders them, chat ``tools`` entries and the sampling asked for."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from trtllm_nix.llm.sampling import Sampling
 from trtllm_nix.proxy.api_errors import bad_request
-from trtllm_nix.proxy.responses_api.options import ChatPlan, ChatToolChoice, GenerationOptions
+from trtllm_nix.proxy.chat_input import ChatInput, structured_fields
 from trtllm_nix.proxy.responses_api.protocol import (
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -23,37 +24,49 @@ from trtllm_nix.proxy.responses_api.protocol import (
     TextFormatJsonSchema,
 )
 
-SAMPLING_EXTENSIONS = (
-    "top_k",
-    "min_p",
-    "repetition_penalty",
-    "priority",
-    "presence_penalty",
-    "frequency_penalty",
-    "seed",
-)
+ChatToolChoice = Literal["auto", "none", "required"] | dict[str, Any]  # the chat API's `tool_choice` values
 
 
-def to_chat(request: ResponsesRequest, previous: list[dict[str, Any]] | None = None) -> ChatPlan:
-    """``previous``: the stored ``conversation`` of the response named by ``previous_response_id`` (the caller looks
-    it up and answers 404 for an unknown id before calling this)."""
+def conversation_of(request: ResponsesRequest, previous: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The chat messages a later request continuing this one builds on: ``previous`` (the stored ``conversation`` of
+    the response ``previous_response_id`` names; the caller answers 404 for an unknown id), then ``input``. Not
+    ``instructions``: OpenAI does not carry them over."""
     conversation = [*(previous or []), *input_messages(request.input)]
     if not conversation:
         raise bad_request("input is empty: send a string or at least one item", param="input")
+    return conversation
+
+
+def to_chat(request: ResponsesRequest, conversation: list[dict[str, Any]]) -> ChatInput:
+    """What ``request`` asks of the chat path's preparation step, ``instructions`` first: errors name
+    ``text.format`` and ``max_output_tokens``, the client's own fields. ``reasoning.effort`` is the thinking switch
+    (``thinking_switch``)."""
     system = [{"role": "system", "content": request.instructions}] if request.instructions else []
     tools = chat_tools(request) or None
-    effort = request.reasoning.effort if request.reasoning else None
-    options = GenerationOptions(
-        max_output_tokens=request.max_output_tokens,
+    choice, parallel = chat_tool_choice(request), request.parallel_tool_calls
+    sampling = Sampling(
+        max_tokens=request.max_output_tokens,
         temperature=request.temperature,
         top_p=request.top_p,
-        extensions={name: getattr(request, name) for name in SAMPLING_EXTENSIONS if getattr(request, name) is not None},
-        response_format=response_format(request.text),
-        tool_choice=chat_tool_choice(request),
-        parallel_tool_calls=request.parallel_tool_calls,
-        thinking=thinking_switch(effort),
+        top_k=request.top_k,
+        seed=request.seed,
+        repetition_penalty=request.repetition_penalty,
+        presence_penalty=request.presence_penalty,
+        frequency_penalty=request.frequency_penalty,
     )
-    return ChatPlan(messages=[*system, *conversation], tools=tools, options=options, conversation=conversation)
+    return ChatInput(
+        messages=[*system, *conversation],
+        sampling=sampling,
+        tools=tools,
+        tool_choice=choice if tools else None,
+        parallel_tool_calls=parallel if tools else None,
+        thinking=thinking_switch(request.reasoning.effort if request.reasoning else None),
+        structured=structured_fields(response_format(request.text), tools, choice, parallel),
+        min_p=request.min_p,
+        priority=request.priority,
+        format_param="text.format",
+        max_tokens_param="max_output_tokens",
+    )
 
 
 def input_messages(items: str | list[InputItem]) -> list[dict[str, Any]]:

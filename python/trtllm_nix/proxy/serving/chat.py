@@ -1,12 +1,12 @@
-"""``/v1/chat/completions``: the request's messages as the chat template takes them (prepared by
-``serving.conversation``, as the Responses and Messages APIs are), and the renderer that turns output events into
+"""``/v1/chat/completions``: the request (``protocol.ChatCompletionRequest.chat_input``) prepared by
+``serving.conversation``, as the Responses and Messages APIs' are, and the renderer that turns output events into
 chunks. Streamed and non-streamed answers come from the same chunks (merged for the
 latter), so they cannot disagree."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,55 +14,13 @@ from fastapi.responses import Response
 
 from trtllm_nix.llm.events import Finish
 from trtllm_nix.llm.model_files import ModelFiles
-from trtllm_nix.proxy.api_errors import bad_request
 from trtllm_nix.proxy.output_events import ContentText, OutputEvent, ReasoningText, ToolCall
-from trtllm_nix.proxy.protocol import ChatCompletionRequest, ChatMessage
+from trtllm_nix.proxy.protocol import ChatCompletionRequest
 from trtllm_nix.proxy.serving.choices import respond_choices
-from trtllm_nix.proxy.serving.conversation import ChatInput, prepare_conversation
+from trtllm_nix.proxy.serving.conversation import prepare_conversation
 from trtllm_nix.proxy.serving.encoding import ResponseIdentity, chat_logprob_entries
 from trtllm_nix.proxy.serving.pipeline import generation
 from trtllm_nix.proxy.state import Call
-
-
-def chat_input(body: ChatCompletionRequest) -> ChatInput:
-    """``body`` as the preparation step takes it, its messages converted for the chat template (off the loop: 0.1 s
-    for 30k messages)."""
-    return ChatInput(
-        messages=template_messages(body.messages),
-        sampling=body.sampling(body.max_completion_tokens or body.max_tokens, body.logprobs),
-        stops=body.stop_list(),
-        tools=body.tools,
-        tool_choice=body.tool_choice,
-        parallel_tool_calls=body.parallel_tool_calls,
-        template_kwargs=body.chat_template_kwargs or {},
-        structured=body.structured_body(),
-        min_p=body.min_p,
-        priority=body.priority,
-        n=body.n,
-        top_logprobs=body.top_logprobs or 0,
-    )
-
-
-def template_messages(given: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-    """Messages as the chat template expects them: text content, reasoning under one name, developer as system."""
-    messages = []
-    for index, message in enumerate(given):
-        try:
-            text = message.text()
-        except ValueError as error:
-            raise bad_request(str(error), param=f"messages.{index}.content") from error
-        item: dict[str, Any] = {"role": "system" if message.role == "developer" else message.role, "content": text}
-        reasoning = message.reasoning_content if message.reasoning_content is not None else message.reasoning
-        if reasoning is not None:
-            item["reasoning_content"] = reasoning
-        if message.tool_calls:
-            item["tool_calls"] = [call.model_dump() for call in message.tool_calls]
-        if message.tool_call_id:
-            item["tool_call_id"] = message.tool_call_id
-        if message.name:
-            item["name"] = message.name
-        messages.append(item)
-    return messages
 
 
 async def serve_chat(call: Call, body: ChatCompletionRequest) -> Response:
@@ -72,7 +30,7 @@ async def serve_chat(call: Call, body: ChatCompletionRequest) -> Response:
     model = state.models.get(body.model)
     # admitted before preparing (that is work): 503 when no upstream is ready, 429 when full
     with state.lifecycle.admitted(model.backend, body.n, "n", f"n is {body.n}") as ticket:
-        chat = await asyncio.to_thread(chat_input, body)
+        chat = await asyncio.to_thread(body.chat_input)  # the messages converted: 0.1 s for 30k
         job = await prepare_conversation(model, chat, call.request_id, state.settings.log_prompts)
         identity = ResponseIdentity("chat", model.name)
         top = body.top_logprobs or 0

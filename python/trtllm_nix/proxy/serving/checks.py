@@ -11,7 +11,7 @@ from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat, ToolMode
 from trtllm_nix.proxy.served import ServedModel
 
 if TYPE_CHECKING:
-    from trtllm_nix.proxy.serving.conversation import ChatInput
+    from trtllm_nix.proxy.chat_input import ChatInput
 
 # No tokenizer packs more characters into a token: longer prompt text cannot fit the context, and is refused
 # before the tokenizer spends seconds on it.

@@ -1,22 +1,20 @@
 """The preparation step of every chat-shaped request, whichever API it came in (chat completions, the Responses API,
-the Messages API): a :class:`ChatInput` of typed values becomes a :class:`ChatJob` (the upstream request of each
-choice and what parsing the answer needs). Every check that can fail before generation runs here, so its failure
-is a status, not an error event. Each concept is asked once, in order: the model's reasoning format (the template's
-thinking switch), the checks, the chat template and tokenizer (off the loop), the guide when one is asked, the
-upstream requests."""
+the Messages API): a ``ChatInput`` of typed values (``proxy.chat_input``) becomes a :class:`ChatJob` (the upstream
+request of each choice and what parsing the answer needs). Every check that can fail before generation runs here, so
+its failure is a status, not an error event. Each concept is asked once, in order: the model's reasoning format (the
+template's thinking switch), the checks, the chat template and tokenizer (off the loop), the guide when one is
+asked, the upstream requests."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from trtllm_nix.llm.model_files import RenderedPrompt, render_chat
-from trtllm_nix.llm.sampling import Sampling
 from trtllm_nix.llm.upstream_types import UpstreamRequest
 from trtllm_nix.proxy.api_errors import bad_request
+from trtllm_nix.proxy.chat_input import ChatInput
 from trtllm_nix.proxy.formats.reasoning import ReasoningFormat
 from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat, ToolMode
 from trtllm_nix.proxy.parsers.base import ContentOnly, SpanParser, TextParser
@@ -26,30 +24,6 @@ from trtllm_nix.proxy.serving.guides import structured_guide
 from trtllm_nix.proxy.serving.upstream import choice_requests
 
 LOG = logging.getLogger("trtllm_nix.proxy")
-
-
-@dataclass(frozen=True)
-class ChatInput:
-    """A chat-shaped request as the preparation step takes it: typed values, never a re-validated chat request.
-    The ``*_param`` fields name the client's own fields in errors (``text.format`` for ``response_format`` on
-    /v1/responses, ``input_schema`` for a tool's ``parameters`` on /v1/messages)."""
-
-    messages: list[dict[str, Any]]  # as the chat template expects them (serving.chat.template_messages)
-    sampling: Sampling  # guided is filled in here
-    stops: list[str] = field(default_factory=list)
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
-    template_kwargs: dict[str, Any] = field(default_factory=dict)  # the client's chat_template_kwargs
-    thinking: bool | None = None  # thinking asked on or off (None: the default), the reasoning format's switch
-    structured: Mapping[str, Any] = field(default_factory=dict)  # the fields proxy.structured reads
-    min_p: float | None = None
-    priority: int | None = None
-    n: int = 1
-    top_logprobs: int = 0  # alternatives per token asked for (sent only with sampling.logprobs)
-    format_param: str = "response_format"
-    max_tokens_param: str = "max_tokens"
-    schema_param: str = "parameters"  # a tool's schema (the Messages API's input_schema)
 
 
 @dataclass(frozen=True)

@@ -23,48 +23,18 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from trtllm_nix.llm.sampling import Sampling
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.messages_api.errors import error_event
 from trtllm_nix.proxy.messages_api.protocol import Conversation, MessagesRequest, parse_count_request, parse_request
 from trtllm_nix.proxy.messages_api.render import PING, MessageMeta, StreamRenderer, render_message
 from trtllm_nix.proxy.messages_api.signing import ThinkingSigner
-from trtllm_nix.proxy.messages_api.translate import ChatPlan, to_chat
+from trtllm_nix.proxy.messages_api.translate import to_chat
 from trtllm_nix.proxy.output_events import OutputEvent
 from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.conversation import ChatInput, ChatJob, prepare_conversation, render
+from trtllm_nix.proxy.serving.conversation import ChatJob, prepare_conversation, render
 from trtllm_nix.proxy.serving.pipeline import generation, json_body
 from trtllm_nix.proxy.serving.upstream import PromptTooLong
 from trtllm_nix.proxy.state import Call
-
-
-def chat_input(request: Conversation, plan: ChatPlan) -> ChatInput:
-    """What ``plan`` asks of the chat path's preparation step, as typed values (the Messages request was validated
-    by its own protocol): no ``max_tokens`` (all the room the prompt leaves; the caller clamps it), errors name the
-    output format as the client sent it. A count_tokens request has no sampling."""
-    structured: dict[str, Any] = {}
-    if plan.response_format is not None:
-        structured["response_format"] = plan.response_format
-    if plan.tools:
-        structured.update(tools=plan.tools, tool_choice=plan.tool_choice)
-        if plan.parallel_tool_calls is not None:
-            structured["parallel_tool_calls"] = plan.parallel_tool_calls
-    sampling, stops = Sampling(), []
-    if isinstance(request, MessagesRequest):
-        sampling = Sampling(temperature=request.temperature, top_p=request.top_p, top_k=request.top_k)
-        stops = list(request.stop_sequences or [])
-    return ChatInput(
-        messages=plan.messages,
-        sampling=sampling,
-        stops=stops,
-        tools=plan.tools,
-        tool_choice=plan.tool_choice,
-        parallel_tool_calls=plan.parallel_tool_calls,
-        thinking=plan.thinking,
-        structured=structured,
-        format_param=plan.format_param,
-        schema_param="input_schema",
-    )
 
 
 def in_anthropic_words(error: APIError) -> APIError:
@@ -87,8 +57,7 @@ async def prepare_messages(
 ) -> ChatJob:
     """Every check that can fail before generation (a status, not an ``error`` event); ``max_tokens`` clamped."""
     try:
-        plan = to_chat(request, signer)
-        job = await prepare_conversation(model, chat_input(request, plan), request_id, log_prompts)
+        job = await prepare_conversation(model, to_chat(request, signer), request_id, log_prompts)
     except APIError as error:
         raise in_anthropic_words(error) from None
     room = job.upstream.max_new_tokens  # no max given to the chat path: all the room the prompt leaves
@@ -98,7 +67,7 @@ async def prepare_messages(
 async def count_tokens(model: ServedModel, request: Conversation, signer: ThinkingSigner) -> dict[str, int]:
     """The tokens the prompt of ``request`` has, as ``usage.input_tokens`` would count them."""
     try:
-        rendered = await render(model, chat_input(request, to_chat(request, signer)))
+        rendered = await render(model, to_chat(request, signer))
     except APIError as error:
         raise in_anthropic_words(error) from None
     return {"input_tokens": len(rendered.prompt.ids)}

@@ -25,11 +25,9 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from trtllm_nix.llm.sampling import Sampling
 from trtllm_nix.proxy.api_errors import APIError
 from trtllm_nix.proxy.output_events import OutputEvent
-from trtllm_nix.proxy.responses_api.options import ChatPlan
-from trtllm_nix.proxy.responses_api.protocol import SKIPPED_TOOLS_HEADER, ResponsesRequest, parse_request
+from trtllm_nix.proxy.responses_api.protocol import SKIPPED_TOOLS_HEADER, parse_request
 from trtllm_nix.proxy.responses_api.render import ResponseMeta, StreamRenderer, new_meta, render_response
 from trtllm_nix.proxy.responses_api.store import (
     ResponseStore,
@@ -37,56 +35,10 @@ from trtllm_nix.proxy.responses_api.store import (
     remember,
     resolve_references,
 )
-from trtllm_nix.proxy.responses_api.translate import to_chat
-from trtllm_nix.proxy.served import ServedModel
-from trtllm_nix.proxy.serving.conversation import ChatInput, ChatJob, prepare_conversation
+from trtllm_nix.proxy.responses_api.translate import conversation_of, to_chat
+from trtllm_nix.proxy.serving.conversation import prepare_conversation
 from trtllm_nix.proxy.serving.pipeline import generation, json_body
 from trtllm_nix.proxy.state import Call
-
-
-def chat_input(request: ResponsesRequest, plan: ChatPlan) -> ChatInput:
-    """What ``plan`` asks of the chat path's preparation step, as typed values (the Responses request was validated
-    by its own protocol; nothing goes through the chat request's model again): errors name ``text.format`` and
-    ``max_output_tokens``, the client's own fields."""
-    options = plan.options
-    extensions = options.extensions
-    tools = plan.tools
-    structured: dict[str, Any] = {}
-    if options.response_format is not None:
-        structured["response_format"] = options.response_format
-    if tools:
-        structured.update(tools=tools, tool_choice=options.tool_choice, parallel_tool_calls=options.parallel_tool_calls)
-    sampling = Sampling(
-        max_tokens=options.max_output_tokens,
-        temperature=options.temperature,
-        top_p=options.top_p,
-        top_k=extensions.get("top_k"),
-        seed=extensions.get("seed"),
-        repetition_penalty=extensions.get("repetition_penalty"),
-        presence_penalty=extensions.get("presence_penalty"),
-        frequency_penalty=extensions.get("frequency_penalty"),
-    )
-    return ChatInput(
-        messages=plan.messages,
-        sampling=sampling,
-        tools=tools,
-        tool_choice=options.tool_choice if tools else None,
-        parallel_tool_calls=options.parallel_tool_calls if tools else None,
-        thinking=options.thinking,
-        structured=structured,
-        min_p=extensions.get("min_p"),
-        priority=extensions.get("priority"),
-        format_param="text.format",
-        max_tokens_param="max_output_tokens",
-    )
-
-
-async def prepare_responses(
-    model: ServedModel, request: ResponsesRequest, plan: ChatPlan, request_id: str, log_prompts: bool
-) -> ChatJob:
-    """Every check that can fail before generation (a status, not a ``response.failed`` event): the chat path's
-    preparation step, given the request's own typed values."""
-    return await prepare_conversation(model, chat_input(request, plan), request_id, log_prompts)
 
 
 async def serve_responses(call: Call) -> Response:
@@ -103,11 +55,11 @@ async def serve_responses(call: Call) -> Response:
                 previous_conversation(state.responses, body.previous_response_id),
             )
         )
-        plan = to_chat(body, previous)
-        job = await prepare_responses(model, body, plan, rid, state.settings.log_prompts)
-        answer = ResponsesJob(
-            new_meta(model.name, body), plan, state.responses, body.store, lambda e: state.lifecycle.error(e, rid)
-        )
+        conversation = conversation_of(body, previous)
+        chat = to_chat(body, conversation)
+        job = await prepare_conversation(model, chat, rid, state.settings.log_prompts)
+        meta = new_meta(model.name, body)
+        answer = ResponsesJob(meta, conversation, state.responses, body.store, lambda e: state.lifecycle.error(e, rid))
         skipped = body.skipped_tools()
         headers = {SKIPPED_TOOLS_HEADER: ", ".join(skipped)} if skipped else None
 
@@ -124,7 +76,7 @@ class ResponsesJob:
     """One prepared Responses request: what to generate, how to render it and where to keep it."""
 
     meta: ResponseMeta
-    plan: ChatPlan
+    conversation: list[dict[str, Any]]  # what a later request continuing this one builds on
     store: ResponseStore
     store_requested: bool
     error_for: Callable[[BaseException], APIError]
@@ -153,4 +105,4 @@ class ResponsesJob:
             await self._remember(renderer.final)
 
     async def _remember(self, final: dict[str, Any]) -> None:
-        await asyncio.to_thread(remember, self.store, self.store_requested, self.plan.conversation, final)
+        await asyncio.to_thread(remember, self.store, self.store_requested, self.conversation, final)
