@@ -137,14 +137,8 @@ class ProxySettings:
             (self.request_timeout > 0, "--request-timeout must be more than 0 seconds"),
             (self.max_body_bytes is None or self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024"),
             (self.max_model_len is None or self.max_model_len >= 2, "--max-model-len must be at least 2"),
-            (
-                self.reasoning_parser in REASONING_CHOICES,
-                f"--reasoning-parser must be {_one_of(REASONING_CHOICES)}",
-            ),
-            (
-                self.tool_call_parser in TOOL_CALL_CHOICES,
-                f"--tool-call-parser must be {_one_of(TOOL_CALL_CHOICES)}",
-            ),
+            (self.reasoning_parser in REASONING_CHOICES, f"--reasoning-parser must be {_one_of(REASONING_CHOICES)}"),
+            (self.tool_call_parser in TOOL_CALL_CHOICES, f"--tool-call-parser must be {_one_of(TOOL_CALL_CHOICES)}"),
             (self.workers >= 1, "--workers must be at least 1"),
             (self.upstream_wait > 0, "--upstream-wait must be more than 0 seconds"),
             (self.header_timeout > 0, "--header-timeout must be more than 0 seconds"),

@@ -50,11 +50,7 @@ class Sandbox:
 
     @classmethod
     def open(
-        cls,
-        root: Path,
-        bwrap: str | None = None,
-        binds: tuple[Path, ...] = (),
-        extra_env: dict[str, str] | None = None,
+        cls, root: Path, bwrap: str | None = None, binds: tuple[Path, ...] = (), extra_env: dict[str, str] | None = None
     ) -> Sandbox:
         given = root
         root, config = locate_runtime(root)
