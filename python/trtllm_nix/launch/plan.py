@@ -152,12 +152,6 @@ def mpirun_options(
     return command
 
 
-def create_run_dir(run_dir: Path) -> None:
-    """The run folder (logs) and its private ``tmp`` (see ``run_environment``)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
-
-
 def default_run_dir(given: Path | None, name: str) -> Path:
     """``--run-dir``, else a new folder ``NAME-PID`` in ``$XDG_RUNTIME_DIR`` (else the temporary folder)."""
     runtime_root = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())

@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import threading
 import time
 from pathlib import Path
-from types import FrameType
 
 from trtllm_nix.errors import ServerError
-from trtllm_nix.launch.plan import Launch, create_run_dir
-from trtllm_nix.launch.tee import start_logged
+from trtllm_nix.launch.plan import Launch
+from trtllm_nix.launch.tee import LoggedServer, log_tail
 from trtllm_nix.processes import end_session, terminate
 
 SERVER_DIED = 10  # the exit code when trtllm-serve ends on its own while serving
-LOG_NAME = "trtllm-serve.log"
 
 
 def port_open(host: str, port: int) -> bool:
@@ -40,41 +36,29 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-class TrtllmServe:
+class TrtllmServe(LoggedServer):
     def __init__(self, launch: Launch, run_dir: Path, host: str, port: int, exit_timeout: float) -> None:
-        self.launch = launch
-        self.run_dir = run_dir
+        super().__init__(launch, run_dir, exit_timeout)
         self.host = host
         self.port = port
-        self.exit_timeout = exit_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        self.stop_requested = False
-        self.tee: threading.Thread | None = None
 
     @property
     def log(self) -> Path:
-        return self.run_dir / LOG_NAME
+        return self.run_dir / "trtllm-serve.log"
 
     def start(self) -> None:
         if port_open(self.host, self.port):
             raise ServerError(
                 f"port {self.port} on {self.host} is already in use: stop what serves there or pass --port"
             )
-        create_run_dir(self.run_dir)
         missing = "pass --runtime (the TensorRT-LLM release image, nix build .#tensorrt-llm-release) or --trtllm-serve"
-        self.process, self.tee = start_logged(
-            self.launch.command, self.launch.environment, self.log, b"[trtllm-serve] ", missing
-        )
+        self.start_logged(self.log, b"[trtllm-serve] ", missing)
 
     def handle_signals(self) -> None:
         """SIGTERM and SIGINT ask for a stop from now on (before the start: a stop while the model loads, or right
         after ready, is a clean stop too); ``supervise`` and ``wait_ready`` act on it."""
-
-        def request_stop(signum: int, _: FrameType | None) -> None:
-            self.stop_requested = True
-
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, request_stop)
+            signal.signal(sig, self.request_stop)
 
     def wait_ready(self, timeout: float) -> bool:
         """True once the port accepts; False when a stop was asked for first (trtllm-serve is then stopped)."""
@@ -129,9 +113,5 @@ class TrtllmServe:
         return said
 
     def _tail(self) -> str:
-        try:
-            lines = self.log.read_text("utf-8", errors="replace").splitlines()
-        except FileNotFoundError:
-            return f"no log at {self.log}"
-        tail = " | ".join(line.strip() for line in lines[-3:] if line.strip())
-        return f"log {self.log}: {tail or '(empty)'}"
+        tail = log_tail(self.log)
+        return f"no log at {self.log}" if tail is None else f"log {self.log}: {tail or '(empty)'}"

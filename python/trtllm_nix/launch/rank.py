@@ -19,16 +19,12 @@ from types import FrameType
 from trtllm_nix.launch.tee import log_to_stdout, start_tee
 
 
-def rank_number() -> int:
-    return int(os.environ.get("OMPI_COMM_WORLD_RANK") or os.environ.get("PMIX_RANK") or 0)
-
-
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         print("usage: python -m trtllm_nix.launch.rank RUNDIR -- COMMAND...", file=sys.stderr)
         return 2
     run_dir, command = Path(argv[0]), argv[2:]
-    rank = rank_number()
+    rank = int(os.environ.get("OMPI_COMM_WORLD_RANK") or os.environ.get("PMIX_RANK") or 0)
     run_dir.mkdir(parents=True, exist_ok=True)
     log = (run_dir / f"rank{rank}.log").open("ab")
     echo = log_to_stdout()

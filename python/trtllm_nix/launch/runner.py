@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import FrameType
 
 from trtllm_nix.errors import ServerError
-from trtllm_nix.launch.plan import Launch, create_run_dir
-from trtllm_nix.launch.tee import start_logged
+from trtllm_nix.launch.plan import Launch
+from trtllm_nix.launch.tee import LoggedServer, log_tail
 from trtllm_nix.processes import end_session, terminate
 
 RANK_EXIT_BASE = 10
@@ -23,25 +20,18 @@ _MPIRUN_SIGNAL = re.compile(r"process rank (\d+) with PID \d+ on node \S+ exited
 _MPIRUN_EXIT = re.compile(r"Process name: \[\[\d+,\d+\],(\d+)\]\s+Exit code:\s+(\d+)")
 
 
-class RunningServer:
+class RunningServer(LoggedServer):
     def __init__(self, launch: Launch, run_dir: Path, world_size: int, ready_url: str, exit_timeout: int) -> None:
-        self.launch = launch
-        self.run_dir = run_dir
+        super().__init__(launch, run_dir, exit_timeout)
         self.world_size = world_size
         self.ready_url = ready_url
-        self.exit_timeout = exit_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        self.stop_requested = False
-        self.tee: threading.Thread | None = None
 
     def start(self) -> None:
-        create_run_dir(self.run_dir)
         for stale in self.run_dir.glob("rank*.exit"):
             stale.unlink()
         log = self.run_dir / ("rank0.log" if self.world_size == 1 else "mpirun.log")
         prefix = b"[rank 0] " if self.world_size == 1 else b"[mpirun] "
-        missing = "install Open MPI (apt-get install openmpi-bin) or pass --tritonserver"
-        self.process, self.tee = start_logged(self.launch.command, self.launch.environment, log, prefix, missing)
+        self.start_logged(log, prefix, "install Open MPI (apt-get install openmpi-bin) or pass --tritonserver")
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -64,11 +54,10 @@ class RunningServer:
 
     def _rank_failure(self) -> tuple[int, int] | None:
         """(rank, exit code) of the first rank that exited, if any has (ranks should never exit on their own)."""
-        exits = sorted(self.run_dir.glob("rank*.exit"), key=lambda p: p.stat().st_mtime)
-        for path in exits:
-            code = int(path.read_text().strip() or "0")
-            return int(path.stem.removeprefix("rank")), code
-        return None
+        first = min(self.run_dir.glob("rank*.exit"), key=lambda p: p.stat().st_mtime, default=None)
+        if first is None:
+            return None
+        return int(first.stem.removeprefix("rank")), int(first.read_text().strip() or "0")
 
     def _mpirun_reported(self) -> tuple[int, int] | None:
         """What mpirun said about a rank that ended without its wrapper (killed outright)."""
@@ -92,23 +81,13 @@ class RunningServer:
             return f"mpirun exited with code {code} {when}; logs in {self.run_dir}"
         rank, code = failure
         log = self.run_dir / f"rank{rank}.log"
-        tail = self._log_tail(rank)
+        tail = log_tail(log)
+        tail = "(no log)" if tail is None else tail
         return f"rank {rank} exited with code {code} {when}; the other ranks were stopped. log {log}: {tail}"
-
-    def _log_tail(self, rank: int) -> str:
-        try:
-            lines = (self.run_dir / f"rank{rank}.log").read_text("utf-8", errors="replace").splitlines()
-        except FileNotFoundError:
-            return "(no log)"
-        return " | ".join(line.strip() for line in lines[-3:] if line.strip())
 
     def supervise(self) -> int:
         """Block until the server ends; returns the process exit code the launcher should use."""
-
-        def request_stop(signum: int, _: FrameType | None) -> None:
-            self.stop_requested = True
-
-        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             while not self.stop_requested:
                 assert self.process is not None

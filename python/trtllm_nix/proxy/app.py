@@ -78,13 +78,12 @@ def _served(spec: ModelSpec, settings: ProxySettings, upstream: TokenSource | No
                 "pass --max-model-len"
             )
         capabilities = pytorch_lane(spec.upstream.guided_decoding)
+    elif spec.model_repository is None:  # the engine lane without a repository: no limits, logits or guides
+        engine, capabilities = None, engine_lane(False, False, False)
     else:
-        engine = read_engine_limits(spec.model_repository) if spec.model_repository else None
-        context_logits, generation_logits = (
-            gathered_logits(spec.model_repository) if spec.model_repository else (False, False)
-        )
-        guided = guided_decoding_enabled(spec.model_repository) if spec.model_repository else False
-        capabilities = engine_lane(context_logits, generation_logits, guided)
+        repository = spec.model_repository
+        engine = read_engine_limits(repository)
+        capabilities = engine_lane(*gathered_logits(repository), guided_decoding_enabled(repository))
     model = ServedModel(
         name=spec.name,
         files=files,

@@ -76,20 +76,21 @@ class ProxyMetrics:
         self.rejections = Counter("trtllm_nix_rejections", "Requests refused before generation", ["reason"], registry=r)
 
     def exposition(self) -> bytes:
-        if not self.multiprocess:
-            return bytes(generate_latest(self.registry))
-        self.event_loop_tasks.set(_task_count())
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return bytes(generate_latest(registry))
+        if self.multiprocess:
+            self.event_loop_tasks.set(_task_count())
+        return bytes(generate_latest(self._whole()))
 
     def total(self, name: str) -> float:
         """A gauge's value over the whole proxy: this process's, or the sum over the live ``--workers``."""
-        registry = self.registry
-        if self.multiprocess:
-            registry = CollectorRegistry()
-            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return float(registry.get_sample_value(name) or 0.0)
+        return float(self._whole().get_sample_value(name) or 0.0)
+
+    def _whole(self) -> CollectorRegistry:
+        """This process's registry, or under ``--workers`` one that reads every worker's files."""
+        if not self.multiprocess:
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
 
 
 def _task_count() -> float:

@@ -79,21 +79,17 @@ class ProxyMiddleware:
 
         declared = headers.get(b"content-length")
         try:
-            if declared is not None:
-                if declared.isdigit() and int(declared) > self.max_body_bytes:
-                    raise _BodyTooLarge()
-                body_receive = receive  # the server holds the body to its declared length
-            else:
+            if declared is None:
                 body_receive = await self._buffered(receive)
+            elif declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise _BodyTooLarge()
+            else:
+                body_receive = receive  # the server holds the body to its declared length
+            await self.app(scope, body_receive, send_with_id)
         except _BodyTooLarge:
             self.metrics.rejections.labels(reason="body_too_large").inc()
             error = APIError(413, f"the request body exceeds {self.max_body_bytes} bytes", code="request_too_large")
             await _envelope(scope["path"], error)(scope, receive, send_with_id)
-            self.metrics.requests.labels(endpoint=endpoint, status="413").inc()
-            self.metrics.worker_requests.labels(pid=self.metrics.pid).inc()
-            return
-        try:
-            await self.app(scope, body_receive, send_with_id)
         except Exception as error:  # a bug: an OpenAI envelope with the request id, never a bare text 500
             logging.getLogger("trtllm_nix.proxy").error("request %s failed", request_id, exc_info=error)
             if status["started"]:

@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,10 @@ TOOL_CALL_CHOICES = TOOL_CALL_FORMATS.choices()
 
 def _one_of(names: tuple[str, ...]) -> str:
     return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 ENV_PREFIX = "TRTLLM_NIX_PROXY_"
@@ -133,14 +137,8 @@ class ProxySettings:
             (self.request_timeout > 0, "--request-timeout must be more than 0 seconds"),
             (self.max_body_bytes is None or self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024"),
             (self.max_model_len is None or self.max_model_len >= 2, "--max-model-len must be at least 2"),
-            (
-                self.reasoning_parser in REASONING_CHOICES,
-                f"--reasoning-parser must be {_one_of(REASONING_CHOICES)}",
-            ),
-            (
-                self.tool_call_parser in TOOL_CALL_CHOICES,
-                f"--tool-call-parser must be {_one_of(TOOL_CALL_CHOICES)}",
-            ),
+            (self.reasoning_parser in REASONING_CHOICES, f"--reasoning-parser must be {_one_of(REASONING_CHOICES)}"),
+            (self.tool_call_parser in TOOL_CALL_CHOICES, f"--tool-call-parser must be {_one_of(TOOL_CALL_CHOICES)}"),
             (self.workers >= 1, "--workers must be at least 1"),
             (self.upstream_wait > 0, "--upstream-wait must be more than 0 seconds"),
             (self.header_timeout > 0, "--header-timeout must be more than 0 seconds"),
@@ -252,9 +250,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _value(ns: argparse.Namespace, env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
     """The flag, else the variable, else ``default``; a value that does not parse is a one-line error."""
-    flag = "--" + name.replace("_", "-")
     raw = getattr(ns, name, None)
-    source = flag
+    source = _flag(name)
     if raw is None:
         raw, source = env.get(ENV_PREFIX + name.upper()), ENV_PREFIX + name.upper()
     if raw is None or raw == "":
@@ -276,6 +273,7 @@ def _bool(raw: str) -> bool:
 
 
 _KINDS: dict[Callable[[str], Any], str] = {int: "an integer", float: "a number", _bool: "1 or 0"}
+_PARSERS: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float, "bool": _bool, "Path": Path}
 
 
 def default_state_dir(env: Mapping[str, str]) -> Path:
@@ -308,54 +306,32 @@ def from_namespace(ns: argparse.Namespace, env: Mapping[str, str] | None = None)
             raise UserError(f"cannot read --api-key-file {key_file}: {error.strerror}") from error
         if not api_key:
             raise UserError(f"--api-key-file {key_file} is empty")
-    origins = tuple(ns.cors_origin or [o for o in (env.get(ENV_PREFIX + "CORS_ORIGINS") or "").split(",") if o])
     upstream_text = _value(ns, env, "upstream", str, None)
     upstream = parse_upstream(upstream_text) if upstream_text else None
     if upstream is not None:
         triton_given = [
-            flag
-            for flag, name in (
-                ("--triton", "triton"),
-                ("--triton-model", "triton_model"),
-                ("--model-repository", "model_repository"),
-            )
+            _flag(name)
+            for name in ("triton", "triton_model", "model_repository")
             if getattr(ns, name, None) or env.get(ENV_PREFIX + name.upper())
         ]
         if triton_given:
             raise UserError(f"--upstream {upstream} replaces Triton: drop {', '.join(triton_given)}")
-    upstreams = ",".join(ns.triton or [env.get(ENV_PREFIX + "TRITON") or "127.0.0.1:8001"])
-    return ProxySettings(
-        tokenizer=Path(tokenizer),
-        triton=upstreams,
-        triton_model=_value(ns, env, "triton_model", str, "tensorrt_llm"),
-        model_name=_value(ns, env, "model_name", str, "qwen3"),
-        host=_value(ns, env, "host", str, "127.0.0.1"),
-        port=_value(ns, env, "port", int, 9000),
-        max_model_len=_value(ns, env, "max_model_len", int, None),
-        model_repository=_value(ns, env, "model_repository", Path, None),
-        api_key=api_key,
-        max_in_flight=_value(ns, env, "max_in_flight", int, 256),
-        max_choices=_value(ns, env, "max_choices", int, 128),
-        cors_origins=origins,
-        default_chat_template_kwargs=template_kwargs,
-        keepalive_seconds=_value(ns, env, "keepalive_seconds", float, 15.0),
-        stall_timeout=_value(ns, env, "stall_timeout", float, 30.0),
-        max_body_bytes=_value(ns, env, "max_body_bytes", int, None),
-        request_timeout=_value(ns, env, "request_timeout", float, 600.0),
-        log_prompts=_value(ns, env, "log_prompts", _bool, False),
-        reasoning_parser=_value(ns, env, "reasoning_parser", str, "auto"),
-        tool_call_parser=_value(ns, env, "tool_call_parser", str, "auto"),
-        reasoning_alias=_value(ns, env, "reasoning_alias", _bool, False),
-        workers=_value(ns, env, "workers", int, 1),
-        upstream=upstream,
-        upstream_wait=_value(ns, env, "upstream_wait", float, 300.0),
-        state_dir=_value(ns, env, "state_dir", Path, None) or default_state_dir(env),
-        responses_store=_value(ns, env, "responses_store", str, None),
-        responses_store_bytes=_value(ns, env, "responses_store_bytes", int, 256 << 20),
-        responses_store_ttl=_value(ns, env, "responses_store_ttl", float, 86_400.0),
-        header_timeout=_value(ns, env, "header_timeout", float, 10.0),
-        body_timeout=_value(ns, env, "body_timeout", float, 60.0),
-        max_connections=_value(ns, env, "max_connections", int, 1000),
-        public_metrics=_value(ns, env, "public_metrics", _bool, False),
-        extra_models=tuple(parse_model_spec(text) for text in getattr(ns, "served_model", None) or []),
-    )
+    given: dict[str, Any] = {
+        "tokenizer": Path(tokenizer),
+        "triton": ",".join(ns.triton or [env.get(ENV_PREFIX + "TRITON") or "127.0.0.1:8001"]),
+        "api_key": api_key,
+        "cors_origins": tuple(
+            ns.cors_origin or [o for o in (env.get(ENV_PREFIX + "CORS_ORIGINS") or "").split(",") if o]
+        ),
+        "default_chat_template_kwargs": template_kwargs,
+        "upstream": upstream,
+        "state_dir": _value(ns, env, "state_dir", Path, None) or default_state_dir(env),
+        "extra_models": tuple(parse_model_spec(text) for text in getattr(ns, "served_model", None) or []),
+    }
+    # Every other setting (but the signing secret) reads the same way: flag, variable, else the field's default,
+    # parsed as its annotation says
+    for f in fields(ProxySettings):
+        kind = str(f.type).removesuffix(" | None")
+        if f.name not in given and kind in _PARSERS:
+            given[f.name] = _value(ns, env, f.name, _PARSERS[kind], f.default)
+    return ProxySettings(**given)

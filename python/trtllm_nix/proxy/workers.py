@@ -16,21 +16,19 @@ the directory is created empty at start and removed at stop (see proxy/metrics.p
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import os
 import pickle
 import shutil
-import signal
 import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from trtllm_nix.processes import die_with_parent
 from trtllm_nix.proxy.settings import ProxySettings
 
 SETTINGS_VARIABLE = "TRTLLM_NIX_WORKER_SETTINGS"
-_PR_SET_PDEATHSIG = 1
 # uvicorn kills (and restarts) a worker that does not answer its supervisor's ping in time, also while it starts:
 # importing the app and loading the tokenizer takes longer than uvicorn's 5 s on a loaded 2-core machine
 HEALTHCHECK_SECONDS = 60
@@ -76,14 +74,8 @@ def worker_app() -> FastAPI:
     """The app factory each worker process calls (uvicorn imports it by name)."""
     from trtllm_nix.proxy.app import create_app
 
-    _die_with_parent()
+    die_with_parent()
     settings = pickle.loads(Path(os.environ[SETTINGS_VARIABLE]).read_bytes())  # noqa: S301 - our own file
     if not isinstance(settings, ProxySettings):
         raise TypeError(f"{os.environ[SETTINGS_VARIABLE]} holds no ProxySettings")
     return create_app(settings)
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")

@@ -73,12 +73,9 @@ def driver_libraries(directory: Path) -> tuple[tuple[Path, str], ...]:
 
 
 def driver_binaries() -> tuple[tuple[Path, str], ...]:
-    chosen: dict[str, Path] = {}
-    for directory in BIN_DIRS:
-        for name in _DRIVER_BINS:
-            if name not in chosen and (directory / name).exists():
-                chosen[name] = directory / name
-    return tuple((path, f"{BIN_INSIDE}/{name}") for name, path in sorted(chosen.items()))
+    """Each driver program found, from the first of ``BIN_DIRS`` that has it."""
+    found = {name: next((d / name for d in BIN_DIRS if (d / name).exists()), None) for name in _DRIVER_BINS}
+    return tuple((path, f"{BIN_INSIDE}/{name}") for name, path in sorted(found.items()) if path is not None)
 
 
 def device_nodes(dev: Path = Path("/dev")) -> tuple[Path, ...]:

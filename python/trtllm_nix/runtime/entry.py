@@ -20,7 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -37,25 +37,20 @@ PASSED_PREFIXES = ("NCCL_", "OMPI_", "PMIX_", "UCX_", "TRTLLM_", "TLLM_", "HF_",
 
 @dataclass(frozen=True)
 class Sandbox:
-    """How to enter one image root; ``command(argv)`` is the full bubblewrap command line."""
+    """How to enter one image root (made by ``open``); ``command(argv)`` is the full bubblewrap command line."""
 
     root: Path
     bwrap: str
-    binds: tuple[Path, ...] = ()
-    extra_env: dict[str, str] = field(default_factory=dict)
-    driver: Driver = field(default_factory=lambda: Driver("not looked up"))
-    image: ImageConfig | None = None
-    compat: Compat = field(default_factory=lambda: Compat(False, "not decided"))
-    # what --runtime named (a runtime folder, or the root itself): what a re-executed entry is given again
-    given: Path | None = None
+    binds: tuple[Path, ...]
+    extra_env: dict[str, str]
+    driver: Driver
+    image: ImageConfig
+    compat: Compat
+    given: Path  # what --runtime named (a runtime folder, or the root itself): what a re-executed entry is given again
 
     @classmethod
     def open(
-        cls,
-        root: Path,
-        bwrap: str | None = None,
-        binds: tuple[Path, ...] = (),
-        extra_env: dict[str, str] | None = None,
+        cls, root: Path, bwrap: str | None = None, binds: tuple[Path, ...] = (), extra_env: dict[str, str] | None = None
     ) -> Sandbox:
         given = root
         root, config = locate_runtime(root)
@@ -75,8 +70,7 @@ class Sandbox:
         return cls(root, found, binds, dict(extra_env or {}), find_driver(), image, compat, given.resolve())
 
     def environment(self, caller: dict[str, str]) -> dict[str, str]:
-        image = self.image or read_image_config(self.root)
-        env = dict(image.environment)
+        env = dict(self.image.environment)
         env.update(self.driver.environment)
         for name, value in caller.items():
             if name in PASSED_THROUGH or name.startswith(PASSED_PREFIXES):
@@ -91,7 +85,6 @@ class Sandbox:
         return env
 
     def command(self, argv: list[str], caller: dict[str, str] | None = None, cwd: Path | None = None) -> list[str]:
-        image = self.image or read_image_config(self.root)
         args = [self.bwrap, "--tmpfs", "/", *self._root_entries()]
         # /sys may be absent: Nix's build sandbox mounts sysfs only for uid-range builds (linux-derivation-builder.cc)
         args += ["--dev-bind", "/dev", "/dev", "--bind", "/proc", "/proc", "--ro-bind-try", "/sys", "/sys"]
@@ -108,7 +101,7 @@ class Sandbox:
         args += ["--die-with-parent", "--clearenv"]
         for name, value in sorted(self.environment(dict(os.environ) if caller is None else caller).items()):
             args += ["--setenv", name, value]
-        args += ["--chdir", str(cwd) if cwd is not None else image.working_dir, "--", *argv]
+        args += ["--chdir", str(cwd) if cwd is not None else self.image.working_dir, "--", *argv]
         return args
 
     def _root_entries(self) -> list[str]:
@@ -166,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trtllm-nix: {error}", file=sys.stderr)
         return error.exit_code
     if args.print:
-        print(f"# driver: {sandbox.driver.source}; image environment: {sandbox.image.source if sandbox.image else ''}")
+        print(f"# driver: {sandbox.driver.source}; image environment: {sandbox.image.source}")
         print(f"# CUDA compat: {'used' if sandbox.compat.use else 'not used'} ({sandbox.compat.reason})")
         print(" ".join(full))
         return 0

@@ -3,6 +3,7 @@ image root through the entry program. Only this module and the engine seam know 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import trtllm_nix
@@ -15,25 +16,17 @@ BACKENDS_INSIDE = Path("/opt/tritonserver/backends")
 PYTHON_INSIDE = "python3"
 
 
-def sources_dir() -> Path:
-    """The folder holding the ``trtllm_nix`` package (pure Python), bound inside for the rank wrapper."""
-    return Path(trtllm_nix.__file__).resolve().parent.parent
-
-
 def open_sandbox(root: Path, bwrap: str | None, binds: tuple[Path, ...]) -> Sandbox:
-    folders = tuple(dict.fromkeys(p.resolve() for p in (*binds, sources_dir())))
-    return Sandbox.open(root, bwrap, folders, {"PYTHONPATH": str(sources_dir())})
+    """The sandbox with ``binds`` and the folder holding the ``trtllm_nix`` package (pure Python) bound, that on
+    PYTHONPATH inside (for the rank wrapper and the seam worker)."""
+    sources = Path(trtllm_nix.__file__).resolve().parent.parent
+    folders = tuple(dict.fromkeys(p.resolve() for p in (*binds, sources)))
+    return Sandbox.open(root, bwrap, folders, {"PYTHONPATH": str(sources)})
 
 
 def entry_command(sandbox: Sandbox, command: list[str], env: dict[str, str]) -> list[str]:
     """``python -m trtllm_nix.runtime.entry ... -- COMMAND``: the entry stays the parent and forwards signals."""
-    args = [
-        *module_command("trtllm_nix.runtime.entry"),
-        "--root",
-        str(sandbox.given or sandbox.root),
-        "--bwrap",
-        sandbox.bwrap,
-    ]
+    args = [*module_command("trtllm_nix.runtime.entry"), "--root", str(sandbox.given), "--bwrap", sandbox.bwrap]
     for folder in sandbox.binds:
         args += ["--bind", str(folder)]
     for name, value in sorted({**sandbox.extra_env, **env}.items()):
@@ -43,5 +36,4 @@ def entry_command(sandbox: Sandbox, command: list[str], env: dict[str, str]) -> 
 
 def inside(launch: Launch, sandbox: Sandbox) -> Launch:
     """The same launch, entered: the planned environment's changes travel in; the rest is the image's."""
-    command = entry_command(sandbox, launch.command, launch.changes)
-    return Launch(command, dict(launch.environment), dict(launch.changes), launch.nccl_reason)
+    return replace(launch, command=entry_command(sandbox, launch.command, launch.changes))
