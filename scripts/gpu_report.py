@@ -20,11 +20,10 @@ import torch
 from transformers import AutoModelForCausalLM
 from trtllm_nix.doctor import diagnose
 from trtllm_nix.engine.preflight import BuildPlan, PreflightError, check_preflight
-from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes
+from trtllm_nix.engine.sizes import QWEN3_32B_CONFIG, Architecture, expected_rank_bytes
 from trtllm_nix.gpus import read_inventory
 from trtllm_nix.processes import alive, descendants
 from trtllm_nix_testkit.assets.build import ensure_assets
-from trtllm_nix_testkit.qwen3_32b import QWEN3_32B_CONFIG
 from trtllm_nix_testkit.repository import write_reference_repository
 
 QWEN3_32B = Architecture.from_hf_config(QWEN3_32B_CONFIG)

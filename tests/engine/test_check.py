@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from trtllm_nix.engine.check import check_engine
-from trtllm_nix_testkit.qwen3_32b import QWEN3_32B_CONFIG
+from trtllm_nix.engine.sizes import QWEN3_32B_CONFIG
 
 from tests.engine.checkpoints import make_checkpoint
 from tests.engine.fake_tools import arch_fields, write_engine

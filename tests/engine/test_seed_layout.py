@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from trtllm_nix.engine.sizes import QWEN3_32B_CONFIG
 from trtllm_nix.gpus import Gpu, GpuInventory
 from trtllm_nix_testkit.assets.build import Assets
-from trtllm_nix_testkit.qwen3_32b import QWEN3_32B_CONFIG
 
 from tests.engine.fake_tools import arch_fields, write_engine
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from trtllm_nix.engine.preflight import BuildPlan, PreflightError, check_preflight
-from trtllm_nix.engine.sizes import Architecture, expected_rank_bytes
+from trtllm_nix.engine.sizes import QWEN3_32B_CONFIG, Architecture, expected_rank_bytes
 from trtllm_nix.gpus import Gpu, GpuInventory
-from trtllm_nix_testkit.qwen3_32b import QWEN3_32B_CONFIG
 
 QWEN3_32B = Architecture.from_hf_config(QWEN3_32B_CONFIG)
 GiB = 1 << 30

@@ -9,11 +9,23 @@ layers are split by TP, the layers by PP. Qwen3-32B NVFP4 gives 20.7 GB at TP1, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from trtllm_nix.errors import UserError
 
 BYTES_PER_WEIGHT = {"NVFP4": 0.5 + 1 / 16, "FP8": 1.0, None: 2.0}
+# The fields of Qwen/Qwen3-32B's config.json that the size model reads (the catalog's model: tests and
+# scripts/gpu_report.py size its engines from them).
+QWEN3_32B_CONFIG: Final = {
+    "hidden_size": 5120,
+    "num_hidden_layers": 64,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "intermediate_size": 25600,
+    "vocab_size": 151936,
+    "tie_word_embeddings": False,
+}
 TOLERANCE = 0.25
 
 
