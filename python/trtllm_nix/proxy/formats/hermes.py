@@ -17,11 +17,10 @@ from typing import Literal
 
 from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.proxy.formats.registry import TOOL_CALL_FORMATS
-from trtllm_nix.proxy.formats.text import Section, held_prefix, take_safe
 from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat, call_id, call_of
 from trtllm_nix.proxy.grammar import Tool, call_json
 from trtllm_nix.proxy.output_events import ContentText, ToolCall
-from trtllm_nix.proxy.parsers.base import TextEvent, TextParser
+from trtllm_nix.proxy.parsers.base import Section, TagSplitter, TextEvent, TextParser, held_prefix, take_safe
 
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
 _ARGUMENTS = re.compile(r'"arguments"\s*:\s*')
@@ -38,35 +37,16 @@ class Hermes(ToolCallFormat):
         return GuidedDecoding("ebnf_grammar", head + call_json(tools, "arguments"))
 
 
-class HermesParser:
+class HermesParser(TagSplitter):
     def __init__(self, mode: Literal["parse", "drop"]) -> None:
+        super().__init__(self._content)
         self._drop = mode == "drop"
-        self._in_call = False
-        self._buffer = ""
         self._section = Section(at_start=False)  # after a call with no answer text before it: leading space dropped
-        self._call_pieces: list[str] = []
+        self._call_pieces: list[str] = []  # of the open call; at the end, an unclosed one is neither content nor call
         self._calls = 0
         self._space_before_call = ""
         self._content_seen = False
         self._content_since_call = False  # answer text since the last call (or the start): a cut tag then is text
-
-    def feed(self, text: str) -> list[TextEvent]:
-        self._buffer += text
-        return self._drain(final=False)
-
-    def finish(self) -> list[TextEvent]:
-        out = self._drain(final=True)
-        if self._in_call:  # an unclosed call (cut by the token limit, say): never content, no call either
-            self._call_pieces = []
-        return out
-
-    def _drain(self, final: bool) -> list[TextEvent]:
-        out: list[TextEvent] = []
-        while True:
-            before = (self._in_call, len(self._buffer))
-            out += self._call() if self._in_call else self._content(final)
-            if (self._in_call, len(self._buffer)) == before:
-                return out
 
     def _content(self, final: bool) -> list[TextEvent]:
         start = self._buffer.find(CALL_OPEN)
@@ -75,7 +55,7 @@ class HermesParser:
             core = text.rstrip()
             self._space_before_call = text[len(core) :]  # given back if the call turns out malformed
             self._buffer = self._buffer[start + len(CALL_OPEN) :]
-            self._in_call = True
+            self._step = self._call
             return self._text(core)
         if final:
             if not self._content_since_call:
@@ -94,19 +74,17 @@ class HermesParser:
         self._content_seen = self._content_since_call = True
         return [ContentText(text)]
 
-    def _call(self) -> list[TextEvent]:
+    def _call(self, final: bool) -> list[TextEvent]:
         end = self._buffer.find(CALL_CLOSE)
+        cut = end if end >= 0 else len(self._buffer) - held_prefix(self._buffer, (CALL_CLOSE,))
+        if cut > 0:
+            self._call_pieces.append(self._buffer[:cut])
         if end < 0:
-            keep = held_prefix(self._buffer, (CALL_CLOSE,))
-            if len(self._buffer) > keep:
-                self._call_pieces.append(self._buffer[: len(self._buffer) - keep])
-                self._buffer = self._buffer[len(self._buffer) - keep :]
+            self._buffer = self._buffer[cut:]
             return []
-        if end > 0:
-            self._call_pieces.append(self._buffer[:end])
         self._buffer = self._buffer[end + len(CALL_CLOSE) :]
         pieces, self._call_pieces = self._call_pieces, []
-        self._in_call = False
+        self._step = self._content
         return self._tool_call(pieces)
 
     def _tool_call(self, pieces: list[str]) -> list[TextEvent]:
