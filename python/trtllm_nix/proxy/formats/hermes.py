@@ -20,7 +20,7 @@ from trtllm_nix.proxy.formats.registry import TOOL_CALL_FORMATS
 from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat, call_id, call_of
 from trtllm_nix.proxy.grammar import Tool, call_json
 from trtllm_nix.proxy.output_events import ContentText, ToolCall
-from trtllm_nix.proxy.parsers.base import Section, TagSplitter, TextEvent, TextParser, held_prefix, take_safe
+from trtllm_nix.proxy.parsers.base import TagSplitter, TextEvent, TextParser, held_prefix
 
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
 _ARGUMENTS = re.compile(r'"arguments"\s*:\s*')
@@ -39,9 +39,8 @@ class Hermes(ToolCallFormat):
 
 class HermesParser(TagSplitter):
     def __init__(self, mode: Literal["parse", "drop"]) -> None:
-        super().__init__(self._content)
+        super().__init__(self._content, at_start=False)
         self._drop = mode == "drop"
-        self._section = Section(at_start=False)  # after a call with no answer text before it: leading space dropped
         self._call_pieces: list[str] = []  # of the open call; at the end, an unclosed one is neither content nor call
         self._calls = 0
         self._space_before_call = ""
@@ -51,24 +50,20 @@ class HermesParser(TagSplitter):
     def _content(self, final: bool) -> list[TextEvent]:
         start = self._buffer.find(CALL_OPEN)
         if start >= 0:
-            text = self._section.text(self._buffer[:start])
+            text = self._section_text(self._buffer[:start])
             core = text.rstrip()
             self._space_before_call = text[len(core) :]  # given back if the call turns out malformed
             self._buffer = self._buffer[start + len(CALL_OPEN) :]
             self._step = self._call
-            return self._text(core)
-        if final:
-            if not self._content_since_call:
-                keep = held_prefix(self._buffer, (CALL_OPEN,))
-                if keep and not self._buffer[: len(self._buffer) - keep].strip():
-                    self._buffer = ""  # a call cut inside its opening tag ('<' after a call): markup, not text
-                    return []
-            text, self._buffer = self._section.text(self._buffer), ""
-            return self._text(text)
-        released, self._buffer = take_safe(self._buffer, (CALL_OPEN,))
-        return self._text(self._section.text(released))
+            return self._answer(core)
+        if final and not self._content_since_call:
+            keep = held_prefix(self._buffer, (CALL_OPEN,))
+            if keep and not self._buffer[: len(self._buffer) - keep].strip():
+                self._buffer = ""  # a call cut inside its opening tag ('<' after a call): markup, not text
+                return []
+        return self._answer(self._release(final, (CALL_OPEN,)))
 
-    def _text(self, text: str) -> list[TextEvent]:
+    def _answer(self, text: str) -> list[TextEvent]:
         if not text:
             return []
         self._content_seen = self._content_since_call = True
@@ -94,9 +89,9 @@ class HermesParser(TagSplitter):
         except json.JSONDecodeError:
             parsed = None
         if parsed is None:  # malformed: visible as content (dropped with tool_choice none)
-            return [] if self._drop else self._text(self._space_before_call + CALL_OPEN + body + CALL_CLOSE)
+            return [] if self._drop else self._answer(self._space_before_call + CALL_OPEN + body + CALL_CLOSE)
         # whitespace after a call is layout, unless content came before it (then it separates words)
-        self._section = Section(at_start=not self._content_seen)
+        self._at_start = not self._content_seen
         self._content_since_call = False
         if self._drop:
             return []

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from trtllm_nix.proxy.grammar import ebnf_escape, rename_root, text_without
 from trtllm_nix.proxy.output_events import ContentText, ReasoningText
-from trtllm_nix.proxy.parsers.base import Section, TagSplitter, TextEvent, TextParser, take_safe
+from trtllm_nix.proxy.parsers.base import TagSplitter, TextEvent, TextParser
 
 
 class ReasoningFormat:
@@ -64,10 +64,9 @@ class ThinkSplitter(TagSplitter):
     layout; the answer's text goes to ``content``."""
 
     def __init__(self, open_: str, close: str, thinking_open: bool, content: TextParser | None) -> None:
-        super().__init__(self._in_reasoning if thinking_open else self._start)
+        super().__init__(self._in_reasoning if thinking_open else self._start, at_start=True)
         self._open, self._close = open_, close
         self._content = content
-        self._section = Section(at_start=True)
 
     def finish(self) -> list[TextEvent]:
         return super().finish() + (self._content.finish() if self._content is not None else [])
@@ -76,33 +75,26 @@ class ThinkSplitter(TagSplitter):
         stripped = self._buffer.lstrip()
         if stripped.startswith(self._open):
             self._buffer = stripped[len(self._open) :]
-            self._step, self._section = self._in_reasoning, Section(at_start=True)
+            self._step, self._at_start = self._in_reasoning, True
         elif not self._open.startswith(stripped) or final:  # else it could still become the marker: wait
             # an answer without a think block: its text is the model's, leading space included (its tokens carry
             # it; logprobs would not add up)
-            self._step, self._section = self._in_content, Section(at_start=False)
+            self._step, self._at_start = self._in_content, False
         return []
 
     def _in_reasoning(self, final: bool) -> list[TextEvent]:
         end = self._buffer.find(self._close)
-        if end >= 0:
-            text = self._section.text(self._buffer[:end]).rstrip()
-            self._buffer = self._buffer[end + len(self._close) :]
-            self._step, self._section = self._in_content, Section(at_start=True)
-        elif final:
-            text, self._buffer = self._section.text(self._buffer).rstrip(), ""
+        if end < 0:
+            text = self._release(final, (self._close,)).rstrip()
         else:
-            released, self._buffer = take_safe(self._buffer, (self._close,))
-            text = self._section.text(released)
+            text = self._section_text(self._buffer[:end]).rstrip()
+            self._buffer = self._buffer[end + len(self._close) :]
+            self._step, self._at_start = self._in_content, True
         return [ReasoningText(text)] if text else []
 
     def _in_content(self, final: bool) -> list[TextEvent]:
-        if self._content is not None:  # the tool-call parser holds back what it must itself
-            text, self._buffer = self._section.text(self._buffer), ""
+        # all of it to a tool-call parser: it holds back what it must itself
+        text = self._release(final or self._content is not None, ())
+        if self._content is not None:
             return self._content.feed(text) if text else []
-        if final:
-            text, self._buffer = self._section.text(self._buffer), ""
-        else:
-            released, self._buffer = take_safe(self._buffer, ())
-            text = self._section.text(released)
         return [ContentText(text)] if text else []
