@@ -97,27 +97,26 @@ class HermesParser(TagSplitter):
             return []
         name, arguments = parsed
         index, self._calls = self._calls, self._calls + 1
-        pieces_out = tuple(argument_pieces(body, pieces, arguments))
-        return [ToolCall(index, call_id(), name, arguments, argument_pieces=pieces_out)]
+        return [ToolCall(index, call_id(), name, arguments, argument_pieces=argument_pieces(body, pieces, arguments))]
 
 
-def argument_pieces(body: str, pieces: list[str], canonical: str) -> list[str]:
+def argument_pieces(body: str, pieces: list[str], canonical: str) -> tuple[str, ...]:
     """The arguments in the pieces the model generated them in, when its own text is the canonical JSON;
     otherwise the canonical JSON in one piece."""
     match = _ARGUMENTS.search(body)
     if match is None:
-        return [canonical]
+        return (canonical,)
     try:
         _, end = json.JSONDecoder().raw_decode(body, match.end())
     except json.JSONDecodeError:
-        return [canonical]
+        return (canonical,)
     start = match.end()
     if body[start:end] != canonical:
-        return [canonical]
+        return (canonical,)
     out, offset = [], 0
     for piece in pieces:
         lo, hi = max(start, offset), min(end, offset + len(piece))
         if lo < hi:
             out.append(body[lo:hi])
         offset += len(piece)
-    return out
+    return tuple(out)

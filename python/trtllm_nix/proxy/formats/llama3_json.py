@@ -5,9 +5,8 @@ with a bare JSON object ``{"name": ..., "parameters": {...}}`` as its whole answ
 Parsing: an answer whose text starts (after whitespace) with ``{`` or ``<|python_tag|>`` may be calls, so it is
 held until the generation ends (the call ends with it: Llama stops at ``<|eot_id|>``/``<|eom_id|>``), then read as
 calls when every ``;``-separated object is one (a ``name`` and ``parameters`` or ``arguments``, an object or a JSON
-string, nothing else);
-otherwise it is the model's text, released as it was. Any other answer streams as content at once. Forcing: each call
-compact, ``parameters`` held to the tool's schema, ``"; "`` between calls.
+string, nothing else); otherwise it is the model's text, released as it was. Any other answer streams as content at
+once. Forcing: each call compact, ``parameters`` held to the tool's schema, ``"; "`` between calls.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """What a reasoning format is: a family's think-block markup, read from the answer and written into guides.
 
-A :class:`ReasoningFormat` subclass names its markers; the base class does the rest the same way for every family
-whose reasoning is ``OPEN … CLOSE`` before the answer: the streaming splitter (:class:`ThinkSplitter`), whether the
-generation prompt already opened (or closed) the block, the optional think block a guide allows before the
-constrained answer, and the chat template's thinking switch (``template_kwargs``: none by default). A family
-registers its subclass with ``@REASONING_FORMATS.register(name)`` (``formats.registry``); ``--reasoning-parser``
-chooses it by that name.
+A :class:`ReasoningFormat` subclass names its markers and registers with ``@REASONING_FORMATS.register(name)`` (the
+``--reasoning-parser`` name); the base class does the rest the same way for every family whose reasoning is
+``OPEN … CLOSE`` before the answer.
 """
 
 from __future__ import annotations
