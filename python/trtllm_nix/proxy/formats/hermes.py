@@ -1,11 +1,10 @@
 """Hermes tool calls (Qwen2.5/Qwen3, SmolLM and others), one or more anywhere in the answer:
 ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>``.
 
-Parsing: the answer's text may arrive split anywhere (even inside a tag); the parser holds back only what could
-still become a tag, so any split of the same text gives the same merged message. A call is checked as a whole
-before anything of it is sent; a closed but malformed one stays visible as content, an unclosed one at the end (cut
-by the token limit, even inside its opening tag when no answer text came after the last call) is dropped: raw
-markup is never answer text. Forcing: each call compact, one newline between calls.
+Parsing (any split of the same text gives the same message: ``TagSplitter``): a call is checked as a whole before
+anything of it is sent; a closed but malformed one stays visible as content, an unclosed one at the end (cut by the
+token limit, even inside its opening tag when no answer text came after the last call) is dropped: raw markup is
+never answer text. Forcing: each call compact, one newline between calls.
 """
 
 from __future__ import annotations
