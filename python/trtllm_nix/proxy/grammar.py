@@ -116,18 +116,20 @@ def _schema_nodes(node: object, path: str) -> Iterator[tuple[str, Mapping[str, A
             yield from _schema_nodes(value, f"{path}[{index}]")
 
 
-_LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]')
+_STRING_LITERAL = r'"(?:[^"\\]|\\.)*"'
+_CLASS = r"\[(?:[^\]\\]|\\.)*\]"
+
+
+def outside_literals(ebnf: str, pattern: str, replacement: str, classes: bool = True) -> str:
+    """``ebnf`` with the matches of ``pattern`` replaced by ``replacement`` outside string literals (and, with
+    ``classes``, character classes)."""
+    literals = f"{_STRING_LITERAL}|{_CLASS}" if classes else _STRING_LITERAL
+    return re.sub(f"({literals})|{pattern}", lambda match: match.group(1) or replacement, ebnf)
 
 
 def rename_root(ebnf: str, name: str) -> str:
-    """``ebnf`` with its rule ``root`` called ``name``, outside string literals and character classes."""
-    pieces, at = [], 0
-    for literal in _LITERALS.finditer(ebnf):
-        pieces.append(re.sub(r"(?<![\w-])root(?![\w-])", name, ebnf[at : literal.start()]))
-        pieces.append(literal.group())
-        at = literal.end()
-    pieces.append(re.sub(r"(?<![\w-])root(?![\w-])", name, ebnf[at:]))
-    return "".join(pieces)
+    """``ebnf`` with its rule ``root`` called ``name``."""
+    return outside_literals(ebnf, r"(?<![\w-])root(?![\w-])", name)
 
 
 def reason(error: Exception) -> str:

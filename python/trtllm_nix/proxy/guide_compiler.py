@@ -59,9 +59,10 @@ class GuideCompiler:
         formats = [fmt.name if fmt is not None else None for fmt in (reasoning, tool_calls)]
         key = _key(body, formats, format_param, schema_param)
         if key is not None:
-            hit, cached = self._cached(key)
-            if hit:
-                return _unwrap(cached)
+            with self._lock:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    return _unwrap(self._cache[key])
         started = threading.Event()
 
         def work() -> Outcome:
@@ -99,13 +100,6 @@ class GuideCompiler:
             await asyncio.wrap_future(self._pool.submit(guided_decoding_for, {"guided_regex": "[a-z]"}))
         except ImportError as error:  # structured requests will say so; serving everything else goes on
             LOG.warning("guided decoding is on, but the grammar compiler cannot be loaded: %s", error)
-
-    def _cached(self, key: str) -> tuple[bool, Outcome]:
-        with self._lock:
-            if key not in self._cache:
-                return False, None
-            self._cache.move_to_end(key)
-            return True, self._cache[key]
 
     def _remember(self, key: str, outcome: Outcome) -> None:
         with self._lock:

@@ -23,11 +23,10 @@ where JSON allows any, as vLLM's ``disable-any-whitespace`` but keeping ``{"a": 
 ``json_object`` is an object. Forced calls are compact (each format says what separates them).
 
 Reasoning models (``reasoning``: the served model's reasoning format): the answer is constrained, the reasoning is
-not. The guide becomes the format's EBNF grammar ``root ::= (think [ \\n\\t]{0,4})? answer`` where ``think`` is
-``<think>``, any text without ``</think>``, then ``</think>`` (Qwen3's markers); ``answer`` is the requested
-grammar. Optional, so a turn whose prompt already closed the think block (thinking switched off) answers
-directly. vLLM does the same with a reasoning parser that switches the grammar
-on after ``</think>``; TensorRT-LLM's C++ backend has no such switch, so it has to be in the grammar itself.
+not. The guide becomes the format's EBNF ``root ::= (think [ \\n\\t]{0,4})? answer`` (``ReasoningFormat.guide``),
+optional, so a turn whose prompt already closed the think block (thinking switched off) answers directly. vLLM
+switches the grammar on after ``</think>`` in its reasoning parser; TensorRT-LLM's C++ backend has no such switch, so
+it has to be in the grammar itself.
 """
 
 from __future__ import annotations
@@ -52,6 +51,7 @@ from trtllm_nix.proxy.grammar import (
     check_schema,
     ebnf_escape,
     json_strings,
+    outside_literals,
     reason,
 )
 
@@ -59,6 +59,8 @@ __all__ = ["NUMBER_BOUNDS", "UNENFORCED_KEYWORDS", "StructuredOutputError", "Too
 
 JSON_WHITESPACE = 1  # whitespace characters allowed at each place JSON allows whitespace (see compact_json)
 VLLM_EXTRAS = ("guided_json", "guided_regex", "guided_grammar", "guided_choice", "structured_outputs")
+JSON_OBJECT = GuidedDecoding("json", "")
+_FREE_WHITESPACE = re.escape("[ \\n\\t]*")
 
 
 def constraining_fields(body: Mapping[str, Any], format_param: str = "response_format") -> list[str]:
@@ -89,15 +91,7 @@ def guided_decoding_for(
     API's ``input_schema``). ``tool_calls``: the syntax a forced call is written in (None: ``--tool-call-parser
     auto``'s, Hermes)."""
     calls = tool_calls if tool_calls is not None else TOOL_CALL_FORMATS.create(AUTO_TOOL_CALLS)
-    found = [
-        (param, guide)
-        for param, guide in (
-            (format_param, _from_response_format(body.get("response_format"))),
-            ("tool_choice", _from_tool_choice(body, calls, schema_param)),
-            *((name, _from_vllm_extra(name, body[name])) for name in VLLM_EXTRAS if body.get(name) is not None),
-        )
-        if guide is not None
-    ]
+    found = [(param, _guide_of(body, param, calls, schema_param)) for param in constraining_fields(body, format_param)]
     if not found:
         return None
     if len(found) > 1:
@@ -106,14 +100,18 @@ def guided_decoding_for(
     param, guide = found[0]
     check_guide(guide, param)
     guide = compact_json(guide)
-    return with_reasoning(guide, reasoning) if reasoning is not None else guide
+    if reasoning is None:
+        return guide
+    import xgrammar  # the format's optional, unconstrained think block before the answer (see the module docstring)
+
+    answer = str(xgrammar.Grammar.from_regex(guide.guide)) if guide.guide_type == "regex" else guide.guide
+    return GuidedDecoding("ebnf_grammar", reasoning.guide(answer))
 
 
 def compact_json(guide: GuidedDecoding) -> GuidedDecoding:
-    """JSON guides as EBNF with at most ``JSON_WHITESPACE`` whitespace character wherever JSON allows whitespace:
-    with JSON's free whitespace a weak model can fill the token limit with newlines inside the object (vLLM's
-    ``disable-any-whitespace`` allows none; one keeps both ``{"a":1}`` and ``{"a": 1}``, what models and
-    serializers write). ``json`` (``json_object``) is a JSON object, any keys and values, never another value."""
+    """JSON guides as EBNF with at most ``JSON_WHITESPACE`` whitespace character wherever JSON allows whitespace
+    (see the module docstring): with JSON's free whitespace a weak model can fill the token limit with newlines
+    inside the object. ``json`` (``json_object``) is a JSON object, any keys and values, never another value."""
     import xgrammar
 
     if guide.guide_type == "json":
@@ -124,23 +122,11 @@ def compact_json(guide: GuidedDecoding) -> GuidedDecoding:
         grammar = xgrammar.Grammar.from_json_schema(guide.guide, max_whitespace_cnt=JSON_WHITESPACE)
     else:
         return guide
-    return GuidedDecoding("ebnf_grammar", _bounded_whitespace(json_strings(str(grammar))))
-
-
-_STRING_LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_FREE_WHITESPACE = "[ \\n\\t]*"
-
-
-def _bounded_whitespace(ebnf: str) -> str:
-    """xgrammar 0.1.25 leaves ``[ \\n\\t]*`` in its rules for untyped values (``basic_object``, ``basic_array``)
-    whatever ``max_whitespace_cnt`` says: bounded here, outside string literals."""
+    # xgrammar 0.1.25 leaves [ \n\t]* in its rules for untyped values (basic_object, basic_array) whatever
+    # max_whitespace_cnt says: bounded here, outside string literals
     bounded = f"[ \\n\\t]{{0,{JSON_WHITESPACE}}}"
-    pieces, at = [], 0
-    for literal in _STRING_LITERALS.finditer(ebnf):
-        pieces += [ebnf[at : literal.start()].replace(_FREE_WHITESPACE, bounded), literal.group()]
-        at = literal.end()
-    pieces.append(ebnf[at:].replace(_FREE_WHITESPACE, bounded))
-    return "".join(pieces)
+    ebnf = outside_literals(json_strings(str(grammar)), _FREE_WHITESPACE, bounded, classes=False)
+    return GuidedDecoding("ebnf_grammar", ebnf)
 
 
 def tools_of(body: Mapping[str, Any], schema_param: str = "parameters") -> list[Tool]:
@@ -154,15 +140,6 @@ def tools_of(body: Mapping[str, Any], schema_param: str = "parameters") -> list[
             raise StructuredOutputError(f"tools[{index}].function.parameters must be a JSON schema", "tools")
         tools.append(Tool(function["name"], parameters, schema_param))
     return tools
-
-
-def with_reasoning(guide: GuidedDecoding, reasoning: ReasoningFormat) -> GuidedDecoding:
-    """``guide`` behind the format's optional, unconstrained think block (see the module docstring)."""
-    import xgrammar
-
-    guide = compact_json(guide)
-    answer = str(xgrammar.Grammar.from_regex(guide.guide)) if guide.guide_type == "regex" else guide.guide
-    return GuidedDecoding("ebnf_grammar", reasoning.guide(answer))
 
 
 def check_guide(guide: GuidedDecoding, param: str) -> None:
@@ -195,41 +172,45 @@ def check_guide(guide: GuidedDecoding, param: str) -> None:
         ) from error
 
 
-def _from_response_format(value: object) -> GuidedDecoding | None:
-    if value is None:
-        return None
+def _guide_of(body: Mapping[str, Any], param: str, calls: ToolCallFormat, schema_param: str) -> GuidedDecoding:
+    """The guide of one of the ``constraining_fields`` (so never a ``text`` format, ``tool_choice`` auto or none,
+    or a null field)."""
+    if param == "tool_choice":
+        return _from_tool_choice(body, calls, schema_param)
+    if param in VLLM_EXTRAS:
+        return _from_vllm_extra(param, body[param])
+    return _from_response_format(body["response_format"])
+
+
+def _from_response_format(value: object) -> GuidedDecoding:
     if not isinstance(value, Mapping):
         raise StructuredOutputError("response_format must be an object with a type", "response_format")
     kind = value.get("type")
-    if kind == "text":
-        return None
     if kind == "json_object":
-        return GuidedDecoding("json", "")
-    if kind == "json_schema":
-        wrapper = value.get("json_schema")
-        if not isinstance(wrapper, Mapping):
-            raise StructuredOutputError("response_format.json_schema must be an object", "response_format.json_schema")
-        schema = wrapper.get("schema")
-        if schema is None:
-            return GuidedDecoding("json", "")
-        if not isinstance(schema, Mapping):
-            raise StructuredOutputError("response_format.json_schema.schema must be an object", "response_format")
-        return GuidedDecoding("json_schema", json.dumps(schema))
-    raise StructuredOutputError(
-        f"response_format.type {kind!r} is not supported; use text, json_object or json_schema", "response_format.type"
-    )
+        return JSON_OBJECT
+    if kind != "json_schema":
+        raise StructuredOutputError(
+            f"response_format.type {kind!r} is not supported; use text, json_object or json_schema",
+            "response_format.type",
+        )
+    wrapper = value.get("json_schema")
+    if not isinstance(wrapper, Mapping):
+        raise StructuredOutputError("response_format.json_schema must be an object", "response_format.json_schema")
+    schema = wrapper.get("schema")
+    if schema is None:
+        return JSON_OBJECT
+    if not isinstance(schema, Mapping):
+        raise StructuredOutputError("response_format.json_schema.schema must be an object", "response_format")
+    return GuidedDecoding("json_schema", json.dumps(schema))
 
 
-def _from_tool_choice(body: Mapping[str, Any], calls: ToolCallFormat, schema_param: str) -> GuidedDecoding | None:
-    choice = body.get("tool_choice")
-    if choice is None or choice in ("auto", "none"):
-        return None
+def _from_tool_choice(body: Mapping[str, Any], calls: ToolCallFormat, schema_param: str) -> GuidedDecoding:
+    choice = body["tool_choice"]
     tools = tools_of(body, schema_param)
-    at_most_one = body.get("parallel_tool_calls") is False
     if choice == "required":
         if not tools:
             raise StructuredOutputError("tool_choice 'required' needs at least one tool in tools", "tool_choice")
-        return calls.grammar(tools, at_most_one)
+        return calls.grammar(tools, at_most_one=body.get("parallel_tool_calls") is False)
     function = choice.get("function") if isinstance(choice, Mapping) else None
     name = function.get("name") if isinstance(function, Mapping) else None
     if not isinstance(name, str):
@@ -245,18 +226,17 @@ def _from_tool_choice(body: Mapping[str, Any], calls: ToolCallFormat, schema_par
 
 def _from_vllm_extra(name: str, value: object) -> GuidedDecoding:
     if name == "structured_outputs":
-        if not isinstance(value, Mapping) or len([k for k, v in value.items() if v is not None]) != 1:
+        given = [(k, v) for k, v in value.items() if v is not None] if isinstance(value, Mapping) else []
+        if len(given) != 1:
             raise StructuredOutputError(
                 "structured_outputs takes exactly one of json, regex, grammar, choice, json_object", name
             )
-        key, inner = next((k, v) for k, v in value.items() if v is not None)
+        [(key, inner)] = given
         if key == "json_object":
-            return GuidedDecoding("json", "")
-        aliases = {"json": "guided_json", "regex": "guided_regex", "grammar": "guided_grammar"}
-        aliases["choice"] = "guided_choice"
-        if key not in aliases:
+            return JSON_OBJECT
+        if key not in ("json", "regex", "grammar", "choice"):
             raise StructuredOutputError(f"structured_outputs.{key} is not supported", f"structured_outputs.{key}")
-        return _from_vllm_extra(aliases[key], inner)
+        return _from_vllm_extra(f"guided_{key}", inner)
     if name == "guided_json":
         if isinstance(value, str):
             return GuidedDecoding("json_schema", value)

@@ -1,11 +1,10 @@
 """Hermes tool calls (Qwen2.5/Qwen3, SmolLM and others), one or more anywhere in the answer:
 ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>``.
 
-Parsing: the answer's text may arrive split anywhere (even inside a tag); the parser holds back only what could
-still become a tag, so any split of the same text gives the same merged message. A call is checked as a whole
-before anything of it is sent; a closed but malformed one stays visible as content, an unclosed one at the end (cut
-by the token limit, even inside its opening tag when no answer text came after the last call) is dropped: raw
-markup is never answer text. Forcing: each call compact, one newline between calls.
+Parsing (any split of the same text gives the same message: ``TagSplitter``): a call is checked as a whole before
+anything of it is sent; a closed but malformed one stays visible as content, an unclosed one at the end (cut by the
+token limit, even inside its opening tag when no answer text came after the last call) is dropped: raw markup is
+never answer text. Forcing: each call compact, one newline between calls.
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ from typing import Literal
 
 from trtllm_nix.llm.events import GuidedDecoding
 from trtllm_nix.proxy.formats.registry import TOOL_CALL_FORMATS
-from trtllm_nix.proxy.formats.text import Section, held_prefix, take_safe
 from trtllm_nix.proxy.formats.tool_calls import ToolCallFormat, call_id, call_of
 from trtllm_nix.proxy.grammar import Tool, call_json
 from trtllm_nix.proxy.output_events import ContentText, ToolCall
-from trtllm_nix.proxy.parsers.base import TextEvent, TextParser
+from trtllm_nix.proxy.parsers.base import TagSplitter, TextEvent, TextParser, held_prefix
 
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
 _ARGUMENTS = re.compile(r'"arguments"\s*:\s*')
@@ -38,75 +36,49 @@ class Hermes(ToolCallFormat):
         return GuidedDecoding("ebnf_grammar", head + call_json(tools, "arguments"))
 
 
-class HermesParser:
+class HermesParser(TagSplitter):
     def __init__(self, mode: Literal["parse", "drop"]) -> None:
+        super().__init__(self._content, at_start=False)
         self._drop = mode == "drop"
-        self._in_call = False
-        self._buffer = ""
-        self._section = Section(at_start=False)  # after a call with no answer text before it: leading space dropped
-        self._call_pieces: list[str] = []
+        self._call_pieces: list[str] = []  # of the open call; at the end, an unclosed one is neither content nor call
         self._calls = 0
         self._space_before_call = ""
         self._content_seen = False
         self._content_since_call = False  # answer text since the last call (or the start): a cut tag then is text
 
-    def feed(self, text: str) -> list[TextEvent]:
-        self._buffer += text
-        return self._drain(final=False)
-
-    def finish(self) -> list[TextEvent]:
-        out = self._drain(final=True)
-        if self._in_call:  # an unclosed call (cut by the token limit, say): never content, no call either
-            self._call_pieces = []
-        return out
-
-    def _drain(self, final: bool) -> list[TextEvent]:
-        out: list[TextEvent] = []
-        while True:
-            before = (self._in_call, len(self._buffer))
-            out += self._call() if self._in_call else self._content(final)
-            if (self._in_call, len(self._buffer)) == before:
-                return out
-
     def _content(self, final: bool) -> list[TextEvent]:
         start = self._buffer.find(CALL_OPEN)
         if start >= 0:
-            text = self._section.text(self._buffer[:start])
+            text = self._section_text(self._buffer[:start])
             core = text.rstrip()
             self._space_before_call = text[len(core) :]  # given back if the call turns out malformed
             self._buffer = self._buffer[start + len(CALL_OPEN) :]
-            self._in_call = True
-            return self._text(core)
-        if final:
-            if not self._content_since_call:
-                keep = held_prefix(self._buffer, (CALL_OPEN,))
-                if keep and not self._buffer[: len(self._buffer) - keep].strip():
-                    self._buffer = ""  # a call cut inside its opening tag ('<' after a call): markup, not text
-                    return []
-            text, self._buffer = self._section.text(self._buffer), ""
-            return self._text(text)
-        released, self._buffer = take_safe(self._buffer, (CALL_OPEN,))
-        return self._text(self._section.text(released))
+            self._step = self._call
+            return self._answer(core)
+        if final and not self._content_since_call:
+            keep = held_prefix(self._buffer, (CALL_OPEN,))
+            if keep and not self._buffer[: len(self._buffer) - keep].strip():
+                self._buffer = ""  # a call cut inside its opening tag ('<' after a call): markup, not text
+                return []
+        return self._answer(self._release(final, (CALL_OPEN,)))
 
-    def _text(self, text: str) -> list[TextEvent]:
+    def _answer(self, text: str) -> list[TextEvent]:
         if not text:
             return []
         self._content_seen = self._content_since_call = True
         return [ContentText(text)]
 
-    def _call(self) -> list[TextEvent]:
+    def _call(self, final: bool) -> list[TextEvent]:
         end = self._buffer.find(CALL_CLOSE)
+        cut = end if end >= 0 else len(self._buffer) - held_prefix(self._buffer, (CALL_CLOSE,))
+        if cut > 0:
+            self._call_pieces.append(self._buffer[:cut])
         if end < 0:
-            keep = held_prefix(self._buffer, (CALL_CLOSE,))
-            if len(self._buffer) > keep:
-                self._call_pieces.append(self._buffer[: len(self._buffer) - keep])
-                self._buffer = self._buffer[len(self._buffer) - keep :]
+            self._buffer = self._buffer[cut:]
             return []
-        if end > 0:
-            self._call_pieces.append(self._buffer[:end])
         self._buffer = self._buffer[end + len(CALL_CLOSE) :]
         pieces, self._call_pieces = self._call_pieces, []
-        self._in_call = False
+        self._step = self._content
         return self._tool_call(pieces)
 
     def _tool_call(self, pieces: list[str]) -> list[TextEvent]:
@@ -116,35 +88,34 @@ class HermesParser:
         except json.JSONDecodeError:
             parsed = None
         if parsed is None:  # malformed: visible as content (dropped with tool_choice none)
-            return [] if self._drop else self._text(self._space_before_call + CALL_OPEN + body + CALL_CLOSE)
+            return [] if self._drop else self._answer(self._space_before_call + CALL_OPEN + body + CALL_CLOSE)
         # whitespace after a call is layout, unless content came before it (then it separates words)
-        self._section = Section(at_start=not self._content_seen)
+        self._at_start = not self._content_seen
         self._content_since_call = False
         if self._drop:
             return []
         name, arguments = parsed
         index, self._calls = self._calls, self._calls + 1
-        pieces_out = tuple(argument_pieces(body, pieces, arguments))
-        return [ToolCall(index, call_id(), name, arguments, argument_pieces=pieces_out)]
+        return [ToolCall(index, call_id(), name, arguments, argument_pieces=argument_pieces(body, pieces, arguments))]
 
 
-def argument_pieces(body: str, pieces: list[str], canonical: str) -> list[str]:
+def argument_pieces(body: str, pieces: list[str], canonical: str) -> tuple[str, ...]:
     """The arguments in the pieces the model generated them in, when its own text is the canonical JSON;
     otherwise the canonical JSON in one piece."""
     match = _ARGUMENTS.search(body)
     if match is None:
-        return [canonical]
+        return (canonical,)
     try:
         _, end = json.JSONDecoder().raw_decode(body, match.end())
     except json.JSONDecodeError:
-        return [canonical]
+        return (canonical,)
     start = match.end()
     if body[start:end] != canonical:
-        return [canonical]
+        return (canonical,)
     out, offset = [], 0
     for piece in pieces:
         lo, hi = max(start, offset), min(end, offset + len(piece))
         if lo < hi:
             out.append(body[lo:hi])
         offset += len(piece)
-    return out
+    return tuple(out)

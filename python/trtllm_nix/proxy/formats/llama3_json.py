@@ -5,9 +5,8 @@ with a bare JSON object ``{"name": ..., "parameters": {...}}`` as its whole answ
 Parsing: an answer whose text starts (after whitespace) with ``{`` or ``<|python_tag|>`` may be calls, so it is
 held until the generation ends (the call ends with it: Llama stops at ``<|eot_id|>``/``<|eom_id|>``), then read as
 calls when every ``;``-separated object is one (a ``name`` and ``parameters`` or ``arguments``, an object or a JSON
-string, nothing else);
-otherwise it is the model's text, released as it was. Any other answer streams as content at once. Forcing: each call
-compact, ``parameters`` held to the tool's schema, ``"; "`` between calls.
+string, nothing else); otherwise it is the model's text, released as it was. Any other answer streams as content at
+once. Forcing: each call compact, ``parameters`` held to the tool's schema, ``"; "`` between calls.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ class Llama3JsonParser:
             return [ContentText(text)]
         self._held += text
         start = self._held.lstrip()
-        if not start or start.startswith("{") or _prefix_of_tag(start) or start.startswith(PYTHON_TAG):
+        if start.startswith(("{", PYTHON_TAG)) or PYTHON_TAG.startswith(start):  # maybe calls (or nothing yet)
             return []
         self._streaming = True
         held, self._held = self._held, ""
@@ -73,25 +72,23 @@ class Llama3JsonParser:
 def calls_in(text: str) -> list[tuple[str, str]] | None:
     """The ``(name, arguments)`` of each call in ``text`` (optionally after ``<|python_tag|>``, ``;`` between
     calls), or None unless all of it is calls."""
-    text = text.strip()
-    text = text.removeprefix(PYTHON_TAG).lstrip()
-    decoder, at, calls = json.JSONDecoder(), 0, []
+    text = text.strip().removeprefix(PYTHON_TAG).lstrip()
+    calls = []
     while True:
         try:
-            body, at = decoder.raw_decode(text, at)
+            body, at = json.JSONDecoder().raw_decode(text)
         except (json.JSONDecodeError, RecursionError):
             return None
         call = call_of(body, ARGUMENT_KEYS) if _call_shaped(body) else None
         if call is None:
             return None
         calls.append(call)
-        rest = text[at:].lstrip()
-        if not rest:
+        text = text[at:].lstrip()
+        if not text:
             return calls
-        if not rest.startswith(SEPARATOR):
+        if not text.startswith(SEPARATOR):
             return None
-        at = len(text) - len(rest) + len(SEPARATOR)
-        at += len(text[at:]) - len(text[at:].lstrip())
+        text = text[len(SEPARATOR) :].lstrip()
 
 
 def _call_shaped(body: object) -> bool:
@@ -101,7 +98,3 @@ def _call_shaped(body: object) -> bool:
         return False
     keys = set(body) - {"type"}
     return "name" in keys and len(keys & set(ARGUMENT_KEYS)) == 1 and len(keys) == 2
-
-
-def _prefix_of_tag(text: str) -> bool:
-    return PYTHON_TAG.startswith(text)

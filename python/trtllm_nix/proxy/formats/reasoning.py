@@ -1,11 +1,8 @@
 """What a reasoning format is: a family's think-block markup, read from the answer and written into guides.
 
-A :class:`ReasoningFormat` subclass names its markers; the base class does the rest the same way for every family
-whose reasoning is ``OPEN … CLOSE`` before the answer: the streaming splitter (:class:`ThinkSplitter`), whether the
-generation prompt already opened (or closed) the block, the optional think block a guide allows before the
-constrained answer, and the chat template's thinking switch (``template_kwargs``: none by default). A family
-registers its subclass with ``@REASONING_FORMATS.register(name)`` (``formats.registry``); ``--reasoning-parser``
-chooses it by that name.
+A :class:`ReasoningFormat` subclass names its markers and registers with ``@REASONING_FORMATS.register(name)`` (the
+``--reasoning-parser`` name); the base class does the rest the same way for every family whose reasoning is
+``OPEN … CLOSE`` before the answer.
 """
 
 from __future__ import annotations
@@ -13,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from trtllm_nix.proxy.formats.text import Section, take_safe
 from trtllm_nix.proxy.grammar import ebnf_escape, rename_root, text_without
 from trtllm_nix.proxy.output_events import ContentText, ReasoningText
-from trtllm_nix.proxy.parsers.base import TextEvent, TextParser
+from trtllm_nix.proxy.parsers.base import TagSplitter, TextEvent, TextParser
 
 
 class ReasoningFormat:
@@ -60,70 +56,42 @@ class ReasoningFormat:
         return head + rename_root(answer, "answer")
 
 
-class ThinkSplitter:
-    """``OPEN … CLOSE`` reasoning, then the answer, from text split anywhere (even inside a marker): it holds back
-    only what could still become a marker, so any split of the same text gives the same merged message. Leading
-    whitespace of the reasoning and of the answer after it is layout; the answer's text goes to ``content``."""
+class ThinkSplitter(TagSplitter):
+    """``OPEN … CLOSE`` reasoning, then the answer. Leading whitespace of the reasoning and of the answer after it is
+    layout; the answer's text goes to ``content``."""
 
     def __init__(self, open_: str, close: str, thinking_open: bool, content: TextParser | None) -> None:
+        super().__init__(self._in_reasoning if thinking_open else self._start, at_start=True)
         self._open, self._close = open_, close
         self._content = content
-        self._mode = "reasoning" if thinking_open else "start"
-        self._buffer = ""
-        self._section = Section(at_start=True)
-
-    def feed(self, text: str) -> list[TextEvent]:
-        self._buffer += text
-        return self._drain(final=False)
 
     def finish(self) -> list[TextEvent]:
-        out = self._drain(final=True)
-        return out + (self._content.finish() if self._content is not None else [])
-
-    def _drain(self, final: bool) -> list[TextEvent]:
-        out: list[TextEvent] = []
-        while True:
-            before = (self._mode, len(self._buffer))
-            step = {"start": self._start, "reasoning": self._in_reasoning, "content": self._in_content}[self._mode]
-            out += step(final)
-            if (self._mode, len(self._buffer)) == before:
-                return out
+        return super().finish() + (self._content.finish() if self._content is not None else [])
 
     def _start(self, final: bool) -> list[TextEvent]:
         stripped = self._buffer.lstrip()
         if stripped.startswith(self._open):
             self._buffer = stripped[len(self._open) :]
-            self._mode, self._section = "reasoning", Section(at_start=True)
-        elif self._open.startswith(stripped) and not final:
-            pass  # could still become the opening marker: wait
-        else:  # an answer without a think block: its text is the model's, leading space included (its tokens
-            self._mode, self._section = "content", Section(at_start=False)  # carry it; logprobs would not add up)
+            self._step, self._at_start = self._in_reasoning, True
+        elif not self._open.startswith(stripped) or final:  # else it could still become the marker: wait
+            # an answer without a think block: its text is the model's, leading space included (its tokens carry
+            # it; logprobs would not add up)
+            self._step, self._at_start = self._in_content, False
         return []
 
     def _in_reasoning(self, final: bool) -> list[TextEvent]:
         end = self._buffer.find(self._close)
-        if end >= 0:
-            text = self._section.text(self._buffer[:end]).rstrip()
+        if end < 0:
+            text = self._release(final, (self._close,)).rstrip()
+        else:
+            text = self._section_text(self._buffer[:end]).rstrip()
             self._buffer = self._buffer[end + len(self._close) :]
-            self._mode, self._section = "content", Section(at_start=True)
-            return _reasoning(text)
-        if final:
-            text, self._buffer = self._section.text(self._buffer).rstrip(), ""
-            return _reasoning(text)
-        released, self._buffer = take_safe(self._buffer, (self._close,))
-        return _reasoning(self._section.text(released))
+            self._step, self._at_start = self._in_content, True
+        return [ReasoningText(text)] if text else []
 
     def _in_content(self, final: bool) -> list[TextEvent]:
-        if self._content is not None:  # the tool-call parser holds back what it must itself
-            text, self._buffer = self._section.text(self._buffer), ""
+        # all of it to a tool-call parser: it holds back what it must itself
+        text = self._release(final or self._content is not None, ())
+        if self._content is not None:
             return self._content.feed(text) if text else []
-        if final:
-            text, self._buffer = self._section.text(self._buffer), ""
-        else:
-            released, self._buffer = take_safe(self._buffer, ())
-            text = self._section.text(released)
         return [ContentText(text)] if text else []
-
-
-def _reasoning(text: str) -> list[TextEvent]:
-    return [ReasoningText(text)] if text else []

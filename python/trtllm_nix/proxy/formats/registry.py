@@ -1,7 +1,5 @@
 """The model formats by name, registered by class (as vLLM's ``ReasoningParserManager`` and ``ToolParserManager``):
-two registries chosen independently by ``--reasoning-parser`` and ``--tool-call-parser``. A family module adds its
-class with ``@REASONING_FORMATS.register(name)`` or ``@TOOL_CALL_FORMATS.register(name)``; ``formats/__init__``
-imports every module of the package, so a new module is registered without being named anywhere else."""
+two registries chosen independently by ``--reasoning-parser`` and ``--tool-call-parser``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""What a tool-call format is: a family's call markup, read from the answer AND forced by a grammar, in one class.
-
-A :class:`ToolCallFormat` subclass gives both directions of the same syntax, so parsing and forcing cannot drift:
-``parser`` reads calls from the answer's text (after any reasoning) as ``ToolCall`` events, ``grammar`` is the EBNF
-that forces one or more calls over the request's tools (``tool_choice`` ``required`` or a named function). A family
-registers its subclass with ``@TOOL_CALL_FORMATS.register(name)`` (``formats.registry``); ``--tool-call-parser``
-chooses it by that name.
+"""What a tool-call format is: a family's call markup, read from the answer AND forced by a grammar, in one class,
+so parsing and forcing cannot drift. A subclass registers with ``@TOOL_CALL_FORMATS.register(name)`` (the
+``--tool-call-parser`` name).
 """
 
 from __future__ import annotations
@@ -29,7 +25,7 @@ class ToolCallFormat(ABC):
 
     @abstractmethod
     def parser(self, mode: Literal["parse", "drop"]) -> TextParser:
-        """A streaming parser of the answer's text (content in; ``ContentText`` and ``ToolCall`` out)."""
+        """A streaming parser of the answer's text after any reasoning (``ContentText`` and ``ToolCall`` out)."""
 
     @abstractmethod
     def grammar(self, tools: Sequence[Tool], at_most_one: bool) -> GuidedDecoding:
