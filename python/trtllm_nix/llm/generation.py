@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from trtllm_nix.llm.backend import Capabilities
 from trtllm_nix.llm.decoders import IncrementalDetokenizer, StopMatcher
@@ -96,10 +96,6 @@ class TokenStreamBackend:
     @property
     def url(self) -> str:
         return self.source.url
-
-    def over(self, source: TokenSource) -> TokenStreamBackend:
-        """The same backend over another source (the pool the server's lifespan makes)."""
-        return replace(self, source=source)
 
     def generate(self, request: UpstreamRequest, stops: Sequence[str]) -> AsyncIterator[GenerationEvent]:
         return generate(self.source, request, self.files, list(stops))
