@@ -39,6 +39,8 @@ ANY_JSON_GUIDE = "{}"
 FINISH_REASONS: dict[str, FinishReason] = {"stop": "stop", "stop_word": "stop", "length": "length"}
 HEALTHY = "OK"  # HealthCheck's status when the executor is healthy; anything else is the reason it is not
 ABORT_TIMEOUT_S = 5.0
+# UpstreamRequest's sampling knobs, sent under the same names in SamplingConfig when set
+KNOBS = ("temperature", "top_p", "top_k", "seed", "repetition_penalty", "presence_penalty", "frequency_penalty")
 
 
 class TrtllmGrpcUpstream:
@@ -125,15 +127,7 @@ def build_generate_request(request: UpstreamRequest, request_id: str) -> pb.Gene
     sampling = pb.SamplingConfig(beam_width=1, num_return_sequences=1)
     if request.temperature is None and request.top_p is None and request.top_k is None:
         sampling.top_k = 1  # greedy, as the Triton backend decodes with no knob set (the servicer would sample)
-    for name in (
-        "temperature",
-        "top_p",
-        "top_k",
-        "seed",
-        "repetition_penalty",
-        "presence_penalty",
-        "frequency_penalty",
-    ):
+    for name in KNOBS:
         value = getattr(request, name)
         if value is not None:
             setattr(sampling, name, value)
@@ -141,6 +135,8 @@ def build_generate_request(request: UpstreamRequest, request_id: str) -> pb.Gene
     if request.return_log_probs or request.return_generation_logits:
         # at least 1: the chosen token's logprob is read from the server's top-k entries
         output.logprobs = max(request.top_logprobs if request.return_generation_logits else 0, 1)
+    # the end id and every single-token stop word, once each (the server's own end id stops it too)
+    stop_ids = list(dict.fromkeys([request.end_id, *(word[0] for word in request.stop_token_sequences)]))
     message = pb.GenerateRequest(
         request_id=request_id,
         tokenized=pb.TokenizedInput(input_token_ids=request.input_ids),
@@ -149,19 +145,13 @@ def build_generate_request(request: UpstreamRequest, request_id: str) -> pb.Gene
         max_tokens=request.max_new_tokens,
         streaming=True,
         ignore_eos=request.end_id < 0,
-        stop_token_ids=[] if request.end_id < 0 else _stop_ids(request),
+        stop_token_ids=[] if request.end_id < 0 else stop_ids,
         include_stop_token_in_output=request.keep_end_token,
     )
     if request.guided is not None:
         message.guided_decoding.guide_type = GUIDE_TYPES[request.guided.guide_type]
         message.guided_decoding.guide = request.guided.guide or ANY_JSON_GUIDE
     return message
-
-
-def _stop_ids(request: UpstreamRequest) -> list[int]:
-    """The end id and every single-token stop word, once each (the server's own end id stops it too)."""
-    ids = [request.end_id, *(word[0] for word in request.stop_token_sequences)]
-    return list(dict.fromkeys(ids))
 
 
 def _logprobs(entries: list[pb.TokenLogprob]) -> tuple[list[float] | None, tuple[tuple[TopLogprob, ...], ...] | None]:
