@@ -41,13 +41,11 @@ async def generate(
             said = chunk.finish_reason or said
             if ended_by_end_id:
                 continue  # drain to the final response: the request is finished in Triton, never cancel it
-            ids = chunk.token_ids
-            end: list[int] = []
+            ids = kept = chunk.token_ids
             cut = next((i for i, token in enumerate(ids) if token in end_ids), None)
             if cut is not None:
-                end = ids[cut : cut + 1] if request.keep_end_token else []
                 ids, ended_by_end_id = ids[:cut], True
-            kept = ids + end
+                kept = kept[: cut + 1] if request.keep_end_token else ids
             if not kept:
                 continue
             completion += len(kept)
