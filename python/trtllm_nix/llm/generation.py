@@ -113,28 +113,23 @@ class TokenStreamBackend:
 
 @dataclass
 class Outcome:
-    """What ``generate_text`` found, complete once its iterator is exhausted (kept for the Triton-side ensemble
+    """What ``generate_text`` counted, complete once its iterator is exhausted (kept for the Triton-side ensemble
     model, which reads a generation as plain text)."""
 
     prompt_tokens: int
     completion_tokens: int = 0
-    finish_reason: FinishReason | None = None
-    token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
 
 
 async def generate_text(
     upstream: TokenSource, request: UpstreamRequest, files: ModelFiles, stops: list[str], outcome: Outcome
 ) -> AsyncIterator[str]:
-    """The non-empty texts of ``generate``, with the finish recorded in ``outcome``."""
+    """The non-empty texts of ``generate``; its tokens (as many as ``Finish`` counts) and logprobs in ``outcome``."""
     events = generate(upstream, request, files, stops)
     try:
         async for event in events:
             if isinstance(event, Finish):
-                outcome.finish_reason = event.reason
-                outcome.completion_tokens = event.completion_tokens
                 continue
-            outcome.token_ids.extend(event.token_ids)
             outcome.completion_tokens += len(event.token_ids)
             if event.logprobs is not None:
                 outcome.logprobs.extend(event.logprobs)
