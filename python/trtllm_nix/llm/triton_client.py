@@ -140,12 +140,8 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
     for flag in ("return_log_probs", "return_context_logits", "return_generation_logits"):
         if getattr(request, flag):
             tensors.append((flag, "BOOL", np.asarray([[True]], dtype=np.bool_)))
-    strings: list[tuple[str, str]] = []
-    if request.guided is not None:
-        strings += [
-            ("guided_decoding_guide_type", request.guided.guide_type),
-            ("guided_decoding_guide", request.guided.guide),
-        ]
+    guided = request.guided
+    strings = {"guided_decoding_guide_type": guided.guide_type, "guided_decoding_guide": guided.guide} if guided else {}
 
     message = service_pb2.ModelInferRequest(model_name=model, id=request.request_id)
     for name, datatype, array in tensors:
@@ -153,7 +149,7 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
             service_pb2.ModelInferRequest.InferInputTensor(name=name, datatype=datatype, shape=list(array.shape))
         )
         message.raw_input_contents.append(array.tobytes())
-    for name, text in strings:  # BYTES, [1, 1] like every per-request scalar: a 4-byte length, then the bytes
+    for name, text in strings.items():  # BYTES, [1, 1] like every per-request scalar: a 4-byte length, then the bytes
         data = text.encode("utf-8")
         message.inputs.append(service_pb2.ModelInferRequest.InferInputTensor(name=name, datatype="BYTES", shape=[1, 1]))
         message.raw_input_contents.append(len(data).to_bytes(4, "little") + data)
