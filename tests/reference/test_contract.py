@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from trtllm_nix.llm.triton_client import word_list
+from trtllm_nix.llm.upstream_types import word_list
 from trtllm_nix_testkit.reference.contract import BadRequest, Sampling, parse_request, parse_word_list
 
 

@@ -32,7 +32,6 @@ class Capabilities:
     prompt_scoring: bool = False  # the prompt's own logprobs (echo + logprobs), in Finish.prompt
     guided: frozenset[GuideType] = frozenset()  # the guide kinds it enforces; empty: no guided decoding
     choices: bool = True  # n > 1: one request per choice, side by side
-    cancellation: bool = True  # closing the iterator early stops the generation upstream
     min_p: bool = False
     priority: bool = False
     missing: Mapping[Feature, str] = field(default_factory=dict)

@@ -18,19 +18,12 @@ class IncrementalDetokenizer:
         self._stream = DecodeStream(skip_special_tokens=skip_special_tokens)
         self.ids: list[int] = []
         self._emitted: list[str] = []
-        self._emitted_length = 0
 
     def push(self, ids: list[int]) -> str:
-        pieces = []
-        for token in ids:
-            self.ids.append(token)
-            piece = self._stream.step(self._tokenizer, token)
-            if piece:
-                pieces.append(piece)
-        text = "".join(pieces)
+        self.ids.extend(ids)
+        text = "".join([piece for token in ids if (piece := self._stream.step(self._tokenizer, token))])
         if text:
             self._emitted.append(text)
-            self._emitted_length += len(text)
         return text
 
     def finish(self) -> str:
@@ -39,10 +32,9 @@ class IncrementalDetokenizer:
         emitted = "".join(self._emitted)
         if not full.startswith(emitted):  # never seen with byte-level BPE; keep the stream's own text
             return ""
-        rest = full[self._emitted_length :]
+        rest = full[len(emitted) :]
         if rest:
             self._emitted.append(rest)
-            self._emitted_length += len(rest)
         return rest
 
 

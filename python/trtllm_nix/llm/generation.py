@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from trtllm_nix.llm.backend import Capabilities
 from trtllm_nix.llm.decoders import IncrementalDetokenizer, StopMatcher
@@ -41,13 +41,11 @@ async def generate(
             said = chunk.finish_reason or said
             if ended_by_end_id:
                 continue  # drain to the final response: the request is finished in Triton, never cancel it
-            ids = chunk.token_ids
-            end: list[int] = []
+            ids = kept = chunk.token_ids
             cut = next((i for i, token in enumerate(ids) if token in end_ids), None)
             if cut is not None:
-                end = ids[cut : cut + 1] if request.keep_end_token else []
                 ids, ended_by_end_id = ids[:cut], True
-            kept = ids + end
+                kept = kept[: cut + 1] if request.keep_end_token else ids
             if not kept:
                 continue
             completion += len(kept)
@@ -97,10 +95,6 @@ class TokenStreamBackend:
     def url(self) -> str:
         return self.source.url
 
-    def over(self, source: TokenSource) -> TokenStreamBackend:
-        """The same backend over another source (the pool the server's lifespan makes)."""
-        return replace(self, source=source)
-
     def generate(self, request: UpstreamRequest, stops: Sequence[str]) -> AsyncIterator[GenerationEvent]:
         return generate(self.source, request, self.files, list(stops))
 
@@ -119,28 +113,23 @@ class TokenStreamBackend:
 
 @dataclass
 class Outcome:
-    """What ``generate_text`` found, complete once its iterator is exhausted (kept for the Triton-side ensemble
+    """What ``generate_text`` counted, complete once its iterator is exhausted (kept for the Triton-side ensemble
     model, which reads a generation as plain text)."""
 
     prompt_tokens: int
     completion_tokens: int = 0
-    finish_reason: FinishReason | None = None
-    token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
 
 
 async def generate_text(
     upstream: TokenSource, request: UpstreamRequest, files: ModelFiles, stops: list[str], outcome: Outcome
 ) -> AsyncIterator[str]:
-    """The non-empty texts of ``generate``, with the finish recorded in ``outcome``."""
+    """The non-empty texts of ``generate``; its tokens (as many as ``Finish`` counts) and logprobs in ``outcome``."""
     events = generate(upstream, request, files, stops)
     try:
         async for event in events:
             if isinstance(event, Finish):
-                outcome.finish_reason = event.reason
-                outcome.completion_tokens = event.completion_tokens
                 continue
-            outcome.token_ids.extend(event.token_ids)
             outcome.completion_tokens += len(event.token_ids)
             if event.logprobs is not None:
                 outcome.logprobs.extend(event.logprobs)

@@ -57,7 +57,10 @@ class ModelFiles:
         generation_eos = generation.get("eos_token_id", [])
         generation_eos = generation_eos if isinstance(generation_eos, list) else [generation_eos]
         end_ids = tuple(dict.fromkeys([eos, *[int(x) for x in generation_eos]]))
-        limit = context_length or tokenizer_context_length(config) or 4096
+        # model_max_length, unless it is transformers' placeholder for "no limit" (int(1e30))
+        declared = config.get("model_max_length")
+        real = int(declared) if isinstance(declared, (int, float)) and 0 < declared < 10**9 else 0
+        limit = context_length or real or 4096
         return cls(
             tokenizer=tokenizer,
             chat_template=template if isinstance(template, str) else None,
@@ -181,17 +184,6 @@ def _tojson(
 
 def _raise(message: str) -> None:
     raise TemplateError(message)
-
-
-PLACEHOLDER_CONTEXT = 10**9  # transformers writes int(1e30) into model_max_length when a tokenizer has no limit
-
-
-def tokenizer_context_length(config: dict[str, Any]) -> int | None:
-    """``model_max_length`` when it is a real limit (not transformers' ``1e30`` placeholder), else None."""
-    value = config.get("model_max_length")
-    if isinstance(value, (int, float)) and 0 < value < PLACEHOLDER_CONTEXT:
-        return int(value)
-    return None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from trtllm_nix.llm.triton_client import TritonUpstream
 from trtllm_nix.llm.upstream_types import Upstream, UpstreamChunk, UpstreamRequest, UpstreamUnavailable
@@ -23,7 +23,6 @@ class _Member:
     upstream: Upstream
     in_flight: int = 0
     healthy: bool = True
-    failures: int = field(default=0)
     missed: int = 0  # readiness checks missed in a row while healthy (HUNG_AFTER of them: out of rotation)
 
 
@@ -93,11 +92,9 @@ class UpstreamPool:
                 async for chunk in stream:
                     started = started or bool(chunk.token_ids)
                     yield chunk
-                member.failures = 0
                 return
             except UpstreamUnavailable:
                 member.healthy = False
-                member.failures += 1
                 if started or len(tried) == len(self.members):
                     raise
             finally:

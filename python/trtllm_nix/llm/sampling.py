@@ -68,9 +68,7 @@ def upstream_request(
         top_k = 0  # -1 and 0 both mean "no top-k"
     if temperature == 0.0:  # greedy, exactly: TensorRT-LLM's way to say it is top_k = 1
         temperature, top_p, top_k = None, None, 1
-    repetition = sampling.repetition_penalty
-    if repetition is None:
-        repetition = defaults.repetition_penalty
+    repetition = sampling.repetition_penalty if sampling.repetition_penalty is not None else defaults.repetition_penalty
     return UpstreamRequest(
         input_ids=prompt_ids,
         max_new_tokens=sampling.max_tokens or room,

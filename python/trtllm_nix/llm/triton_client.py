@@ -13,7 +13,6 @@ import numpy as np
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from trtllm_nix.llm.upstream_types import (
-    INT32_MAX,
     TokenSource,
     UpstreamChunk,
     UpstreamError,
@@ -23,26 +22,13 @@ from trtllm_nix.llm.upstream_types import (
     word_list,
 )
 
-__all__ = [
-    "CONTEXT_LOGITS_BYTES",
-    "INT32_MAX",
-    "TokenSource",
-    "TritonUpstream",
-    "UpstreamChunk",
-    "UpstreamError",
-    "UpstreamRequest",
-    "UpstreamTimeout",
-    "UpstreamUnavailable",
-    "build_infer_request",
-    "parse_response",
-    "word_list",
-]
+# Re-exported: the proxy imports the upstream types from here
+__all__ = ["TokenSource", "UpstreamChunk", "UpstreamError", "UpstreamRequest", "UpstreamTimeout", "UpstreamUnavailable"]
 
 _MAX_MESSAGE = 64 * 1024 * 1024
 # A response with context logits holds fp32 [prompt tokens x vocab]: 0.58 MiB per prompt token for Qwen3's 151936
 # (the proxy refuses prompts whose logits would pass CONTEXT_LOGITS_BYTES, see proxy.serving.completion).
 CONTEXT_LOGITS_BYTES = 1024 * 1024 * 1024
-_MAX_RECEIVE = CONTEXT_LOGITS_BYTES + _MAX_MESSAGE
 # Keepalive within what tritonserver accepts by default (its --help: pings no closer than 300000 ms while it sends
 # nothing, none on an idle connection, GOAWAY "too_many_pings" after 2 strikes, which kills the streams in flight).
 # A half-open connection to a remote Triton is noticed about 5 min 20 s into a silent call, not at the deadline.
@@ -51,11 +37,32 @@ KEEPALIVE_PERMIT_WITHOUT_CALLS = 0
 # gRPC's reconnect backoff grows to 120 s by default: a proxy started before its Triton (a TP4 engine loads for
 # minutes), or a Triton down for minutes, would answer 503 for up to two minutes after it is back.
 MAX_RECONNECT_BACKOFF_MS = 3_000
-_KEEPALIVE = [
-    ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
-    ("grpc.keepalive_timeout_ms", 20_000),
-    ("grpc.keepalive_permit_without_calls", KEEPALIVE_PERMIT_WITHOUT_CALLS),
-]
+
+
+def channel_options(max_receive: int = _MAX_MESSAGE) -> list[tuple[str, int]]:
+    """The options of a channel to an upstream (Triton, or the TrtllmService client's, which shares them)."""
+    return [
+        ("grpc.max_send_message_length", _MAX_MESSAGE),
+        ("grpc.max_receive_message_length", max_receive),
+        ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.keepalive_permit_without_calls", KEEPALIVE_PERMIT_WITHOUT_CALLS),
+        ("grpc.initial_reconnect_backoff_ms", 1_000),
+        ("grpc.min_reconnect_backoff_ms", 1_000),
+        ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
+    ]
+
+
+def rpc_failure(error: grpc.aio.AioRpcError, server: str, timeout: float | None) -> Exception:
+    """The upstream error a failed stream from ``server`` ("Triton at HOST:PORT") raises."""
+    code = error.code()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return UpstreamTimeout(f"{server} did not finish within {timeout} s")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return UpstreamUnavailable(f"{server} is not reachable: {error.details()}")
+    if code == grpc.StatusCode.CANCELLED:
+        return UpstreamUnavailable(f"{server} cancelled the stream")
+    return UpstreamError(error.details() or str(code))
 
 
 class TritonUpstream:
@@ -65,17 +72,7 @@ class TritonUpstream:
         self.url = url
         self.model = model
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(
-            url,
-            options=[
-                ("grpc.max_send_message_length", _MAX_MESSAGE),
-                ("grpc.max_receive_message_length", _MAX_RECEIVE),
-                *_KEEPALIVE,
-                ("grpc.initial_reconnect_backoff_ms", 1_000),
-                ("grpc.min_reconnect_backoff_ms", 1_000),
-                ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
-            ],
-        )
+        self._channel = grpc.aio.insecure_channel(url, options=channel_options(CONTEXT_LOGITS_BYTES + _MAX_MESSAGE))
         self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
 
     async def close(self) -> None:
@@ -105,18 +102,11 @@ class TritonUpstream:
             async for response in call:
                 if response.error_message:
                     raise UpstreamError(response.error_message)
-                chunk = parse_response(response.infer_response)
-                yield chunk
+                yield parse_response(response.infer_response)
             finished = True
         except grpc.aio.AioRpcError as error:
             finished = True
-            if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise UpstreamTimeout(f"Triton at {self.url} did not finish within {self.timeout} s") from error
-            if error.code() == grpc.StatusCode.UNAVAILABLE:
-                raise UpstreamUnavailable(f"Triton at {self.url} is not reachable: {error.details()}") from error
-            if error.code() == grpc.StatusCode.CANCELLED:
-                raise UpstreamUnavailable(f"Triton at {self.url} cancelled the stream") from error
-            raise UpstreamError(error.details() or str(error.code())) from error
+            raise rpc_failure(error, f"Triton at {self.url}", self.timeout) from error
         finally:
             if not finished:
                 call.cancel()
@@ -150,12 +140,8 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
     for flag in ("return_log_probs", "return_context_logits", "return_generation_logits"):
         if getattr(request, flag):
             tensors.append((flag, "BOOL", np.asarray([[True]], dtype=np.bool_)))
-    strings: list[tuple[str, str]] = []
-    if request.guided is not None:
-        strings += [
-            ("guided_decoding_guide_type", request.guided.guide_type),
-            ("guided_decoding_guide", request.guided.guide),
-        ]
+    guided = request.guided
+    strings = {"guided_decoding_guide_type": guided.guide_type, "guided_decoding_guide": guided.guide} if guided else {}
 
     message = service_pb2.ModelInferRequest(model_name=model, id=request.request_id)
     for name, datatype, array in tensors:
@@ -163,7 +149,7 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
             service_pb2.ModelInferRequest.InferInputTensor(name=name, datatype=datatype, shape=list(array.shape))
         )
         message.raw_input_contents.append(array.tobytes())
-    for name, text in strings:  # BYTES, [1, 1] like every per-request scalar: a 4-byte length, then the bytes
+    for name, text in strings.items():  # BYTES, [1, 1] like every per-request scalar: a 4-byte length, then the bytes
         data = text.encode("utf-8")
         message.inputs.append(service_pb2.ModelInferRequest.InferInputTensor(name=name, datatype="BYTES", shape=[1, 1]))
         message.raw_input_contents.append(len(data).to_bytes(4, "little") + data)
@@ -179,18 +165,11 @@ def build_infer_request(model: str, request: UpstreamRequest) -> service_pb2.Mod
 
 
 def parse_response(response: service_pb2.ModelInferResponse) -> UpstreamChunk:
-    final = (
-        response.parameters["triton_final_response"].bool_param
-        if "triton_final_response" in response.parameters
-        else False
-    )
+    final = "triton_final_response" in response.parameters and response.parameters["triton_final_response"].bool_param
     token_ids: list[int] = []
     logprobs: list[float] | None = None
     logits: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
-    for index, output in enumerate(response.outputs):
-        if index >= len(response.raw_output_contents):
-            break
-        raw = response.raw_output_contents[index]
+    for output, raw in zip(response.outputs, response.raw_output_contents, strict=False):
         if output.name == "output_ids":
             token_ids = np.frombuffer(raw, dtype=np.int32).tolist()
         elif output.name == "output_log_probs":

@@ -22,13 +22,8 @@ from smg_grpc_proto import trtllm_service_pb2 as pb
 from smg_grpc_proto import trtllm_service_pb2_grpc as pb_grpc
 
 from trtllm_nix.llm.events import FinishReason, GuideType, TopLogprob
-from trtllm_nix.llm.upstream_types import (
-    UpstreamChunk,
-    UpstreamError,
-    UpstreamRequest,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from trtllm_nix.llm.triton_client import channel_options, rpc_failure
+from trtllm_nix.llm.upstream_types import UpstreamChunk, UpstreamError, UpstreamRequest
 
 LOG = logging.getLogger("trtllm_nix.llm.trtllm_grpc")
 
@@ -44,17 +39,8 @@ ANY_JSON_GUIDE = "{}"
 FINISH_REASONS: dict[str, FinishReason] = {"stop": "stop", "stop_word": "stop", "length": "length"}
 HEALTHY = "OK"  # HealthCheck's status when the executor is healthy; anything else is the reason it is not
 ABORT_TIMEOUT_S = 5.0
-_MAX_MESSAGE = 64 * 1024 * 1024
-_CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", _MAX_MESSAGE),
-    ("grpc.max_receive_message_length", _MAX_MESSAGE),
-    ("grpc.keepalive_time_ms", 300_000),
-    ("grpc.keepalive_timeout_ms", 20_000),
-    ("grpc.keepalive_permit_without_calls", 0),
-    ("grpc.initial_reconnect_backoff_ms", 1_000),
-    ("grpc.min_reconnect_backoff_ms", 1_000),
-    ("grpc.max_reconnect_backoff_ms", 3_000),
-]
+# UpstreamRequest's sampling knobs, sent under the same names in SamplingConfig when set
+KNOBS = ("temperature", "top_p", "top_k", "seed", "repetition_penalty", "presence_penalty", "frequency_penalty")
 
 
 class TrtllmGrpcUpstream:
@@ -63,7 +49,7 @@ class TrtllmGrpcUpstream:
     def __init__(self, target: str, timeout: float | None = None) -> None:
         self.target = target
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self._channel = grpc.aio.insecure_channel(target, options=channel_options())
         self._stub = pb_grpc.TrtllmServiceStub(self._channel)
         self._aborts: set[asyncio.Task[None]] = set()
         self._health = HEALTHY  # the last status HealthCheck gave: a change is logged once, not every check
@@ -113,18 +99,7 @@ class TrtllmGrpcUpstream:
                 raise UpstreamError(f"TrtllmService at {self.target} ended the stream without a GenerateComplete")
         except grpc.aio.AioRpcError as error:
             finished = True  # the server ended the call itself: nothing to abort
-            code = error.code()
-            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise UpstreamTimeout(
-                    f"TrtllmService at {self.target} did not finish within {self.timeout} s"
-                ) from error
-            if code == grpc.StatusCode.UNAVAILABLE:
-                raise UpstreamUnavailable(
-                    f"TrtllmService at {self.target} is not reachable: {error.details()}"
-                ) from error
-            if code == grpc.StatusCode.CANCELLED:
-                raise UpstreamUnavailable(f"TrtllmService at {self.target} cancelled the stream") from error
-            raise UpstreamError(error.details() or str(code)) from error
+            raise rpc_failure(error, f"TrtllmService at {self.target}", self.timeout) from error
         finally:
             if not finished:
                 self._abort(request_id)
@@ -152,15 +127,7 @@ def build_generate_request(request: UpstreamRequest, request_id: str) -> pb.Gene
     sampling = pb.SamplingConfig(beam_width=1, num_return_sequences=1)
     if request.temperature is None and request.top_p is None and request.top_k is None:
         sampling.top_k = 1  # greedy, as the Triton backend decodes with no knob set (the servicer would sample)
-    if request.temperature is not None:
-        sampling.temperature = request.temperature
-    if request.top_p is not None:
-        sampling.top_p = request.top_p
-    if request.top_k is not None:
-        sampling.top_k = request.top_k
-    if request.seed is not None:
-        sampling.seed = request.seed
-    for name in ("repetition_penalty", "presence_penalty", "frequency_penalty"):
+    for name in KNOBS:
         value = getattr(request, name)
         if value is not None:
             setattr(sampling, name, value)
@@ -168,6 +135,8 @@ def build_generate_request(request: UpstreamRequest, request_id: str) -> pb.Gene
     if request.return_log_probs or request.return_generation_logits:
         # at least 1: the chosen token's logprob is read from the server's top-k entries
         output.logprobs = max(request.top_logprobs if request.return_generation_logits else 0, 1)
+    # the end id and every single-token stop word, once each (the server's own end id stops it too)
+    stop_ids = list(dict.fromkeys([request.end_id, *(word[0] for word in request.stop_token_sequences)]))
     message = pb.GenerateRequest(
         request_id=request_id,
         tokenized=pb.TokenizedInput(input_token_ids=request.input_ids),
@@ -176,19 +145,13 @@ def build_generate_request(request: UpstreamRequest, request_id: str) -> pb.Gene
         max_tokens=request.max_new_tokens,
         streaming=True,
         ignore_eos=request.end_id < 0,
-        stop_token_ids=[] if request.end_id < 0 else _stop_ids(request),
+        stop_token_ids=[] if request.end_id < 0 else stop_ids,
         include_stop_token_in_output=request.keep_end_token,
     )
     if request.guided is not None:
         message.guided_decoding.guide_type = GUIDE_TYPES[request.guided.guide_type]
         message.guided_decoding.guide = request.guided.guide or ANY_JSON_GUIDE
     return message
-
-
-def _stop_ids(request: UpstreamRequest) -> list[int]:
-    """The end id and every single-token stop word, once each (the server's own end id stops it too)."""
-    ids = [request.end_id, *(word[0] for word in request.stop_token_sequences)]
-    return list(dict.fromkeys(ids))
 
 
 def _logprobs(entries: list[pb.TokenLogprob]) -> tuple[list[float] | None, tuple[tuple[TopLogprob, ...], ...] | None]:

@@ -20,9 +20,6 @@ class ServerInfo:
     model_id: str
     max_seq_len: int  # 0: the server does not say (trtllm-serve started without --max_seq_len and no input limit)
     max_input_len: int
-    vocab_size: int
-    version: str
-    backend: str
     tensor_parallel_size: int
 
     @property
@@ -51,9 +48,6 @@ def read_server_info(target: str, wait_s: float) -> ServerInfo:
         model_id=model.model_id,
         max_seq_len=model.max_seq_len,
         max_input_len=model.max_input_len,
-        vocab_size=model.vocab_size,
-        version=server.version,
-        backend=server.backend,
         tensor_parallel_size=server.tensor_parallel_size,
     )
 
