@@ -83,11 +83,16 @@ def output_messages(response: dict[str, Any]) -> list[dict[str, Any]]:
     return [turn]
 
 
-class _Cursor(Protocol):
-    """What a backend's transaction hands the shared SQL: ``execute(sql, params)`` with ``?`` placeholders, giving
-    a cursor (``rowcount``, ``fetchone()``)."""
+class _Result(Protocol):
+    rowcount: int
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> Any: ...
+    def fetchone(self) -> Any: ...
+
+
+class _Cursor(Protocol):
+    """What a backend's transaction hands the shared SQL: ``execute(sql, params)`` with ``?`` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> _Result: ...
 
 
 T = TypeVar("T")
@@ -153,7 +158,7 @@ class ResponseStore(ABC):
 
     def delete(self, response_id: str) -> bool:
         query = "DELETE FROM responses WHERE id = ?"
-        return int(self._run(True, lambda db: db.execute(query, (response_id,)).rowcount)) > 0
+        return self._run(True, lambda db: db.execute(query, (response_id,)).rowcount) > 0
 
     def bytes(self) -> int:
         """The stored JSON's size, what ``max_bytes`` bounds."""
@@ -209,8 +214,8 @@ class _PostgresCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
-        return self._cursor.execute(sql.replace("?", "%s"), params)
+    def execute(self, sql: str, params: Sequence[object] = ()) -> _Result:
+        return cast(_Result, self._cursor.execute(sql.replace("?", "%s"), params))
 
 
 class PostgresStore(ResponseStore):
