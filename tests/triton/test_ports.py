@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from trtllm_nix.triton.ports import free_ports, port_is_free
@@ -22,3 +23,17 @@ def test_a_free_port_is_free_and_a_listened_one_is_not(host: str) -> None:
 def test_free_ports_on_ipv6_loopback() -> None:
     ports = free_ports(2, "::1")
     assert len(set(ports)) == 2
+
+
+def test_two_calls_never_hand_out_the_same_port() -> None:
+    """A test that picks its servers' ports in two calls (Triton's, then the proxy's) starts them after both: the
+    second call must not return a port the first handed out (ci12: a proxy given a Triton's metrics port)."""
+    given = [port for _ in range(200) for port in free_ports(3)]
+    assert len(given) == len(set(given))
+
+
+def test_free_ports_are_below_the_ephemeral_range() -> None:
+    """An outgoing connection takes its local port from ip_local_port_range: a port picked there can be taken
+    before its server binds it (ci12: tritonserver's HTTP port "already in use")."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert all(1024 <= port < low for port in free_ports(50))
